@@ -1,0 +1,327 @@
+//! The validated configuration model the engine consumes.
+//!
+//! Every value here has passed validation (`crate::validate`): ranges, cross references and the
+//! spec's rules hold, defaults are filled in, durations are `Duration`s. The engine never sees the
+//! raw file shape, so the file format can change without touching the engine.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The whole configuration (CFG-1): the SSS, its groups and its monitors.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// The SSS name (GEN-3); shown in status and events.
+    pub name: String,
+    /// Whether shutdown / reboot / reset really happen (safety rule: `Simulated` unless the file
+    /// says `os_actions: Real`).
+    pub os_actions: OsActions,
+    /// CFG-5..9.
+    pub reboot_limit: RebootLimit,
+    /// Folder the config file lives in: relative script paths resolve against it (MAP-4).
+    pub base_dir: PathBuf,
+    /// Groups in file order (GRP-1..4).
+    pub groups: Vec<Group>,
+    /// Monitors in file order (MON-1..17).
+    pub monitors: Vec<Monitor>,
+    /// Logging settings (CMD-7 later grows these).
+    pub log: LogSettings,
+    /// Restart intensity of the engine's core supervisors (DOWN-3).
+    pub core_restart: RestartIntensity,
+}
+
+/// Whether OS actions (shutdown, reboot, reset, watchdog) are performed or only recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OsActions {
+    /// Record "would reboot" and carry on; the default everywhere.
+    #[default]
+    Simulated,
+    /// Really shut down / reboot / reset the machine.
+    Real,
+}
+
+/// CFG-6 / CFG-7: the persistent reboot limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RebootLimit {
+    /// CFG-6, 0..=99, default 3. 0 = recovery never shuts down or reboots (MAP-6).
+    pub max_reboot_count: u32,
+    /// CFG-7, 0..=999 minutes, default 60 minutes.
+    pub reset_after: Duration,
+}
+
+impl Default for RebootLimit {
+    fn default() -> Self {
+        RebootLimit { max_reboot_count: 3, reset_after: Duration::from_secs(60 * 60) }
+    }
+}
+
+/// OTP restart intensity: at most `max_restarts` restarts within `period`, else escalate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RestartIntensity {
+    pub max_restarts: u32,
+    pub period: Duration,
+}
+
+impl Default for RestartIntensity {
+    fn default() -> Self {
+        RestartIntensity { max_restarts: 3, period: Duration::from_secs(60) }
+    }
+}
+
+/// Log settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogSettings {
+    /// tracing `EnvFilter` directive, e.g. `info` or `upkeep=debug`.
+    pub level: String,
+    /// Rolled log files kept.
+    pub keep_files: usize,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        LogSettings { level: "info".into(), keep_files: 7 }
+    }
+}
+
+/// GRP-2.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Startup {
+    #[default]
+    Auto,
+    Manual,
+}
+
+/// A group of exec resources (GRP-1).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Group {
+    pub name: String,
+    pub startup: Startup,
+    /// Resources in file order; `depends_on` orders activation (RES-1).
+    pub resources: Vec<ExecResource>,
+}
+
+impl Group {
+    /// The resource called `name`, if this group has it.
+    pub fn resource(&self, name: &str) -> Option<&ExecResource> {
+        self.resources.iter().find(|r| r.name == name)
+    }
+}
+
+/// RES-11 / MAP-8: how the start script runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StartMode {
+    /// Activation succeeds when the start script exits 0 within its timeout.
+    #[default]
+    Sync,
+    /// The start script keeps running as the resource's process; the pid monitor watches it.
+    Async,
+}
+
+/// One command of an exec resource: a program and its arguments, run directly (no shell) unless
+/// the program is a script with a `#!` line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Command {
+    /// Absolute path, resolved against the config folder when it was relative (RES-8, RES-9).
+    pub program: PathBuf,
+    pub args: Vec<String>,
+    /// Extra environment variables, on top of the UPKEEP_* ones (MAP-8).
+    pub env: BTreeMap<String, String>,
+}
+
+/// An exec resource (GLOS-3, RES-1..11).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExecResource {
+    pub name: String,
+    pub start: Command,
+    /// Optional: without one, deactivation only signals the process group.
+    pub stop: Option<Command>,
+    pub mode: StartMode,
+    /// Start script timeout (sync: until exit; async: until spawned).
+    pub start_timeout: Duration,
+    /// Stop script timeout.
+    pub stop_timeout: Duration,
+    /// Grace between SIGTERM and SIGKILL when the process group is stopped (MAP-8).
+    pub kill_grace: Duration,
+    /// Names of resources in the same group this one is activated after (RES-1).
+    pub depends_on: Vec<String>,
+    /// RES-2..4.
+    pub activation: Retry<ActivationFinalAction>,
+    /// RES-5, RES-10.
+    pub deactivation: Retry<DeactivationFinalAction>,
+}
+
+/// A retry threshold and the final action taken once it is exhausted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retry<A> {
+    /// 0..=99; 0 = no retry.
+    pub retries: u32,
+    pub final_action: A,
+}
+
+/// RES-4: the six activation final actions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ActivationFinalAction {
+    NoOpActivateNext,
+    NoOpStopChain,
+    StopGroup,
+    StopDaemon,
+    StopDaemonShutdown,
+    StopDaemonReboot,
+}
+
+/// RES-5: the four deactivation final actions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DeactivationFinalAction {
+    NoOpDeactivateNext,
+    NoOpStopChain,
+    StopDaemonShutdown,
+    StopDaemonReboot,
+}
+
+/// MON-13 (all five) and HWM-6 (all but `StopGroup`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MonitorFinalAction {
+    NoOp,
+    StopGroup,
+    StopDaemon,
+    StopDaemonShutdown,
+    StopDaemonReboot,
+}
+
+/// MON-7.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Timing {
+    Always,
+    /// Monitor only while this exec resource is activated (MON-8).
+    WhenActive { resource: String },
+}
+
+/// MON-11: what a monitor acts on when it declares an error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecoveryTarget {
+    /// The whole server: final action at once.
+    Sss,
+    Group(String),
+    Resource(String),
+}
+
+/// MON-11..13.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recovery {
+    pub target: RecoveryTarget,
+    /// 0..=99; MUST be 0 for target SSS and hardware monitors (MON-12, HWM-4).
+    pub reactivation_threshold: u32,
+    pub final_action: MonitorFinalAction,
+}
+
+/// A monitor resource (GLOS-5).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Monitor {
+    pub name: String,
+    pub kind: MonitorKind,
+    /// MON-3, 1..=999 s.
+    pub interval: Duration,
+    /// MON-4, 5..=999 s.
+    pub timeout: Duration,
+    /// MON-5, 0..=999.
+    pub retries: u32,
+    /// MON-6, 0..=9999 s.
+    pub start_wait: Duration,
+    /// MON-7 / MON-8.
+    pub timing: Timing,
+    /// MON-9, -20..=19.
+    pub nice: i32,
+    pub recovery: Recovery,
+}
+
+impl Monitor {
+    /// HWM-1..7 apply to these (MON-2).
+    pub fn is_hardware(&self) -> bool {
+        matches!(
+            self.kind,
+            MonitorKind::Disk { .. }
+                | MonitorKind::Raw { .. }
+                | MonitorKind::Ip { .. }
+                | MonitorKind::NicLink { .. }
+                | MonitorKind::SoftRaid { .. }
+        )
+    }
+
+    /// The exec resource a pid monitor watches.
+    pub fn pid_target(&self) -> Option<&str> {
+        match &self.kind {
+            MonitorKind::Pid { resource } => Some(resource),
+            _ => None,
+        }
+    }
+}
+
+/// MON-1: the monitor types. The engine implements `Pid` itself; the other probes are run by
+/// the Host (issue: monitor catalogue), so their parameters are carried as data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MonitorKind {
+    /// MON-10: watches the process of an async exec resource.
+    Pid { resource: String },
+    /// Read `read_size` bytes from a block device or file.
+    Disk { path: PathBuf, read_size: u32, direct: bool },
+    /// Read from a raw device with O_DIRECT.
+    Raw { path: PathBuf, read_size: u32 },
+    /// ICMP echo; error when none of the addresses answers.
+    Ip { addresses: Vec<String> },
+    /// Link state of an interface.
+    NicLink { interface: String },
+    /// RAID-1: an md device name (at most 1023 bytes).
+    SoftRaid { device: String },
+    /// USW-1..8.
+    UserSpace(UserSpace),
+    /// MTM-1: members and thresholds (counts of members in error).
+    MultiTarget { members: Vec<String>, error_threshold: Option<u32>, warning_threshold: Option<u32> },
+}
+
+/// USW-5.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserSpace {
+    pub method: WatchdogMethod,
+    pub dummy_file: Option<DummyFile>,
+    pub dummy_thread: bool,
+}
+
+/// USW-5 monitoring method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WatchdogMethod {
+    Softdog,
+    Ipmi,
+    Keepalive,
+    #[default]
+    None,
+}
+
+/// USW-5 dummy file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DummyFile {
+    pub path: PathBuf,
+    /// Bytes written each interval; `None` = open/close only.
+    pub write_size: Option<u32>,
+}
+
+impl Config {
+    /// The group that holds the exec resource `resource`.
+    pub fn group_of(&self, resource: &str) -> Option<&Group> {
+        self.groups.iter().find(|g| g.resource(resource).is_some())
+    }
+
+    /// The group called `name`.
+    pub fn group(&self, name: &str) -> Option<&Group> {
+        self.groups.iter().find(|g| g.name == name)
+    }
+
+    /// The exec resource called `name` (names are unique across groups).
+    pub fn resource(&self, name: &str) -> Option<&ExecResource> {
+        self.groups.iter().find_map(|g| g.resource(name))
+    }
+
+    /// The monitor called `name`.
+    pub fn monitor(&self, name: &str) -> Option<&Monitor> {
+        self.monitors.iter().find(|m| m.name == name)
+    }
+}

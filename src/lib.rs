@@ -1,0 +1,1 @@
+//! The `upkeep` binary's library: CLI, daemon wiring, the Linux host and the control socket.
