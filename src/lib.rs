@@ -1,1 +1,3 @@
 //! The `upkeep` binary's library: CLI, daemon wiring, the Linux host and the control socket.
+
+pub mod bond;
