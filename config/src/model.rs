@@ -51,7 +51,10 @@ pub struct RebootLimit {
 
 impl Default for RebootLimit {
     fn default() -> Self {
-        RebootLimit { max_reboot_count: 3, reset_after: Duration::from_secs(60 * 60) }
+        RebootLimit {
+            max_reboot_count: 3,
+            reset_after: Duration::from_secs(60 * 60),
+        }
     }
 }
 
@@ -64,7 +67,10 @@ pub struct RestartIntensity {
 
 impl Default for RestartIntensity {
     fn default() -> Self {
-        RestartIntensity { max_restarts: 3, period: Duration::from_secs(60) }
+        RestartIntensity {
+            max_restarts: 3,
+            period: Duration::from_secs(60),
+        }
     }
 }
 
@@ -79,7 +85,10 @@ pub struct LogSettings {
 
 impl Default for LogSettings {
     fn default() -> Self {
-        LogSettings { level: "info".into(), keep_files: 7 }
+        LogSettings {
+            level: "info".into(),
+            keep_files: 7,
+        }
     }
 }
 
@@ -193,7 +202,9 @@ pub enum MonitorFinalAction {
 pub enum Timing {
     Always,
     /// Monitor only while this exec resource is activated (MON-8).
-    WhenActive { resource: String },
+    WhenActive {
+        resource: String,
+    },
 }
 
 /// MON-11: what a monitor acts on when it declares an error.
@@ -263,7 +274,11 @@ pub enum MonitorKind {
     /// MON-10: watches the process of an async exec resource.
     Pid { resource: String },
     /// Read `read_size` bytes from a block device or file.
-    Disk { path: PathBuf, read_size: u32, direct: bool },
+    Disk {
+        path: PathBuf,
+        read_size: u32,
+        direct: bool,
+    },
     /// Read from a raw device with O_DIRECT.
     Raw { path: PathBuf, read_size: u32 },
     /// ICMP echo; error when none of the addresses answers.
@@ -275,7 +290,11 @@ pub enum MonitorKind {
     /// USW-1..8.
     UserSpace(UserSpace),
     /// MTM-1: members and thresholds (counts of members in error).
-    MultiTarget { members: Vec<String>, error_threshold: Option<u32>, warning_threshold: Option<u32> },
+    MultiTarget {
+        members: Vec<String>,
+        error_threshold: Option<u32>,
+        warning_threshold: Option<u32>,
+    },
 }
 
 /// USW-5.

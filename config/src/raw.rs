@@ -1,0 +1,337 @@
+//! The file's shape: serde structs that mirror the RON text 1:1, and every default in one place.
+//!
+//! Implements the format decisions of MAP-4 (one RON file) and MAP-5 (defaults the spec leaves
+//! open). Nothing here is checked: fields the spec requires are still `Option` so that a missing
+//! one becomes a collected validation error instead of a serde error that hides every other one.
+//! Numbers are read as `i64` for the same reason: `retries: 120` or `retries: -1` must reach
+//! `validate` and come out as "must be 0..=99 (got 120)", not as a type error.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::de::{self, Deserializer, Visitor};
+use serde::Deserialize;
+
+/// Defaults the spec states (CFG-6, CFG-7, GRP-2) and the ones ARCHITECTURE §6 decides (MAP-5).
+/// `validate` is the only reader; docs/CONFIG.md lists the same values.
+pub(crate) mod defaults {
+    use std::time::Duration;
+
+    use crate::model::{ActivationFinalAction, DeactivationFinalAction, MonitorFinalAction};
+
+    /// The SSS name offered by the spec's example (GEN-3).
+    pub(crate) const SSS_NAME: &str = "SSS";
+    /// CFG-6.
+    pub(crate) const MAX_REBOOT_COUNT: u32 = 3;
+    /// CFG-7: 60 minutes.
+    pub(crate) const REBOOT_RESET: Duration = Duration::from_secs(60 * 60);
+    /// DOWN-3: core supervisors may restart this often within `CORE_PERIOD`.
+    pub(crate) const CORE_MAX_RESTARTS: u32 = 3;
+    pub(crate) const CORE_PERIOD: Duration = Duration::from_secs(60);
+    pub(crate) const LOG_LEVEL: &str = "info";
+    pub(crate) const LOG_KEEP_FILES: usize = 7;
+
+    /// MAP-8: long enough for an ordinary start script, short enough that a hung one is noticed.
+    pub(crate) const START_TIMEOUT: Duration = Duration::from_secs(30);
+    pub(crate) const STOP_TIMEOUT: Duration = Duration::from_secs(30);
+    /// MAP-8: SIGTERM, then SIGKILL after this grace.
+    pub(crate) const KILL_GRACE: Duration = Duration::from_secs(5);
+    /// RES-3 / RES-4 (MAP-5): no retry, and do not start what depends on the failed resource.
+    pub(crate) const ACTIVATION_RETRIES: u32 = 0;
+    pub(crate) const ACTIVATION_FINAL: ActivationFinalAction = ActivationFinalAction::NoOpStopChain;
+    /// RES-10 / RES-5 (MAP-5): a resource that cannot be stopped leaves the host in an unknown
+    /// state, so the safe default is to shut down (simulated unless `os_actions: Real`).
+    pub(crate) const DEACTIVATION_RETRIES: u32 = 0;
+    pub(crate) const DEACTIVATION_FINAL: DeactivationFinalAction =
+        DeactivationFinalAction::StopDaemonShutdown;
+
+    /// MON-5, MON-6, MON-9, MON-13 (MAP-5).
+    pub(crate) const MONITOR_RETRIES: u32 = 0;
+    pub(crate) const START_WAIT: Duration = Duration::ZERO;
+    pub(crate) const NICE: i32 = 0;
+    pub(crate) const MONITOR_FINAL: MonitorFinalAction = MonitorFinalAction::NoOp;
+    /// MON-12: reactivations before the final action when the target is a group or a resource.
+    /// Target SSS allows only 0, so that is its default.
+    pub(crate) const REACTIVATION_THRESHOLD: u32 = 3;
+
+    /// MON-3 / MON-4 per type (MAP-5): the pid monitor is cheap and watches one process, so it
+    /// looks often; probes that touch hardware look once a minute; the user-space monitor
+    /// (USW-3) must beat its own timeout by a wide margin.
+    pub(crate) const PID_INTERVAL: Duration = Duration::from_secs(5);
+    pub(crate) const PID_TIMEOUT: Duration = Duration::from_secs(60);
+    pub(crate) const OTHER_INTERVAL: Duration = Duration::from_secs(60);
+    pub(crate) const OTHER_TIMEOUT: Duration = Duration::from_secs(120);
+    pub(crate) const USERSPACE_INTERVAL: Duration = Duration::from_secs(3);
+    pub(crate) const USERSPACE_TIMEOUT: Duration = Duration::from_secs(90);
+
+    /// Disk / raw read size in bytes: one sector, which is also valid for O_DIRECT.
+    pub(crate) const READ_SIZE: u32 = 512;
+}
+
+/// The top level of the file.
+#[derive(Debug, Deserialize)]
+#[serde(rename = "Config", deny_unknown_fields)]
+pub(crate) struct RawConfig {
+    pub name: Option<String>,
+    pub edition: Option<String>,
+    pub os_actions: Option<RawOsActions>,
+    pub reboot_limit: Option<RawRebootLimit>,
+    pub core_restart: Option<RawRestartIntensity>,
+    pub log: Option<RawLog>,
+    #[serde(default)]
+    pub groups: Vec<RawGroup>,
+    #[serde(default)]
+    pub monitors: Vec<RawMonitor>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename = "OsActions")]
+pub(crate) enum RawOsActions {
+    Simulated,
+    Real,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename = "RebootLimit", deny_unknown_fields)]
+pub(crate) struct RawRebootLimit {
+    pub max_reboot_count: Option<i64>,
+    pub reset_after: Option<RawDuration>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename = "RestartIntensity", deny_unknown_fields)]
+pub(crate) struct RawRestartIntensity {
+    pub max_restarts: Option<i64>,
+    pub period: Option<RawDuration>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename = "Log", deny_unknown_fields)]
+pub(crate) struct RawLog {
+    pub level: Option<String>,
+    pub keep_files: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename = "Group", deny_unknown_fields)]
+pub(crate) struct RawGroup {
+    pub name: Option<String>,
+    pub startup: Option<RawStartup>,
+    #[serde(default)]
+    pub resources: Vec<RawResource>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename = "Startup")]
+pub(crate) enum RawStartup {
+    Auto,
+    Manual,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename = "Resource", deny_unknown_fields)]
+pub(crate) struct RawResource {
+    pub name: Option<String>,
+    pub start: Option<RawCommand>,
+    pub stop: Option<RawCommand>,
+    pub mode: Option<RawMode>,
+    pub start_timeout: Option<RawDuration>,
+    pub stop_timeout: Option<RawDuration>,
+    pub kill_grace: Option<RawDuration>,
+    #[serde(default)]
+    pub depends_on: Vec<String>,
+    pub activation: Option<RawActivation>,
+    pub deactivation: Option<RawDeactivation>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename = "Command", deny_unknown_fields)]
+pub(crate) struct RawCommand {
+    pub program: Option<String>,
+    #[serde(default)]
+    pub args: Vec<String>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename = "Mode")]
+pub(crate) enum RawMode {
+    Sync,
+    Async,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename = "Activation", deny_unknown_fields)]
+pub(crate) struct RawActivation {
+    pub retries: Option<i64>,
+    pub final_action: Option<RawActivationFinal>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename = "Deactivation", deny_unknown_fields)]
+pub(crate) struct RawDeactivation {
+    pub retries: Option<i64>,
+    pub final_action: Option<RawDeactivationFinal>,
+}
+
+/// RES-4.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename = "ActivationFinalAction")]
+pub(crate) enum RawActivationFinal {
+    NoOpActivateNext,
+    NoOpStopChain,
+    StopGroup,
+    StopDaemon,
+    StopDaemonShutdown,
+    StopDaemonReboot,
+}
+
+/// RES-5.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename = "DeactivationFinalAction")]
+pub(crate) enum RawDeactivationFinal {
+    NoOpDeactivateNext,
+    NoOpStopChain,
+    StopDaemonShutdown,
+    StopDaemonReboot,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename = "Monitor", deny_unknown_fields)]
+pub(crate) struct RawMonitor {
+    pub name: Option<String>,
+    pub kind: Option<RawKind>,
+    pub interval: Option<RawDuration>,
+    pub timeout: Option<RawDuration>,
+    pub retries: Option<i64>,
+    pub start_wait: Option<RawDuration>,
+    pub timing: Option<RawTiming>,
+    pub nice: Option<i64>,
+    pub recovery: Option<RawRecovery>,
+}
+
+/// MON-1. Struct variants, so the file reads `Pid(resource: "web")`.
+#[derive(Debug, Deserialize)]
+#[serde(rename = "MonitorKind", deny_unknown_fields)]
+pub(crate) enum RawKind {
+    Pid {
+        resource: Option<String>,
+    },
+    Disk {
+        path: Option<String>,
+        read_size: Option<i64>,
+        direct: Option<bool>,
+    },
+    Raw {
+        path: Option<String>,
+        read_size: Option<i64>,
+    },
+    Ip {
+        #[serde(default)]
+        addresses: Vec<String>,
+    },
+    NicLink {
+        interface: Option<String>,
+    },
+    SoftRaid {
+        device: Option<String>,
+    },
+    UserSpace {
+        method: Option<RawMethod>,
+        dummy_file: Option<RawDummyFile>,
+        dummy_thread: Option<bool>,
+    },
+    MultiTarget {
+        #[serde(default)]
+        members: Vec<String>,
+        error_threshold: Option<i64>,
+        warning_threshold: Option<i64>,
+    },
+}
+
+/// USW-5.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename = "WatchdogMethod")]
+pub(crate) enum RawMethod {
+    Softdog,
+    Ipmi,
+    Keepalive,
+    None,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename = "DummyFile", deny_unknown_fields)]
+pub(crate) struct RawDummyFile {
+    pub path: Option<String>,
+    pub write_size: Option<i64>,
+}
+
+/// MON-7 / MON-8.
+#[derive(Debug, Deserialize)]
+#[serde(rename = "Timing", deny_unknown_fields)]
+pub(crate) enum RawTiming {
+    Always,
+    WhenActive { resource: Option<String> },
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename = "Recovery", deny_unknown_fields)]
+pub(crate) struct RawRecovery {
+    pub target: Option<RawTarget>,
+    pub reactivation_threshold: Option<i64>,
+    pub final_action: Option<RawMonitorFinal>,
+}
+
+/// MON-11.
+#[derive(Debug, Deserialize)]
+#[serde(rename = "RecoveryTarget")]
+pub(crate) enum RawTarget {
+    Sss,
+    Group(String),
+    Resource(String),
+}
+
+/// MON-13 / HWM-6.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename = "MonitorFinalAction")]
+pub(crate) enum RawMonitorFinal {
+    NoOp,
+    StopGroup,
+    StopDaemon,
+    StopDaemonShutdown,
+    StopDaemonReboot,
+}
+
+/// A duration as written. Bare numbers are accepted by the parser only so that `validate` can
+/// say "needs a unit" at the right place instead of a bare serde type error.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum RawDuration {
+    Text(String),
+    Number(String),
+}
+
+impl<'de> Deserialize<'de> for RawDuration {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = RawDuration;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a duration string such as \"5s\"")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawDuration, E> {
+                Ok(RawDuration::Text(v.to_owned()))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<RawDuration, E> {
+                Ok(RawDuration::Number(v.to_string()))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<RawDuration, E> {
+                Ok(RawDuration::Number(v.to_string()))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<RawDuration, E> {
+                Ok(RawDuration::Number(v.to_string()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}

@@ -1,0 +1,1431 @@
+//! Raw file shape -> validated [`Config`]: defaults filled in, every rule of the spec checked,
+//! every error collected (never stopping at the first).
+//!
+//! Implements GEN-3, CFG-6..8, GRP-2, RES-1..5, RES-8..11, MON-1..13, HWM-2..6, USW-2..6, RAID-1,
+//! MTM-1 and the decisions of MAP-4, MAP-5, MAP-8..10. The spec ID of each rule is cited where it
+//! is checked. Failover thresholds (RES-6, MON-12) must be 0 and so are simply not part of the
+//! format. Errors point at the value they are about through the [`SpanIndex`].
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::error::{did_you_mean, ConfigError};
+use crate::model::*;
+use crate::raw::{self, defaults, RawDuration};
+use crate::span::SpanIndex;
+
+/// Names become actor paths (`rc/web/exec1`), folder names (`scripts/<group>/<resource>/`) and
+/// environment values, so they are kept short and plain.
+const NAME_MAX: usize = 64;
+/// Generous upper bounds the spec does not give: they keep the engine's time arithmetic far from
+/// overflow and catch unit slips such as `"30d"` for `"30s"`.
+const SCRIPT_TIMEOUT_MAX: Duration = Duration::from_secs(24 * 60 * 60);
+const KILL_GRACE_MAX: Duration = Duration::from_secs(60 * 60);
+const CORE_PERIOD_MAX: Duration = Duration::from_secs(24 * 60 * 60);
+/// Disk / raw read size in bytes (MAP-10).
+const READ_SIZE_MAX: i64 = 99_999_999;
+/// O_DIRECT needs sector-aligned reads.
+const SECTOR: i64 = 512;
+/// Linux IFNAMSIZ - 1.
+const IFNAME_MAX: usize = 15;
+
+/// Checks `raw` and builds the model. `file` names the file in messages; relative script paths
+/// resolve against its folder (RES-9, MAP-4).
+pub(crate) fn validate(
+    raw: raw::RawConfig,
+    file: &Path,
+    spans: &SpanIndex,
+) -> Result<Config, Vec<ConfigError>> {
+    let base_dir = match file.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let mut v = Validator {
+        file,
+        spans,
+        base_dir,
+        errors: Vec::new(),
+    };
+    let config = v.config(raw);
+    if v.errors.is_empty() {
+        Ok(config)
+    } else {
+        // File order reads best; the sort is stable, so errors at one spot keep rule order.
+        v.errors.sort_by_key(|e| (e.line, e.column));
+        Err(v.errors)
+    }
+}
+
+/// What kind of monitor a rule applies to.
+#[derive(Debug, Clone, PartialEq)]
+enum Class {
+    /// The exec resource it watches, when named.
+    Pid(Option<String>),
+    /// MON-2: disk, raw, ip, nic_link, soft_raid.
+    Hardware,
+    UserSpace,
+    MultiTarget,
+}
+
+/// Where every exec resource is, for cross references.
+struct ResourceInfo {
+    mode: StartMode,
+}
+
+struct Validator<'a> {
+    file: &'a Path,
+    spans: &'a SpanIndex,
+    base_dir: PathBuf,
+    errors: Vec<ConfigError>,
+}
+
+impl Validator<'_> {
+    fn err(&mut self, path: &str, message: impl Into<String>) {
+        let pos = self.spans.position(path);
+        self.errors
+            .push(ConfigError::at(self.file, pos, path, message));
+    }
+
+    fn here(&self, path: &str) -> String {
+        let p = self.spans.position(path);
+        format!("{}:{}", p.line, p.col)
+    }
+
+    // === the SSS ===
+
+    fn config(&mut self, raw: raw::RawConfig) -> Config {
+        let name = match raw.name.as_deref() {
+            None => defaults::SSS_NAME.to_owned(),
+            Some(n) => self.name_value("name", n),
+        };
+        // GEN-3: only SSS-edition configurations are accepted.
+        match raw.edition.as_deref() {
+            None => self.err(
+                "edition",
+                "missing field `edition`; write `edition: \"SSS\"`",
+            ),
+            Some("SSS") => {}
+            Some(other) => self.err("edition", format!("must be `SSS` (got `{other}`)")),
+        }
+        let os_actions = match raw.os_actions {
+            Some(raw::RawOsActions::Real) => OsActions::Real,
+            Some(raw::RawOsActions::Simulated) | None => OsActions::Simulated,
+        };
+        let reboot_limit = self.reboot_limit(raw.reboot_limit.as_ref());
+        let core_restart = self.core_restart(raw.core_restart.as_ref());
+        let log = self.log(raw.log.as_ref());
+
+        let groups = self.groups(&raw.groups);
+        let resources: HashMap<String, ResourceInfo> = groups
+            .iter()
+            .flat_map(|g| {
+                g.resources
+                    .iter()
+                    .map(|r| (r.name.clone(), ResourceInfo { mode: r.mode }))
+            })
+            .collect();
+        let monitors = self.monitors(&raw.monitors, &groups, &resources);
+
+        Config {
+            name,
+            os_actions,
+            reboot_limit,
+            base_dir: self.base_dir.clone(),
+            groups,
+            monitors,
+            log,
+            core_restart,
+        }
+    }
+
+    fn reboot_limit(&mut self, raw: Option<&raw::RawRebootLimit>) -> RebootLimit {
+        let Some(raw) = raw else {
+            return RebootLimit::default();
+        };
+        // CFG-6: 0..=99.
+        let max_reboot_count = self.int(
+            "reboot_limit.max_reboot_count",
+            raw.max_reboot_count,
+            0,
+            99,
+            i64::from(defaults::MAX_REBOOT_COUNT),
+        );
+        // CFG-7: 0..=999 minutes.
+        let reset_after = self.minutes(
+            "reboot_limit.reset_after",
+            raw.reset_after.as_ref(),
+            999,
+            defaults::REBOOT_RESET,
+        );
+        // CFG-8: a limit needs a reset window, or the counter could never come down.
+        if max_reboot_count >= 1 && reset_after.is_zero() {
+            self.err(
+                "reboot_limit.reset_after",
+                format!("must be at least 1 minute when `max_reboot_count` is {max_reboot_count} (got 0)"),
+            );
+        }
+        RebootLimit {
+            max_reboot_count: to_u32(max_reboot_count),
+            reset_after,
+        }
+    }
+
+    /// DOWN-3: the engine's restart intensity; upkeep's own setting, so its bounds are ours.
+    fn core_restart(&mut self, raw: Option<&raw::RawRestartIntensity>) -> RestartIntensity {
+        let Some(raw) = raw else {
+            return RestartIntensity::default();
+        };
+        let max_restarts = self.int(
+            "core_restart.max_restarts",
+            raw.max_restarts,
+            0,
+            999,
+            i64::from(defaults::CORE_MAX_RESTARTS),
+        );
+        let period = self.positive(
+            "core_restart.period",
+            raw.period.as_ref(),
+            CORE_PERIOD_MAX,
+            "24h",
+            defaults::CORE_PERIOD,
+        );
+        RestartIntensity {
+            max_restarts: to_u32(max_restarts),
+            period,
+        }
+    }
+
+    fn log(&mut self, raw: Option<&raw::RawLog>) -> LogSettings {
+        let Some(raw) = raw else {
+            return LogSettings::default();
+        };
+        let level = match raw.level.as_deref() {
+            None => defaults::LOG_LEVEL.to_owned(),
+            Some(l) if l.trim().is_empty() => {
+                self.err(
+                    "log.level",
+                    "must not be empty; write e.g. `\"info\"` or `\"upkeep=debug\"`",
+                );
+                defaults::LOG_LEVEL.to_owned()
+            }
+            Some(l) => l.trim().to_owned(),
+        };
+        let keep = self.int(
+            "log.keep_files",
+            raw.keep_files,
+            1,
+            999,
+            i64::try_from(defaults::LOG_KEEP_FILES).unwrap_or(7),
+        );
+        LogSettings {
+            level,
+            keep_files: usize::try_from(keep).unwrap_or(defaults::LOG_KEEP_FILES),
+        }
+    }
+
+    // === groups and exec resources ===
+
+    fn groups(&mut self, raw: &[raw::RawGroup]) -> Vec<Group> {
+        let mut group_names: HashMap<String, String> = HashMap::new();
+        let mut resource_names: HashMap<String, String> = HashMap::new();
+        let mut groups = Vec::with_capacity(raw.len());
+        for (gi, rg) in raw.iter().enumerate() {
+            let gp = format!("groups[{gi}]");
+            let name = self.required_name(&format!("{gp}.name"), rg.name.as_deref());
+            if let Some(n) = &name {
+                self.unique(&mut group_names, n, &format!("{gp}.name"), "group");
+            }
+            // GRP-2: auto is the default.
+            let startup = match rg.startup {
+                Some(raw::RawStartup::Manual) => Startup::Manual,
+                Some(raw::RawStartup::Auto) | None => Startup::Auto,
+            };
+            let mut resources = Vec::with_capacity(rg.resources.len());
+            for (ri, rr) in rg.resources.iter().enumerate() {
+                let rp = format!("{gp}.resources[{ri}]");
+                let res = self.resource(&rp, rr);
+                if !res.name.is_empty() {
+                    // Monitors name resources without their group (MON-8, MON-11), so resource
+                    // names are unique across all groups.
+                    self.unique(
+                        &mut resource_names,
+                        &res.name,
+                        &format!("{rp}.name"),
+                        "resource",
+                    );
+                }
+                resources.push(res);
+            }
+            self.dependencies(&gp, &rg.resources, &resources, raw);
+            groups.push(Group {
+                name: name.unwrap_or_default(),
+                startup,
+                resources,
+            });
+        }
+        groups
+    }
+
+    fn resource(&mut self, rp: &str, raw: &raw::RawResource) -> ExecResource {
+        let name = self
+            .required_name(&format!("{rp}.name"), raw.name.as_deref())
+            .unwrap_or_default();
+        let start = match &raw.start {
+            Some(c) => self.command(&format!("{rp}.start"), c),
+            None => {
+                self.err(
+                    &format!("{rp}.start"),
+                    "missing field `start`; write e.g. `start: (program: \"/usr/bin/app\")`",
+                );
+                Command {
+                    program: PathBuf::new(),
+                    args: Vec::new(),
+                    env: BTreeMap::new(),
+                }
+            }
+        };
+        let stop = raw
+            .stop
+            .as_ref()
+            .map(|c| self.command(&format!("{rp}.stop"), c));
+        // RES-11 / MAP-8.
+        let mode = match raw.mode {
+            Some(raw::RawMode::Async) => StartMode::Async,
+            Some(raw::RawMode::Sync) | None => StartMode::Sync,
+        };
+        // MAP-8: script timeouts are upkeep's own, so any positive duration is fine.
+        let start_timeout = self.positive(
+            &format!("{rp}.start_timeout"),
+            raw.start_timeout.as_ref(),
+            SCRIPT_TIMEOUT_MAX,
+            "24h",
+            defaults::START_TIMEOUT,
+        );
+        let stop_timeout = self.positive(
+            &format!("{rp}.stop_timeout"),
+            raw.stop_timeout.as_ref(),
+            SCRIPT_TIMEOUT_MAX,
+            "24h",
+            defaults::STOP_TIMEOUT,
+        );
+        let kill_grace = self.bounded(
+            &format!("{rp}.kill_grace"),
+            raw.kill_grace.as_ref(),
+            KILL_GRACE_MAX,
+            "1h",
+            defaults::KILL_GRACE,
+        );
+
+        // RES-2..4: activation retry threshold 0..=99 (RES-3) and one of six final actions.
+        let activation = match &raw.activation {
+            None => Retry {
+                retries: defaults::ACTIVATION_RETRIES,
+                final_action: defaults::ACTIVATION_FINAL,
+            },
+            Some(a) => Retry {
+                retries: to_u32(self.int(
+                    &format!("{rp}.activation.retries"),
+                    a.retries,
+                    0,
+                    99,
+                    i64::from(defaults::ACTIVATION_RETRIES),
+                )),
+                final_action: a
+                    .final_action
+                    .map_or(defaults::ACTIVATION_FINAL, activation_final),
+            },
+        };
+        // RES-5, RES-10: deactivation retry threshold 0..=99 and one of four final actions.
+        let deactivation = match &raw.deactivation {
+            None => Retry {
+                retries: defaults::DEACTIVATION_RETRIES,
+                final_action: defaults::DEACTIVATION_FINAL,
+            },
+            Some(d) => Retry {
+                retries: to_u32(self.int(
+                    &format!("{rp}.deactivation.retries"),
+                    d.retries,
+                    0,
+                    99,
+                    i64::from(defaults::DEACTIVATION_RETRIES),
+                )),
+                final_action: d
+                    .final_action
+                    .map_or(defaults::DEACTIVATION_FINAL, deactivation_final),
+            },
+        };
+        ExecResource {
+            name,
+            start,
+            stop,
+            mode,
+            start_timeout,
+            stop_timeout,
+            kill_grace,
+            depends_on: raw.depends_on.clone(),
+            activation,
+            deactivation,
+        }
+    }
+
+    /// RES-8 / RES-9: programs run directly (no shell, no PATH search); a relative path means a
+    /// script bundled beside the configuration.
+    fn command(&mut self, cp: &str, raw: &raw::RawCommand) -> Command {
+        let pp = format!("{cp}.program");
+        let program = match raw.program.as_deref() {
+            None => {
+                self.err(&pp, "missing field `program`");
+                PathBuf::new()
+            }
+            Some("") => {
+                self.err(&pp, "must not be empty");
+                PathBuf::new()
+            }
+            Some(p) if p.contains('\0') => {
+                self.err(&pp, "must not contain a NUL byte");
+                PathBuf::new()
+            }
+            Some(p) => {
+                let p = Path::new(p);
+                if p.is_absolute() {
+                    p.to_path_buf()
+                } else {
+                    self.base_dir.join(p)
+                }
+            }
+        };
+        for (i, a) in raw.args.iter().enumerate() {
+            if a.contains('\0') {
+                self.err(&format!("{cp}.args[{i}]"), "must not contain a NUL byte");
+            }
+        }
+        for (k, val) in &raw.env {
+            let ep = format!("{cp}.env[{k:?}]");
+            let valid_key = k
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !valid_key {
+                self.err(&ep, format!("`{k}` is not a valid environment variable name (letters, digits and `_`, not starting with a digit)"));
+            } else if k.starts_with("UPKEEP_") {
+                // MAP-8: the UPKEEP_* variables carry the event and must not be overridden.
+                self.err(
+                    &ep,
+                    format!("`{k}` is reserved: upkeep sets the `UPKEEP_*` variables itself"),
+                );
+            }
+            if val.contains('\0') {
+                self.err(&ep, "must not contain a NUL byte");
+            }
+        }
+        Command {
+            program,
+            args: raw.args.clone(),
+            env: raw.env.clone(),
+        }
+    }
+
+    /// RES-1: a resource depends only on resources of its own group, never on itself, and the
+    /// dependencies form no cycle (activation order must exist).
+    fn dependencies(
+        &mut self,
+        gp: &str,
+        raw: &[raw::RawResource],
+        built: &[ExecResource],
+        all_groups: &[raw::RawGroup],
+    ) {
+        let index: HashMap<&str, usize> = built
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| !r.name.is_empty())
+            .map(|(i, r)| (r.name.as_str(), i))
+            .collect();
+        let mut edges: Vec<Vec<usize>> = vec![Vec::new(); built.len()];
+        for (ri, rr) in raw.iter().enumerate() {
+            let mut seen = HashSet::new();
+            for (di, dep) in rr.depends_on.iter().enumerate() {
+                let dp = format!("{gp}.resources[{ri}].depends_on[{di}]");
+                if !seen.insert(dep.as_str()) {
+                    self.err(&dp, format!("`{dep}` is listed more than once"));
+                    continue;
+                }
+                if Some(dep.as_str()) == rr.name.as_deref() {
+                    self.err(&dp, format!("resource `{dep}` cannot depend on itself"));
+                    continue;
+                }
+                match index.get(dep.as_str()) {
+                    Some(&target) => edges[ri].push(target),
+                    None => {
+                        let elsewhere = all_groups
+                            .iter()
+                            .find(|g| g.resources.iter().any(|r| r.name.as_deref() == Some(dep)));
+                        match elsewhere {
+                            Some(g) => self.err(
+                                &dp,
+                                format!(
+                                    "resource `{dep}` is in group `{}`; `depends_on` must name a resource of the same group",
+                                    g.name.as_deref().unwrap_or_default()
+                                ),
+                            ),
+                            None => {
+                                let hint = did_you_mean(dep, index.keys().copied());
+                                self.err(&dp, format!("resource `{dep}` does not exist in this group{hint}"));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        for cycle in cycles(&edges) {
+            let names: Vec<&str> = cycle.iter().map(|&i| built[i].name.as_str()).collect();
+            let first = cycle[0];
+            // Point at the edge that closes the loop, written in the first resource of the cycle.
+            let next = &built[cycle[1 % cycle.len()]].name;
+            let di = raw[first]
+                .depends_on
+                .iter()
+                .position(|d| d == next)
+                .unwrap_or(0);
+            let mut path = names.join(" -> ");
+            path.push_str(" -> ");
+            path.push_str(names[0]);
+            self.err(
+                &format!("{gp}.resources[{first}].depends_on[{di}]"),
+                format!("dependency cycle: {path}"),
+            );
+        }
+    }
+
+    // === monitors ===
+
+    fn monitors(
+        &mut self,
+        raw: &[raw::RawMonitor],
+        groups: &[Group],
+        resources: &HashMap<String, ResourceInfo>,
+    ) -> Vec<Monitor> {
+        // Multi-target members may name monitors further down, so names come first.
+        let mut names: HashMap<String, String> = HashMap::new();
+        let mut kinds: HashMap<String, bool> = HashMap::new();
+        let mut monitor_names: Vec<String> = Vec::new();
+        for (mi, rm) in raw.iter().enumerate() {
+            let np = format!("monitors[{mi}].name");
+            if let Some(n) = self.required_name(&np, rm.name.as_deref()) {
+                if self.unique(&mut names, &n, &np, "monitor") {
+                    kinds.insert(
+                        n.clone(),
+                        matches!(rm.kind, Some(raw::RawKind::MultiTarget { .. })),
+                    );
+                    monitor_names.push(n);
+                }
+            }
+        }
+        let group_names: Vec<&str> = groups
+            .iter()
+            .map(|g| g.name.as_str())
+            .filter(|n| !n.is_empty())
+            .collect();
+        let mut resource_names: Vec<&str> = resources.keys().map(String::as_str).collect();
+        resource_names.sort_unstable();
+        let ctx = Ctx {
+            group_names: &group_names,
+            resource_names: &resource_names,
+            resources,
+            monitor_kinds: &kinds,
+        };
+
+        let mut out = Vec::with_capacity(raw.len());
+        let mut user_space: Option<String> = None;
+        for (mi, rm) in raw.iter().enumerate() {
+            let mp = format!("monitors[{mi}]");
+            let name = rm.name.clone().unwrap_or_default();
+            let Some(kind) = &rm.kind else {
+                self.err(
+                    &format!("{mp}.kind"),
+                    "missing field `kind`; write e.g. `kind: Pid(resource: \"web\")`",
+                );
+                continue;
+            };
+            if matches!(kind, raw::RawKind::UserSpace { .. }) {
+                // USW-2: at most one user-space monitor per SSS.
+                match &user_space {
+                    Some(first) => self.err(
+                        &format!("{mp}.kind"),
+                        format!(
+                            "at most one user-space monitor is allowed; `{first}` is already one"
+                        ),
+                    ),
+                    None => user_space = Some(name.clone()),
+                }
+            }
+            if let Some(m) = self.monitor(&mp, name, kind, rm, &ctx) {
+                out.push(m);
+            }
+        }
+        out
+    }
+
+    fn monitor(
+        &mut self,
+        mp: &str,
+        name: String,
+        raw_kind: &raw::RawKind,
+        rm: &raw::RawMonitor,
+        ctx: &Ctx<'_>,
+    ) -> Option<Monitor> {
+        let (kind, class) = self.kind(&format!("{mp}.kind"), &name, raw_kind, ctx);
+        let (default_interval, default_timeout) = match class {
+            Class::Pid(_) => (defaults::PID_INTERVAL, defaults::PID_TIMEOUT),
+            Class::UserSpace => (defaults::USERSPACE_INTERVAL, defaults::USERSPACE_TIMEOUT),
+            Class::Hardware | Class::MultiTarget => {
+                (defaults::OTHER_INTERVAL, defaults::OTHER_TIMEOUT)
+            }
+        };
+        // MON-3 / USW-3: interval 1..=999 s.
+        let interval = self.secs(
+            &format!("{mp}.interval"),
+            rm.interval.as_ref(),
+            1,
+            999,
+            default_interval,
+        );
+        // MON-4 / USW-3: timeout 5..=999 s.
+        let timeout = self.secs(
+            &format!("{mp}.timeout"),
+            rm.timeout.as_ref(),
+            5,
+            999,
+            default_timeout,
+        );
+
+        if class == Class::UserSpace {
+            return Some(self.user_space(mp, name, kind, interval, timeout, rm));
+        }
+
+        // MON-5: 0..=999.
+        let retries = to_u32(self.int(
+            &format!("{mp}.retries"),
+            rm.retries,
+            0,
+            999,
+            i64::from(defaults::MONITOR_RETRIES),
+        ));
+        // MON-6: 0..=9999 s.
+        let start_wait = self.secs(
+            &format!("{mp}.start_wait"),
+            rm.start_wait.as_ref(),
+            0,
+            9999,
+            defaults::START_WAIT,
+        );
+        // MON-9 / MAP-9: Linux nice values.
+        let nice = self.int(
+            &format!("{mp}.nice"),
+            rm.nice,
+            -20,
+            19,
+            i64::from(defaults::NICE),
+        );
+        let timing = self.timing(mp, &class, rm.timing.as_ref(), ctx);
+        let recovery = self.recovery(mp, &class, rm.recovery.as_ref(), ctx);
+        Some(Monitor {
+            name,
+            kind,
+            interval,
+            timeout,
+            retries,
+            start_wait,
+            timing,
+            nice: i32::try_from(nice).unwrap_or(defaults::NICE),
+            recovery,
+        })
+    }
+
+    /// MON-1 type parameters (MAP-10 decides the hardware ones).
+    fn kind(
+        &mut self,
+        kp: &str,
+        own_name: &str,
+        raw: &raw::RawKind,
+        ctx: &Ctx<'_>,
+    ) -> (MonitorKind, Class) {
+        match raw {
+            raw::RawKind::Pid { resource } => {
+                let rp = format!("{kp}.resource");
+                let resource = match resource.as_deref() {
+                    None => {
+                        self.err(&rp, "missing field `resource`: the exec resource to watch");
+                        None
+                    }
+                    Some(r) => match ctx.resources.get(r) {
+                        None => {
+                            self.err(
+                                &rp,
+                                format!(
+                                    "resource `{r}` does not exist{}",
+                                    did_you_mean(r, ctx.resource_names.iter().copied())
+                                ),
+                            );
+                            Some(r.to_owned())
+                        }
+                        // MON-10 / RES-11: only an asynchronous start script leaves a process to watch.
+                        Some(info) if info.mode != StartMode::Async => {
+                            self.err(&rp, format!("resource `{r}` must have `mode: Async` to be watched by a pid monitor"));
+                            Some(r.to_owned())
+                        }
+                        Some(_) => Some(r.to_owned()),
+                    },
+                };
+                (
+                    MonitorKind::Pid {
+                        resource: resource.clone().unwrap_or_default(),
+                    },
+                    Class::Pid(resource),
+                )
+            }
+            raw::RawKind::Disk {
+                path,
+                read_size,
+                direct,
+            } => {
+                let direct = direct.unwrap_or(false);
+                let path = self.absolute(&format!("{kp}.path"), path.as_deref());
+                let read_size = self.read_size(&format!("{kp}.read_size"), *read_size, direct);
+                (
+                    MonitorKind::Disk {
+                        path,
+                        read_size,
+                        direct,
+                    },
+                    Class::Hardware,
+                )
+            }
+            raw::RawKind::Raw { path, read_size } => {
+                let path = self.absolute(&format!("{kp}.path"), path.as_deref());
+                // A raw device is read with O_DIRECT.
+                let read_size = self.read_size(&format!("{kp}.read_size"), *read_size, true);
+                (MonitorKind::Raw { path, read_size }, Class::Hardware)
+            }
+            raw::RawKind::Ip { addresses } => {
+                if addresses.is_empty() {
+                    self.err(&format!("{kp}.addresses"), "must list at least one address");
+                }
+                for (i, a) in addresses.iter().enumerate() {
+                    if a.trim().parse::<IpAddr>().is_err() {
+                        self.err(
+                            &format!("{kp}.addresses[{i}]"),
+                            format!("`{a}` is not an IPv4 or IPv6 address"),
+                        );
+                    }
+                }
+                let addresses = addresses.iter().map(|a| a.trim().to_owned()).collect();
+                (MonitorKind::Ip { addresses }, Class::Hardware)
+            }
+            raw::RawKind::NicLink { interface } => {
+                let ip = format!("{kp}.interface");
+                let interface = interface.clone().unwrap_or_default();
+                if interface.is_empty() {
+                    self.err(
+                        &ip,
+                        "missing field `interface`; write e.g. `interface: \"eth0\"`",
+                    );
+                } else if interface.len() > IFNAME_MAX
+                    || interface == "."
+                    || interface == ".."
+                    || interface
+                        .chars()
+                        .any(|c| c == '/' || c == ':' || c.is_whitespace() || c.is_control())
+                {
+                    self.err(&ip, format!("`{interface}` is not a valid interface name (at most 15 bytes, no `/`, `:` or spaces)"));
+                }
+                (MonitorKind::NicLink { interface }, Class::Hardware)
+            }
+            raw::RawKind::SoftRaid { device } => {
+                let dp = format!("{kp}.device");
+                let device = device.clone().unwrap_or_default();
+                if device.is_empty() {
+                    self.err(
+                        &dp,
+                        "missing field `device`; write e.g. `device: \"/dev/md0\"`",
+                    );
+                } else if device.len() > 1023 {
+                    // RAID-1: the device name is at most 1023 bytes.
+                    self.err(
+                        &dp,
+                        format!("must be at most 1023 bytes (got {})", device.len()),
+                    );
+                }
+                (MonitorKind::SoftRaid { device }, Class::Hardware)
+            }
+            raw::RawKind::UserSpace {
+                method,
+                dummy_file,
+                dummy_thread,
+            } => {
+                let method = match method {
+                    Some(raw::RawMethod::Softdog) => WatchdogMethod::Softdog,
+                    Some(raw::RawMethod::Ipmi) => WatchdogMethod::Ipmi,
+                    Some(raw::RawMethod::Keepalive) => {
+                        // USW-5: keepalive is a product driver pair upkeep does not ship.
+                        self.err(
+                            &format!("{kp}.method"),
+                            "method `keepalive` needs the clpkhb/clpka drivers, which upkeep does not ship; use softdog, ipmi or none",
+                        );
+                        WatchdogMethod::Keepalive
+                    }
+                    Some(raw::RawMethod::None) | None => WatchdogMethod::None,
+                };
+                let dummy_file = dummy_file.as_ref().map(|d| {
+                    let fp = format!("{kp}.dummy_file");
+                    let path = self.absolute(&format!("{fp}.path"), d.path.as_deref());
+                    // USW-5: write size 1..=9999999 bytes (MAP-9).
+                    let write_size = d.write_size.map(|w| {
+                        to_u32(self.int(&format!("{fp}.write_size"), Some(w), 1, 9_999_999, 1))
+                    });
+                    DummyFile { path, write_size }
+                });
+                let us = UserSpace {
+                    method,
+                    dummy_file,
+                    dummy_thread: dummy_thread.unwrap_or(false),
+                };
+                (MonitorKind::UserSpace(us), Class::UserSpace)
+            }
+            raw::RawKind::MultiTarget {
+                members,
+                error_threshold,
+                warning_threshold,
+            } => {
+                self.members(kp, own_name, members, ctx);
+                let n = i64::try_from(members.len()).unwrap_or(i64::MAX);
+                // MAP-10: thresholds count members in error; none = all members.
+                let error_threshold =
+                    error_threshold.map(|t| self.threshold(&format!("{kp}.error_threshold"), t, n));
+                let warning_threshold = warning_threshold
+                    .map(|t| self.threshold(&format!("{kp}.warning_threshold"), t, n));
+                (
+                    MonitorKind::MultiTarget {
+                        members: members.clone(),
+                        error_threshold,
+                        warning_threshold,
+                    },
+                    Class::MultiTarget,
+                )
+            }
+        }
+    }
+
+    /// MTM-1: members are other monitors of the MON-1 types; a multi-target never nests.
+    fn members(&mut self, kp: &str, own_name: &str, members: &[String], ctx: &Ctx<'_>) {
+        if members.is_empty() {
+            self.err(&format!("{kp}.members"), "must list at least one monitor");
+        }
+        let mut seen = HashSet::new();
+        for (i, m) in members.iter().enumerate() {
+            let p = format!("{kp}.members[{i}]");
+            if !seen.insert(m.as_str()) {
+                self.err(&p, format!("`{m}` is listed more than once"));
+            } else if m == own_name {
+                self.err(&p, "a multi-target monitor cannot be its own member");
+            } else {
+                match ctx.monitor_kinds.get(m) {
+                    None => {
+                        let hint = did_you_mean(m, ctx.monitor_kinds.keys().map(String::as_str).filter(|n| *n != own_name));
+                        self.err(&p, format!("monitor `{m}` does not exist{hint}"));
+                    }
+                    Some(true) => self.err(&p, format!("monitor `{m}` is a multi-target monitor; members must be monitors of other kinds")),
+                    Some(false) => {}
+                }
+            }
+        }
+    }
+
+    fn threshold(&mut self, path: &str, t: i64, members: i64) -> u32 {
+        if !(1..=members.max(1)).contains(&t) {
+            self.err(
+                path,
+                format!(
+                    "must be 1..={}, the number of members (got {t})",
+                    members.max(1)
+                ),
+            );
+        }
+        to_u32(t.clamp(0, i64::from(u32::MAX)))
+    }
+
+    /// USW-3, USW-4: the user-space monitor has only an interval and a timeout; on error the OS
+    /// is reset, so it has no retry, start wait, timing, nice or recovery settings.
+    fn user_space(
+        &mut self,
+        mp: &str,
+        name: String,
+        kind: MonitorKind,
+        interval: Duration,
+        timeout: Duration,
+        rm: &raw::RawMonitor,
+    ) -> Monitor {
+        let extras = [
+            ("retries", rm.retries.is_some()),
+            ("start_wait", rm.start_wait.is_some()),
+            ("timing", rm.timing.is_some()),
+            ("nice", rm.nice.is_some()),
+            ("recovery", rm.recovery.is_some()),
+        ];
+        for (field, given) in extras {
+            if given {
+                self.err(
+                    &format!("{mp}.{field}"),
+                    format!("a user-space monitor has no `{field}`: on a stall the OS is reset"),
+                );
+            }
+        }
+        // USW-3: the timeout must outlast at least one interval.
+        if timeout <= interval && rm.timeout.is_some() {
+            self.err(
+                &format!("{mp}.timeout"),
+                format!(
+                    "must be greater than `interval` ({}s) (got {}s)",
+                    interval.as_secs(),
+                    timeout.as_secs()
+                ),
+            );
+        } else if timeout <= interval {
+            self.err(
+                &format!("{mp}.interval"),
+                format!(
+                    "must be less than `timeout` ({}s) (got {}s)",
+                    timeout.as_secs(),
+                    interval.as_secs()
+                ),
+            );
+        }
+        // USW-6: IPMI watchdog timers count at most 255 s.
+        if let MonitorKind::UserSpace(UserSpace {
+            method: WatchdogMethod::Ipmi,
+            ..
+        }) = &kind
+        {
+            if timeout > Duration::from_secs(255) {
+                self.err(
+                    &format!("{mp}.timeout"),
+                    format!(
+                        "must be at most 255s with method `ipmi` (got {}s)",
+                        timeout.as_secs()
+                    ),
+                );
+            }
+        }
+        Monitor {
+            name,
+            kind,
+            interval,
+            timeout,
+            retries: 0,
+            start_wait: Duration::ZERO,
+            timing: Timing::Always,
+            nice: 0,
+            recovery: Recovery {
+                target: RecoveryTarget::Sss,
+                reactivation_threshold: 0,
+                final_action: MonitorFinalAction::NoOp,
+            },
+        }
+    }
+
+    /// MON-7, MON-8, MON-10, HWM-2.
+    fn timing(
+        &mut self,
+        mp: &str,
+        class: &Class,
+        raw: Option<&raw::RawTiming>,
+        ctx: &Ctx<'_>,
+    ) -> Timing {
+        let tp = format!("{mp}.timing");
+        match (class, raw) {
+            // MON-10: a pid monitor watches its resource only while it is active.
+            (Class::Pid(r), None) => Timing::WhenActive {
+                resource: r.clone().unwrap_or_default(),
+            },
+            (Class::Pid(r), Some(raw::RawTiming::Always)) => {
+                let r = r.clone().unwrap_or_default();
+                self.err(
+                    &tp,
+                    format!(
+                        "a pid monitor must use `WhenActive(resource: \"{r}\")` (got `Always`)"
+                    ),
+                );
+                Timing::WhenActive { resource: r }
+            }
+            (Class::Pid(r), Some(raw::RawTiming::WhenActive { resource })) => {
+                let r = r.clone().unwrap_or_default();
+                match resource.as_deref() {
+                    Some(t) if t == r => {}
+                    Some(t) => self.err(
+                        &format!("{tp}.resource"),
+                        format!("must be `{r}`, the resource the pid monitor watches (got `{t}`)"),
+                    ),
+                    None => self.err(
+                        &format!("{tp}.resource"),
+                        format!("missing field `resource`; write `WhenActive(resource: \"{r}\")`"),
+                    ),
+                }
+                Timing::WhenActive { resource: r }
+            }
+            (_, None | Some(raw::RawTiming::Always)) => Timing::Always,
+            // HWM-2: hardware is always in service, so it is always watched.
+            (Class::Hardware, Some(raw::RawTiming::WhenActive { .. })) => {
+                self.err(&tp, "a hardware monitor must use `timing: Always`");
+                Timing::Always
+            }
+            (_, Some(raw::RawTiming::WhenActive { resource })) => {
+                let rp = format!("{tp}.resource");
+                match resource.as_deref() {
+                    None => {
+                        self.err(&rp, "missing field `resource`: the exec resource whose activation starts monitoring");
+                        Timing::Always
+                    }
+                    Some(r) => {
+                        // MON-8: the target resource must exist.
+                        if !ctx.resources.contains_key(r) {
+                            self.err(
+                                &rp,
+                                format!(
+                                    "resource `{r}` does not exist{}",
+                                    did_you_mean(r, ctx.resource_names.iter().copied())
+                                ),
+                            );
+                        }
+                        Timing::WhenActive {
+                            resource: r.to_owned(),
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// MON-11..13, HWM-3, HWM-4, HWM-6.
+    fn recovery(
+        &mut self,
+        mp: &str,
+        class: &Class,
+        raw: Option<&raw::RawRecovery>,
+        ctx: &Ctx<'_>,
+    ) -> Recovery {
+        let rp = format!("{mp}.recovery");
+        let hardware = *class == Class::Hardware;
+        let target = match raw.and_then(|r| r.target.as_ref()) {
+            None => match class {
+                // MON-11 recommends a resource (or group) target for the pid monitor.
+                Class::Pid(Some(r)) => RecoveryTarget::Resource(r.clone()),
+                _ => RecoveryTarget::Sss,
+            },
+            Some(raw::RawTarget::Sss) => RecoveryTarget::Sss,
+            Some(raw::RawTarget::Group(g)) => {
+                if !ctx.group_names.contains(&g.as_str()) {
+                    self.err(
+                        &format!("{rp}.target"),
+                        format!(
+                            "group `{g}` does not exist{}",
+                            did_you_mean(g, ctx.group_names.iter().copied())
+                        ),
+                    );
+                }
+                RecoveryTarget::Group(g.clone())
+            }
+            Some(raw::RawTarget::Resource(r)) => {
+                if !ctx.resources.contains_key(r) {
+                    self.err(
+                        &format!("{rp}.target"),
+                        format!(
+                            "resource `{r}` does not exist{}",
+                            did_you_mean(r, ctx.resource_names.iter().copied())
+                        ),
+                    );
+                }
+                RecoveryTarget::Resource(r.clone())
+            }
+        };
+        // HWM-3: hardware monitors act on the whole server.
+        if hardware && target != RecoveryTarget::Sss {
+            self.err(
+                &format!("{rp}.target"),
+                "a hardware monitor's recovery target must be `Sss`",
+            );
+        }
+        let sss = target == RecoveryTarget::Sss;
+        let default_threshold = if sss || hardware {
+            0
+        } else {
+            defaults::REACTIVATION_THRESHOLD
+        };
+        let tp = format!("{rp}.reactivation_threshold");
+        let threshold = match raw.and_then(|r| r.reactivation_threshold) {
+            None => default_threshold,
+            // HWM-4: no reactivation of hardware.
+            Some(t) if hardware && t != 0 => {
+                self.err(&tp, format!("must be 0 for a hardware monitor (got {t})"));
+                0
+            }
+            // MON-12: target SSS means the final action at once.
+            Some(t) if sss && t != 0 => {
+                self.err(
+                    &tp,
+                    format!("must be 0 when the recovery target is `Sss` (got {t})"),
+                );
+                0
+            }
+            // MON-12: 0..=99.
+            Some(t) => to_u32(self.int(&tp, Some(t), 0, 99, 0)),
+        };
+        let final_action = raw
+            .and_then(|r| r.final_action)
+            .map_or(defaults::MONITOR_FINAL, monitor_final);
+        if final_action == MonitorFinalAction::StopGroup {
+            let fp = format!("{rp}.final_action");
+            if hardware {
+                // HWM-6: four choices, no StopGroup.
+                self.err(&fp, "`StopGroup` is not allowed for a hardware monitor; use `NoOp`, `StopDaemon`, `StopDaemonShutdown` or `StopDaemonReboot`");
+            } else if sss {
+                // MON-13: StopGroup is not selectable with target SSS.
+                self.err(
+                    &fp,
+                    "`StopGroup` is not allowed when the recovery target is `Sss`",
+                );
+            }
+        }
+        Recovery {
+            target,
+            reactivation_threshold: threshold,
+            final_action,
+        }
+    }
+
+    // === value helpers ===
+
+    /// A name that must be present.
+    fn required_name(&mut self, path: &str, raw: Option<&str>) -> Option<String> {
+        match raw {
+            None => {
+                self.err(path, "missing field `name`");
+                None
+            }
+            Some(n) => {
+                let n = self.name_value(path, n);
+                (!n.is_empty()).then_some(n)
+            }
+        }
+    }
+
+    /// Names: 1..=64 of `[A-Za-z0-9_.-]`, and not `.` or `..` (they name folders).
+    fn name_value(&mut self, path: &str, n: &str) -> String {
+        if n.is_empty() {
+            self.err(path, "must not be empty");
+            return String::new();
+        }
+        if let Some(c) = n
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')))
+        {
+            self.err(path, format!("`{n}` contains {c:?}; names may only use ASCII letters, digits, `_`, `.` and `-`"));
+        } else if n == "." || n == ".." {
+            self.err(path, format!("`{n}` is not a usable name"));
+        } else if n.len() > NAME_MAX {
+            self.err(
+                path,
+                format!("must be at most {NAME_MAX} characters (got {})", n.len()),
+            );
+        }
+        n.to_owned()
+    }
+
+    /// Records `name` in `seen`; false (and an error) when it was already there.
+    fn unique(
+        &mut self,
+        seen: &mut HashMap<String, String>,
+        name: &str,
+        path: &str,
+        what: &str,
+    ) -> bool {
+        if let Some(first) = seen.get(name) {
+            let at = self.here(first);
+            self.err(path, format!("{what} `{name}` is already defined at {at}"));
+            false
+        } else {
+            seen.insert(name.to_owned(), path.to_owned());
+            true
+        }
+    }
+
+    fn int(&mut self, path: &str, v: Option<i64>, lo: i64, hi: i64, default: i64) -> i64 {
+        match v {
+            None => default,
+            Some(n) if (lo..=hi).contains(&n) => n,
+            Some(n) => {
+                self.err(path, format!("must be {lo}..={hi} (got {n})"));
+                default
+            }
+        }
+    }
+
+    fn absolute(&mut self, path: &str, v: Option<&str>) -> PathBuf {
+        match v {
+            None | Some("") => {
+                self.err(
+                    path,
+                    "missing field `path`; write an absolute path such as `\"/dev/sda\"`",
+                );
+                PathBuf::new()
+            }
+            Some(p) if !Path::new(p).is_absolute() => {
+                self.err(path, format!("must be an absolute path (got `{p}`)"));
+                PathBuf::from(p)
+            }
+            Some(p) => PathBuf::from(p),
+        }
+    }
+
+    fn read_size(&mut self, path: &str, v: Option<i64>, direct: bool) -> u32 {
+        let n = self.int(path, v, 1, READ_SIZE_MAX, i64::from(defaults::READ_SIZE));
+        if direct && n % SECTOR != 0 {
+            self.err(
+                path,
+                format!("must be a multiple of 512 for direct reads (got {n})"),
+            );
+        }
+        to_u32(n)
+    }
+
+    /// A duration as written; `None` (with an error) when it is not one.
+    fn duration(
+        &mut self,
+        path: &str,
+        raw: &RawDuration,
+        unit: &str,
+    ) -> Option<(Duration, String)> {
+        match raw {
+            RawDuration::Number(n) => {
+                self.err(
+                    path,
+                    format!("a duration needs a unit: write `\"{n}{unit}\"` (got `{n}`)"),
+                );
+                None
+            }
+            RawDuration::Text(s) => match humantime::parse_duration(s.trim()) {
+                Ok(d) => Some((d, s.clone())),
+                Err(e) => {
+                    let why = match e {
+                        humantime::DurationError::UnknownUnit { unit, .. } if unit.is_empty() => {
+                            "it needs a unit".to_owned()
+                        }
+                        humantime::DurationError::UnknownUnit { unit, .. } => {
+                            format!("unknown unit `{unit}`")
+                        }
+                        humantime::DurationError::NumberOverflow => "it is too large".to_owned(),
+                        _ => "it is not a duration".to_owned(),
+                    };
+                    self.err(path, format!("invalid duration `{s}`: {why}; write e.g. `\"5s\"`, `\"2m\"` or `\"1h 30m\"`"));
+                    None
+                }
+            },
+        }
+    }
+
+    /// A duration the spec counts in whole seconds within `lo..=hi` (MON-3, MON-4, MON-6, MAP-9).
+    fn secs(
+        &mut self,
+        path: &str,
+        raw: Option<&RawDuration>,
+        lo: u64,
+        hi: u64,
+        default: Duration,
+    ) -> Duration {
+        let Some(raw) = raw else { return default };
+        let Some((d, text)) = self.duration(path, raw, "s") else {
+            return default;
+        };
+        if d.subsec_nanos() != 0 {
+            self.err(
+                path,
+                format!("must be a whole number of seconds (got `{text}`)"),
+            );
+            return default;
+        }
+        if !(lo..=hi).contains(&d.as_secs()) {
+            self.err(path, format!("must be {lo}..={hi} seconds (got `{text}`)"));
+            return default;
+        }
+        d
+    }
+
+    /// CFG-7: whole minutes within `0..=max`.
+    fn minutes(
+        &mut self,
+        path: &str,
+        raw: Option<&RawDuration>,
+        max: u64,
+        default: Duration,
+    ) -> Duration {
+        let Some(raw) = raw else { return default };
+        let Some((d, text)) = self.duration(path, raw, "m") else {
+            return default;
+        };
+        if d.subsec_nanos() != 0 || d.as_secs() % 60 != 0 {
+            self.err(
+                path,
+                format!("must be a whole number of minutes (got `{text}`)"),
+            );
+            return default;
+        }
+        if d.as_secs() / 60 > max {
+            self.err(path, format!("must be 0..={max} minutes (got `{text}`)"));
+            return default;
+        }
+        d
+    }
+
+    /// Any duration above zero and at most `max` (script timeouts: MAP-8).
+    fn positive(
+        &mut self,
+        path: &str,
+        raw: Option<&RawDuration>,
+        max: Duration,
+        max_text: &str,
+        default: Duration,
+    ) -> Duration {
+        let Some(raw) = raw else { return default };
+        let Some((d, text)) = self.duration(path, raw, "s") else {
+            return default;
+        };
+        if d.is_zero() {
+            self.err(path, format!("must be greater than 0 (got `{text}`)"));
+            return default;
+        }
+        if d > max {
+            self.err(path, format!("must be at most {max_text} (got `{text}`)"));
+            return default;
+        }
+        d
+    }
+
+    /// Any duration from zero to `max`.
+    fn bounded(
+        &mut self,
+        path: &str,
+        raw: Option<&RawDuration>,
+        max: Duration,
+        max_text: &str,
+        default: Duration,
+    ) -> Duration {
+        let Some(raw) = raw else { return default };
+        let Some((d, text)) = self.duration(path, raw, "s") else {
+            return default;
+        };
+        if d > max {
+            self.err(path, format!("must be at most {max_text} (got `{text}`)"));
+            return default;
+        }
+        d
+    }
+}
+
+/// Lookup tables for cross references between monitors, groups and resources.
+struct Ctx<'a> {
+    group_names: &'a [&'a str],
+    resource_names: &'a [&'a str],
+    resources: &'a HashMap<String, ResourceInfo>,
+    /// Monitor name -> is it a multi-target monitor.
+    monitor_kinds: &'a HashMap<String, bool>,
+}
+
+/// Every cycle found by a depth-first search, each as the list of nodes in dependency order,
+/// reported once (rotations of one cycle are the same cycle).
+fn cycles(edges: &[Vec<usize>]) -> Vec<Vec<usize>> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mark {
+        New,
+        OnStack,
+        Done,
+    }
+    let mut mark = vec![Mark::New; edges.len()];
+    let mut found: Vec<Vec<usize>> = Vec::new();
+    let mut seen: HashSet<Vec<usize>> = HashSet::new();
+    for root in 0..edges.len() {
+        if mark[root] != Mark::New {
+            continue;
+        }
+        // Iterative, so a long dependency chain cannot overflow the stack.
+        let mut stack: Vec<(usize, usize)> = vec![(root, 0)];
+        mark[root] = Mark::OnStack;
+        while let Some(&mut (node, ref mut next)) = stack.last_mut() {
+            if let Some(&to) = edges[node].get(*next) {
+                *next += 1;
+                match mark[to] {
+                    Mark::New => {
+                        mark[to] = Mark::OnStack;
+                        stack.push((to, 0));
+                    }
+                    Mark::OnStack => {
+                        let from = stack.iter().position(|&(n, _)| n == to).unwrap_or(0);
+                        let cycle: Vec<usize> = stack[from..].iter().map(|&(n, _)| n).collect();
+                        let mut key = cycle.clone();
+                        let min = key
+                            .iter()
+                            .enumerate()
+                            .min_by_key(|(_, n)| **n)
+                            .map_or(0, |(i, _)| i);
+                        key.rotate_left(min);
+                        if seen.insert(key) {
+                            found.push(cycle);
+                        }
+                    }
+                    Mark::Done => {}
+                }
+            } else {
+                mark[node] = Mark::Done;
+                stack.pop();
+            }
+        }
+    }
+    found
+}
+
+fn to_u32(n: i64) -> u32 {
+    u32::try_from(n).unwrap_or(0)
+}
+
+fn activation_final(a: raw::RawActivationFinal) -> ActivationFinalAction {
+    use raw::RawActivationFinal as R;
+    match a {
+        R::NoOpActivateNext => ActivationFinalAction::NoOpActivateNext,
+        R::NoOpStopChain => ActivationFinalAction::NoOpStopChain,
+        R::StopGroup => ActivationFinalAction::StopGroup,
+        R::StopDaemon => ActivationFinalAction::StopDaemon,
+        R::StopDaemonShutdown => ActivationFinalAction::StopDaemonShutdown,
+        R::StopDaemonReboot => ActivationFinalAction::StopDaemonReboot,
+    }
+}
+
+fn deactivation_final(d: raw::RawDeactivationFinal) -> DeactivationFinalAction {
+    use raw::RawDeactivationFinal as R;
+    match d {
+        R::NoOpDeactivateNext => DeactivationFinalAction::NoOpDeactivateNext,
+        R::NoOpStopChain => DeactivationFinalAction::NoOpStopChain,
+        R::StopDaemonShutdown => DeactivationFinalAction::StopDaemonShutdown,
+        R::StopDaemonReboot => DeactivationFinalAction::StopDaemonReboot,
+    }
+}
+
+fn monitor_final(m: raw::RawMonitorFinal) -> MonitorFinalAction {
+    use raw::RawMonitorFinal as R;
+    match m {
+        R::NoOp => MonitorFinalAction::NoOp,
+        R::StopGroup => MonitorFinalAction::StopGroup,
+        R::StopDaemon => MonitorFinalAction::StopDaemon,
+        R::StopDaemonShutdown => MonitorFinalAction::StopDaemonShutdown,
+        R::StopDaemonReboot => MonitorFinalAction::StopDaemonReboot,
+    }
+}
