@@ -143,10 +143,18 @@ pub struct ProbeResult {
 
 impl ProbeResult {
     pub fn normal() -> Self {
-        ProbeResult { verdict: Verdict::Normal, code: 0, message: "Success.".into() }
+        ProbeResult {
+            verdict: Verdict::Normal,
+            code: 0,
+            message: "Success.".into(),
+        }
     }
     pub fn error(code: i32, message: impl Into<String>) -> Self {
-        ProbeResult { verdict: Verdict::Error, code, message: message.into() }
+        ProbeResult {
+            verdict: Verdict::Error,
+            code,
+            message: message.into(),
+        }
     }
 }
 
@@ -177,7 +185,8 @@ pub trait Host: Send + Sync + 'static {
     fn probe(&self, monitor: &Monitor) -> BoxFuture<'static, ProbeResult>;
 
     /// Shut down, reboot or reset the machine, or record that it would (simulated).
-    fn os_action(&self, action: OsAction) -> BoxFuture<'static, Result<OsActionOutcome, HostError>>;
+    fn os_action(&self, action: OsAction)
+        -> BoxFuture<'static, Result<OsActionOutcome, HostError>>;
 
     /// Read a small state file from the state folder; `Ok(None)` when it does not exist.
     fn load_state(&self, name: &str) -> BoxFuture<'static, Result<Option<Vec<u8>>, HostError>>;
@@ -191,4 +200,9 @@ pub trait Host: Send + Sync + 'static {
     /// Wall-clock time: the reboot-count reset window must survive reboots, so it cannot use
     /// the monotonic clock.
     fn now_wall(&self) -> SystemTime;
+
+    /// This server's name (TRB-12: `Server <name> up.`).
+    fn hostname(&self) -> String {
+        "localhost".into()
+    }
 }

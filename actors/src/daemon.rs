@@ -1,0 +1,385 @@
+//! Daemon: the root of the tree (PROC-2 `clppm`). Starts and stops everything in order (OPS-1,
+//! OPS-5, PROC-3), suspends and resumes monitoring (OPS-2, OPS-3), carries out the final actions
+//! that stop the daemon or the OS (RES-4, RES-5, MON-13, DOWN-1..4), and turns a core actor that
+//! keeps crashing into an emergency shutdown (DOWN-3).
+
+use std::time::Duration;
+
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
+
+use crate::ctx::Ctx;
+use crate::event::EventKind;
+use crate::governor::{GovernorMsg, Permit, RebootGovernor};
+use crate::host::OsAction;
+use crate::ladder::Intensity;
+use crate::rc::{RcMsg, ResourceControl};
+use crate::rm::{ResourceMonitor, RmMsg};
+use crate::supervise::{ChildExit, Children};
+use crate::task::Task;
+
+/// A final action that reaches the daemon.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DaemonAction {
+    StopDaemon,
+    StopDaemonShutdown,
+    StopDaemonReboot,
+    /// DOWN-3: a core actor failed for good; stop the groups, then shut down (not reboot).
+    EmergencyShutdown,
+}
+
+impl DaemonAction {
+    fn os_action(self) -> Option<OsAction> {
+        match self {
+            DaemonAction::StopDaemon => None,
+            DaemonAction::StopDaemonShutdown | DaemonAction::EmergencyShutdown => {
+                Some(OsAction::Shutdown)
+            }
+            DaemonAction::StopDaemonReboot => Some(OsAction::Reboot),
+        }
+    }
+}
+
+pub enum DaemonMsg {
+    /// OPS-1: start the groups, then the monitors.
+    Start,
+    GroupsStarted,
+    /// OPS-5: orderly stop; groups deactivated in reverse order.
+    Stop {
+        reason: String,
+        done: Option<RpcReplyPort<()>>,
+    },
+    StopComplete,
+    /// OPS-2 / OPS-3.
+    Suspend {
+        done: Option<RpcReplyPort<()>>,
+    },
+    Resume {
+        done: Option<RpcReplyPort<()>>,
+    },
+    FinalAction {
+        origin: String,
+        action: DaemonAction,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Core {
+    Governor,
+    Rc,
+    Rm,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Starting,
+    Running,
+    Stopping,
+}
+
+pub struct Daemon;
+
+pub struct DaemonState {
+    ctx: Ctx,
+    children: Children<Core>,
+    phase: Phase,
+    monitors_started: bool,
+    suspended: bool,
+    /// An OS action granted by the governor, carried out once the stop completes.
+    pending_os: Option<OsAction>,
+    stop_waiters: Vec<RpcReplyPort<()>>,
+    work: Vec<Task>,
+}
+
+/// How long the daemon waits for the governor (it persists with fsync).
+const GOVERNOR_TIMEOUT: Duration = Duration::from_secs(30);
+
+impl DaemonState {
+    async fn spawn_core(
+        &mut self,
+        me: &ActorRef<DaemonMsg>,
+        core: Core,
+    ) -> Result<(), ActorProcessingErr> {
+        let cell = me.get_cell();
+        let names = &self.ctx.names;
+        let spawned = match core {
+            Core::Governor => cell
+                .spawn_linked(Some(names.governor()), RebootGovernor, self.ctx.clone())
+                .await
+                .map(|(a, _)| a.get_cell()),
+            Core::Rc => cell
+                .spawn_linked(Some(names.rc()), ResourceControl, self.ctx.clone())
+                .await
+                .map(|(a, _)| a.get_cell()),
+            Core::Rm => cell
+                .spawn_linked(
+                    Some(names.rm()),
+                    ResourceMonitor,
+                    (self.ctx.clone(), self.monitors_started),
+                )
+                .await
+                .map(|(a, _)| a.get_cell()),
+        };
+        match spawned {
+            Ok(cell) => {
+                self.children.insert(cell, core);
+                Ok(())
+            }
+            Err(e) => Err(format!("cannot start {core:?}: {e}").into()),
+        }
+    }
+
+    fn rc(&self) -> Option<ActorRef<RcMsg>> {
+        ActorRef::where_is(self.ctx.names.rc())
+    }
+
+    fn rm(&self) -> Option<ActorRef<RmMsg>> {
+        ActorRef::where_is(self.ctx.names.rm())
+    }
+
+    fn governor(&self) -> Option<ActorRef<GovernorMsg>> {
+        ActorRef::where_is(self.ctx.names.governor())
+    }
+
+    fn begin_stop(&mut self, me: &ActorRef<DaemonMsg>, reason: String) {
+        if self.phase == Phase::Stopping {
+            return;
+        }
+        self.phase = Phase::Stopping;
+        self.ctx.emit(EventKind::DaemonStopping { reason });
+        let rm = self.rm();
+        let rc = self.rc();
+        let me = me.clone();
+        self.work.push(Task::spawn(async move {
+            if let Some(rm) = rm {
+                let _ = rm.call(|port| RmMsg::Stop { done: Some(port) }, None).await;
+            }
+            if let Some(rc) = rc {
+                let _ = rc
+                    .call(|port| RcMsg::StopGroups { done: Some(port) }, None)
+                    .await;
+            }
+            let _ = me.cast(DaemonMsg::StopComplete);
+        }));
+    }
+
+    async fn final_action(
+        &mut self,
+        me: &ActorRef<DaemonMsg>,
+        origin: String,
+        action: DaemonAction,
+    ) {
+        let label = format!("{action:?}");
+        let Some(os) = action.os_action() else {
+            self.ctx.emit(EventKind::FinalActionStarted {
+                origin: origin.clone(),
+                action: label,
+            });
+            self.begin_stop(me, origin);
+            return;
+        };
+        if self.pending_os.is_some() {
+            return; // Already going down.
+        }
+        let Some(governor) = self.governor() else {
+            self.ctx.emit(EventKind::OsActionFailed {
+                action: os,
+                reason: "the reboot governor is not running".into(),
+            });
+            return;
+        };
+        let permit = governor
+            .call(
+                |reply| GovernorMsg::Request {
+                    action: os,
+                    origin: origin.clone(),
+                    final_action: label.clone(),
+                    reply,
+                },
+                Some(GOVERNOR_TIMEOUT),
+            )
+            .await;
+        match permit {
+            Ok(ractor::rpc::CallResult::Success(Permit::Granted { .. })) => {
+                self.ctx.emit(EventKind::FinalActionStarted {
+                    origin: origin.clone(),
+                    action: label,
+                });
+                self.pending_os = Some(os);
+                self.begin_stop(me, origin);
+            }
+            // Refused (the governor said so in an event), or no answer: never act blindly.
+            Ok(_) | Err(_) => {}
+        }
+    }
+}
+
+impl Actor for Daemon {
+    type Msg = DaemonMsg;
+    type State = DaemonState;
+    type Arguments = Ctx;
+
+    async fn pre_start(
+        &self,
+        _me: ActorRef<DaemonMsg>,
+        ctx: Ctx,
+    ) -> Result<DaemonState, ActorProcessingErr> {
+        Ok(DaemonState {
+            children: Children::new(ctx.config.core_restart),
+            ctx,
+            phase: Phase::Starting,
+            monitors_started: false,
+            suspended: false,
+            pending_os: None,
+            stop_waiters: Vec::new(),
+            work: Vec::new(),
+        })
+    }
+
+    async fn post_start(
+        &self,
+        me: ActorRef<DaemonMsg>,
+        state: &mut DaemonState,
+    ) -> Result<(), ActorProcessingErr> {
+        for core in [Core::Governor, Core::Rc, Core::Rm] {
+            state.spawn_core(&me, core).await?;
+        }
+        // TRB-10, TRB-12.
+        state.ctx.emit(EventKind::DaemonStarted);
+        state.ctx.emit(EventKind::ServerUp {
+            server: state.ctx.host.hostname(),
+        });
+        let _ = me.cast(DaemonMsg::Start);
+        Ok(())
+    }
+
+    async fn handle(
+        &self,
+        me: ActorRef<DaemonMsg>,
+        msg: DaemonMsg,
+        state: &mut DaemonState,
+    ) -> Result<(), ActorProcessingErr> {
+        match msg {
+            DaemonMsg::Start => {
+                if let Some(rc) = state.rc() {
+                    let me = me.clone();
+                    state.work.push(Task::spawn(async move {
+                        let _ = rc
+                            .call(
+                                |port| RcMsg::StartGroups {
+                                    only_auto: true,
+                                    done: Some(port),
+                                },
+                                None,
+                            )
+                            .await;
+                        let _ = me.cast(DaemonMsg::GroupsStarted);
+                    }));
+                }
+            }
+            DaemonMsg::GroupsStarted => {
+                if state.phase == Phase::Starting {
+                    state.phase = Phase::Running;
+                    state.monitors_started = true;
+                    if let Some(rm) = state.rm() {
+                        let _ = rm.cast(RmMsg::Start { done: None });
+                    }
+                }
+            }
+            DaemonMsg::Stop { reason, done } => {
+                state.stop_waiters.extend(done);
+                state.begin_stop(&me, reason);
+            }
+            DaemonMsg::StopComplete => {
+                if let Some(os) = state.pending_os {
+                    // DOWN-1..4: groups are stopped; now the OS action through the governor.
+                    if let Some(governor) = state.governor() {
+                        let _ = governor
+                            .call(
+                                |reply| GovernorMsg::Perform {
+                                    action: os,
+                                    reply: Some(reply),
+                                },
+                                Some(GOVERNOR_TIMEOUT),
+                            )
+                            .await;
+                    }
+                }
+                state.ctx.emit(EventKind::DaemonStopped);
+                for waiter in state.stop_waiters.drain(..) {
+                    let _ = waiter.send(());
+                }
+                me.stop(Some("stopped".into()));
+            }
+            DaemonMsg::Suspend { done } => {
+                if !state.suspended {
+                    state.suspended = true;
+                    state.ctx.emit(EventKind::Suspended);
+                    if let Some(rm) = state.rm() {
+                        let _ = rm.cast(RmMsg::Suspend { done });
+                        return Ok(());
+                    }
+                }
+                if let Some(done) = done {
+                    let _ = done.send(());
+                }
+            }
+            DaemonMsg::Resume { done } => {
+                if state.suspended {
+                    state.suspended = false;
+                    state.ctx.emit(EventKind::Resumed);
+                    if let Some(rm) = state.rm() {
+                        let _ = rm.cast(RmMsg::Resume { done });
+                        return Ok(());
+                    }
+                }
+                if let Some(done) = done {
+                    let _ = done.send(());
+                }
+            }
+            DaemonMsg::FinalAction { origin, action } => {
+                state.final_action(&me, origin, action).await
+            }
+        }
+        Ok(())
+    }
+
+    async fn handle_supervisor_evt(
+        &self,
+        me: ActorRef<DaemonMsg>,
+        event: SupervisionEvent,
+        state: &mut DaemonState,
+    ) -> Result<(), ActorProcessingErr> {
+        let Some(ChildExit::Crashed { key: core, reason }) = state.children.exit(&event) else {
+            return Ok(());
+        };
+        if state.phase == Phase::Stopping && core != Core::Governor {
+            return Ok(());
+        }
+        let actor = match core {
+            Core::Governor => "governor",
+            Core::Rc => "rc",
+            Core::Rm => "rm",
+        }
+        .to_string();
+        if state.children.record_crash() == Intensity::Restart {
+            state.ctx.emit(EventKind::CoreRestarted { actor, reason });
+            state.spawn_core(&me, core).await?;
+            return Ok(());
+        }
+        state.ctx.emit(EventKind::CoreFailed {
+            actor: actor.clone(),
+            reason,
+        });
+        if core == Core::Governor {
+            // Without a governor no OS action may happen: stop the daemon only.
+            state.begin_stop(&me, "the reboot governor keeps failing".into());
+            return Ok(());
+        }
+        // DOWN-3: the failed core stays down; what is left is stopped, then the OS shuts down.
+        let _ = me.cast(DaemonMsg::FinalAction {
+            origin: format!("internal process {actor}"),
+            action: DaemonAction::EmergencyShutdown,
+        });
+        Ok(())
+    }
+}

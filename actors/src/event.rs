@@ -1,0 +1,638 @@
+//! Events: one typed event per step of the engine (MSG-5, MSG-6, TRB-10..17).
+//!
+//! Every event carries the seed's module type (`pm`, `rc`, `rm`, `nm`) and event id, and renders
+//! the seed's text where the spec quotes one (`<type: rc><event: 30> The start processing of a
+//! resource exec1 started.`). The ids the spec leaves open (MAP-1) are ours and listed in
+//! docs/EVENTS.md; they never reuse a quoted id for another meaning.
+//!
+//! [`Events`] is the single feed: it numbers each event, keeps a ring of recent ones for
+//! `upkeep events`, fans out to subscribers (tests, alert routing, the control socket) and writes
+//! the log line through `tracing`. Publishing is synchronous so the order a user sees is exactly
+//! the causal order in which the engine took its steps.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use tokio::sync::broadcast;
+
+use crate::host::{ExitInfo, OsAction};
+
+/// The seed's module types (MSG-5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Module {
+    /// Process manager: the daemon itself.
+    Pm,
+    /// Resource control: groups and exec resources.
+    Rc,
+    /// Resource monitor: monitors.
+    Rm,
+    /// Node management: the server.
+    Nm,
+}
+
+impl Module {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Module::Pm => "pm",
+            Module::Rc => "rc",
+            Module::Rm => "rm",
+            Module::Nm => "nm",
+        }
+    }
+}
+
+/// How serious an event is; maps to syslog levels later.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Level {
+    Info,
+    Warning,
+    Error,
+}
+
+/// Which phase of an exec resource failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Phase {
+    Activation,
+    Deactivation,
+}
+
+impl fmt::Display for Phase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Phase::Activation => "activation",
+            Phase::Deactivation => "deactivation",
+        })
+    }
+}
+
+/// Everything the engine reports. Names are the configured object names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventKind {
+    // --- pm: the daemon ---
+    /// TRB-10.
+    DaemonStarted,
+    DaemonStopping {
+        reason: String,
+    },
+    DaemonStopped,
+    Suspended,
+    Resumed,
+    /// A core actor (rc, rm) crashed and was restarted within its budget.
+    CoreRestarted {
+        actor: String,
+        reason: String,
+    },
+    /// DOWN-3: a core actor kept crashing.
+    CoreFailed {
+        actor: String,
+        reason: String,
+    },
+    /// A final action that stops the daemon or the OS is being carried out.
+    FinalActionStarted {
+        origin: String,
+        action: String,
+    },
+    /// Reboot limit (CFG-5..9): the final action is refused.
+    FinalActionRefused {
+        origin: String,
+        action: String,
+        count: u32,
+        max: u32,
+    },
+    /// The OS action was performed (or, simulated, would have been).
+    OsAction {
+        action: OsAction,
+        simulated: bool,
+        count: u32,
+        max: u32,
+    },
+    OsActionFailed {
+        action: OsAction,
+        reason: String,
+    },
+    RebootCountReset {
+        previous: u32,
+    },
+    /// The persisted reboot count could not be read; treated as "limit reached" (safety).
+    RebootStateDamaged {
+        reason: String,
+        kept_at: String,
+    },
+
+    // --- nm: the server ---
+    /// TRB-12.
+    ServerUp {
+        server: String,
+    },
+
+    // --- rc: groups and exec resources ---
+    /// TRB-13.
+    GroupStartBegin {
+        group: String,
+    },
+    /// TRB-16.
+    GroupStartEnd {
+        group: String,
+    },
+    GroupStartFailed {
+        group: String,
+    },
+    GroupStopBegin {
+        group: String,
+    },
+    GroupStopEnd {
+        group: String,
+    },
+    GroupStopFailed {
+        group: String,
+    },
+    /// TRB-14.
+    ResourceStartBegin {
+        resource: String,
+    },
+    /// TRB-15.
+    ResourceStartEnd {
+        resource: String,
+    },
+    ResourceStopBegin {
+        resource: String,
+    },
+    ResourceStopEnd {
+        resource: String,
+    },
+    /// A start or stop script failed; `detail` says how.
+    ResourceFailed {
+        resource: String,
+        phase: Phase,
+        detail: String,
+    },
+    ResourceRetry {
+        resource: String,
+        phase: Phase,
+        attempt: u32,
+        of: u32,
+    },
+    /// RES-4 / RES-5 final action taken.
+    ResourceFinalAction {
+        resource: String,
+        phase: Phase,
+        action: String,
+    },
+    /// Resources not activated / not deactivated because of a chain stop (RES-4 #2, RES-5 #2).
+    ResourceSkipped {
+        resource: String,
+        phase: Phase,
+        because: String,
+    },
+    /// The async process of a resource exited while the resource was active.
+    ProcessExited {
+        resource: String,
+        pid: u32,
+        exit: ExitInfo,
+    },
+
+    // --- rm: monitors ---
+    /// TRB-17.
+    MonitorStart {
+        monitor: String,
+    },
+    MonitorStop {
+        monitor: String,
+    },
+    /// A check found a problem; `failures` of `needed` to declare an error (MON-5).
+    MonitorCheckFailed {
+        monitor: String,
+        failures: u32,
+        needed: u32,
+        detail: String,
+    },
+    MonitorWarning {
+        monitor: String,
+        detail: String,
+    },
+    MonitorRecovered {
+        monitor: String,
+    },
+    /// MON-16 step 3: an error is declared.
+    MonitorError {
+        monitor: String,
+        detail: String,
+    },
+    /// MON-14: the target is not active, so nothing is done.
+    RecoverySkipped {
+        monitor: String,
+        target: String,
+    },
+    /// MON-11: reactivation `attempt` of `of`.
+    Reactivation {
+        monitor: String,
+        target: String,
+        attempt: u32,
+        of: u32,
+    },
+    ReactivationFailed {
+        monitor: String,
+        target: String,
+    },
+    /// MON-15.
+    ReactivationCountReset {
+        monitor: String,
+    },
+    /// MON-13 / HWM-6 final action taken.
+    MonitorFinalAction {
+        monitor: String,
+        action: String,
+    },
+    MonitorsSuspended,
+    MonitorsResumed,
+    ProbeRestarted {
+        monitor: String,
+        reason: String,
+    },
+}
+
+impl EventKind {
+    /// The seed's module type of this event.
+    pub fn module(&self) -> Module {
+        use EventKind::*;
+        match self {
+            DaemonStarted
+            | DaemonStopping { .. }
+            | DaemonStopped
+            | Suspended
+            | Resumed
+            | CoreRestarted { .. }
+            | CoreFailed { .. }
+            | FinalActionStarted { .. }
+            | FinalActionRefused { .. }
+            | OsAction { .. }
+            | OsActionFailed { .. }
+            | RebootCountReset { .. }
+            | RebootStateDamaged { .. } => Module::Pm,
+            ServerUp { .. } => Module::Nm,
+            GroupStartBegin { .. }
+            | GroupStartEnd { .. }
+            | GroupStartFailed { .. }
+            | GroupStopBegin { .. }
+            | GroupStopEnd { .. }
+            | GroupStopFailed { .. }
+            | ResourceStartBegin { .. }
+            | ResourceStartEnd { .. }
+            | ResourceStopBegin { .. }
+            | ResourceStopEnd { .. }
+            | ResourceFailed { .. }
+            | ResourceRetry { .. }
+            | ResourceFinalAction { .. }
+            | ResourceSkipped { .. }
+            | ProcessExited { .. } => Module::Rc,
+            MonitorStart { .. }
+            | MonitorStop { .. }
+            | MonitorCheckFailed { .. }
+            | MonitorWarning { .. }
+            | MonitorRecovered { .. }
+            | MonitorError { .. }
+            | RecoverySkipped { .. }
+            | Reactivation { .. }
+            | ReactivationFailed { .. }
+            | ReactivationCountReset { .. }
+            | MonitorFinalAction { .. }
+            | MonitorsSuspended
+            | MonitorsResumed
+            | ProbeRestarted { .. } => Module::Rm,
+        }
+    }
+
+    /// The event id within its module. Ids quoted by the spec (TRB-10..17) are kept; the others
+    /// are ours (docs/EVENTS.md).
+    pub fn id(&self) -> u32 {
+        use EventKind::*;
+        match self {
+            DaemonStarted => 1,
+            DaemonStopping { .. } => 2,
+            DaemonStopped => 3,
+            Suspended => 4,
+            Resumed => 5,
+            CoreRestarted { .. } => 10,
+            CoreFailed { .. } => 11,
+            FinalActionStarted { .. } => 20,
+            FinalActionRefused { .. } => 21,
+            OsAction { .. } => 22,
+            OsActionFailed { .. } => 23,
+            RebootCountReset { .. } => 24,
+            RebootStateDamaged { .. } => 25,
+            ServerUp { .. } => 1,
+            GroupStartBegin { .. } => 10,
+            GroupStartEnd { .. } => 11,
+            GroupStartFailed { .. } => 12,
+            GroupStopBegin { .. } => 20,
+            GroupStopEnd { .. } => 21,
+            GroupStopFailed { .. } => 22,
+            ResourceStartBegin { .. } => 30,
+            ResourceStartEnd { .. } => 31,
+            ResourceFailed {
+                phase: Phase::Activation,
+                ..
+            } => 32,
+            ResourceRetry {
+                phase: Phase::Activation,
+                ..
+            } => 33,
+            ResourceFinalAction {
+                phase: Phase::Activation,
+                ..
+            } => 34,
+            ResourceSkipped {
+                phase: Phase::Activation,
+                ..
+            } => 35,
+            ResourceStopBegin { .. } => 40,
+            ResourceStopEnd { .. } => 41,
+            ResourceFailed {
+                phase: Phase::Deactivation,
+                ..
+            } => 42,
+            ResourceRetry {
+                phase: Phase::Deactivation,
+                ..
+            } => 43,
+            ResourceFinalAction {
+                phase: Phase::Deactivation,
+                ..
+            } => 44,
+            ResourceSkipped {
+                phase: Phase::Deactivation,
+                ..
+            } => 45,
+            ProcessExited { .. } => 50,
+            MonitorStart { .. } => 1,
+            MonitorStop { .. } => 2,
+            MonitorCheckFailed { .. } => 3,
+            MonitorWarning { .. } => 4,
+            MonitorRecovered { .. } => 5,
+            MonitorError { .. } => 9,
+            RecoverySkipped { .. } => 10,
+            Reactivation { .. } => 11,
+            ReactivationFailed { .. } => 12,
+            ReactivationCountReset { .. } => 13,
+            MonitorFinalAction { .. } => 14,
+            MonitorsSuspended => 20,
+            MonitorsResumed => 21,
+            ProbeRestarted { .. } => 30,
+        }
+    }
+
+    /// How serious this event is.
+    pub fn level(&self) -> Level {
+        use EventKind::*;
+        match self {
+            CoreRestarted { .. }
+            | MonitorCheckFailed { .. }
+            | MonitorWarning { .. }
+            | ResourceRetry { .. }
+            | ResourceSkipped { .. }
+            | ProcessExited { .. }
+            | RecoverySkipped { .. }
+            | Reactivation { .. }
+            | ProbeRestarted { .. }
+            | FinalActionStarted { .. }
+            | OsAction { .. }
+            | DaemonStopping { .. }
+            | MonitorsSuspended
+            | Suspended => Level::Warning,
+            CoreFailed { .. }
+            | FinalActionRefused { .. }
+            | OsActionFailed { .. }
+            | RebootStateDamaged { .. }
+            | GroupStartFailed { .. }
+            | GroupStopFailed { .. }
+            | ResourceFailed { .. }
+            | ResourceFinalAction { .. }
+            | MonitorError { .. }
+            | ReactivationFailed { .. }
+            | MonitorFinalAction { .. } => Level::Error,
+            _ => Level::Info,
+        }
+    }
+}
+
+impl fmt::Display for EventKind {
+    /// The event's text, without the `<type: ..><event: ..>` prefix.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use EventKind::*;
+        match self {
+            DaemonStarted => write!(f, "Cluster daemon has started properly..."),
+            DaemonStopping { reason } => write!(f, "Cluster daemon is stopping. ({reason})"),
+            DaemonStopped => write!(f, "Cluster daemon has stopped."),
+            Suspended => write!(f, "Cluster daemon has been suspended."),
+            Resumed => write!(f, "Cluster daemon has been resumed."),
+            CoreRestarted { actor, reason } => {
+                write!(f, "Internal process {actor} terminated abnormally and was restarted. ({reason})")
+            }
+            CoreFailed { actor, reason } => write!(
+                f,
+                "Internal process {actor} terminated abnormally too often; emergency shutdown. ({reason})"
+            ),
+            FinalActionStarted { origin, action } => {
+                write!(f, "Final action of {origin} ({action}) is being executed.")
+            }
+            FinalActionRefused { origin, action, count, max } => write!(
+                f,
+                "Reboot count {count} has reached the maximum of {max}. Final action of {origin} ({action}) will not be executed."
+            ),
+            OsAction { action, simulated: true, count, max } => write!(
+                f,
+                "OS actions are simulated: would {action} now. (reboot count {count}/{max})"
+            ),
+            OsAction { action, simulated: false, count, max } => {
+                write!(f, "The OS will {action} now. (reboot count {count}/{max})")
+            }
+            OsActionFailed { action, reason } => write!(f, "Failed to {action} the OS. ({reason})"),
+            RebootCountReset { previous } => write!(
+                f,
+                "Reboot count was reset to 0 (was {previous}): no error within the reset time."
+            ),
+            RebootStateDamaged { reason, kept_at } => write!(
+                f,
+                "Reboot count could not be read ({reason}); kept at {kept_at}. Treated as the limit reached until the reset time passes."
+            ),
+            ServerUp { server } => write!(f, "Server {server} up."),
+            GroupStartBegin { group } => write!(f, "The start processing of a group {group} started."),
+            GroupStartEnd { group } => write!(f, "The start processing of a group {group} ended."),
+            GroupStartFailed { group } => write!(f, "The start processing of a group {group} failed."),
+            GroupStopBegin { group } => write!(f, "The stop processing of a group {group} started."),
+            GroupStopEnd { group } => write!(f, "The stop processing of a group {group} ended."),
+            GroupStopFailed { group } => write!(f, "The stop processing of a group {group} failed."),
+            ResourceStartBegin { resource } => {
+                write!(f, "The start processing of a resource {resource} started.")
+            }
+            ResourceStartEnd { resource } => {
+                write!(f, "The start processing of a resource {resource} ended.")
+            }
+            ResourceStopBegin { resource } => {
+                write!(f, "The stop processing of a resource {resource} started.")
+            }
+            ResourceStopEnd { resource } => {
+                write!(f, "The stop processing of a resource {resource} ended.")
+            }
+            ResourceFailed { resource, phase: Phase::Activation, detail } => {
+                write!(f, "Failed to start the resource {resource}. ({detail})")
+            }
+            ResourceFailed { resource, phase: Phase::Deactivation, detail } => {
+                write!(f, "Failed to stop the resource {resource}. ({detail})")
+            }
+            ResourceRetry { resource, phase, attempt, of } => {
+                write!(f, "Retrying {phase} of the resource {resource}. ({attempt}/{of})")
+            }
+            ResourceFinalAction { resource, phase, action } => {
+                write!(f, "Final action of {phase} failure of the resource {resource}: {action}.")
+            }
+            ResourceSkipped { resource, phase, because } => write!(
+                f,
+                "The resource {resource} was not {}, because {because}.",
+                match phase {
+                    Phase::Activation => "activated",
+                    Phase::Deactivation => "deactivated",
+                }
+            ),
+            ProcessExited { resource, pid, exit } => {
+                write!(f, "The process of the resource {resource} (pid {pid}) ended with {exit}.")
+            }
+            MonitorStart { monitor } => write!(f, "Monitor {monitor} start."),
+            MonitorStop { monitor } => write!(f, "Monitor {monitor} stop."),
+            MonitorCheckFailed { monitor, failures, needed, detail } => {
+                write!(f, "Monitor {monitor} detected a failure ({failures}/{needed}). ({detail})")
+            }
+            MonitorWarning { monitor, detail } => write!(f, "Monitor {monitor} warn .({detail})"),
+            MonitorRecovered { monitor } => write!(f, "Monitor {monitor} is normal again."),
+            MonitorError { monitor, detail } => write!(f, "Monitor {monitor} failed. ({detail})"),
+            RecoverySkipped { monitor, target } => write!(
+                f,
+                "Recovery target {target} of monitor {monitor} is not active, so no recovery action is taken."
+            ),
+            Reactivation { monitor, target, attempt, of } => write!(
+                f,
+                "Monitor {monitor} reactivates the recovery target {target}. ({attempt}/{of})"
+            ),
+            ReactivationFailed { monitor, target } => {
+                write!(f, "Reactivation of {target} requested by monitor {monitor} failed.")
+            }
+            ReactivationCountReset { monitor } => {
+                write!(f, "Monitor {monitor} is normal after reactivation: reactivation count reset.")
+            }
+            MonitorFinalAction { monitor, action } => {
+                write!(f, "Final action of monitor {monitor}: {action}.")
+            }
+            MonitorsSuspended => write!(f, "All monitors have been suspended."),
+            MonitorsResumed => write!(f, "All monitors have been resumed."),
+            ProbeRestarted { monitor, reason } => {
+                write!(f, "The probe of monitor {monitor} was restarted. ({reason})")
+            }
+        }
+    }
+}
+
+/// One published event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    /// Position in the feed, from 1; never reused within a daemon's life.
+    pub seq: u64,
+    pub at: SystemTime,
+    pub kind: EventKind,
+}
+
+impl Event {
+    /// The seed's syslog body (MSG-6): `<type: rc><event: 30> The start processing ...`.
+    pub fn line(&self) -> String {
+        format!(
+            "<type: {}><event: {}> {}",
+            self.kind.module().as_str(),
+            self.kind.id(),
+            self.kind
+        )
+    }
+}
+
+/// How many past events the feed keeps for late readers.
+const RING: usize = 4096;
+
+struct Feed {
+    seq: u64,
+    ring: VecDeque<Event>,
+}
+
+/// The event feed; cheap to clone, shared by every actor of one daemon.
+#[derive(Clone)]
+pub struct Events {
+    feed: Arc<Mutex<Feed>>,
+    tx: broadcast::Sender<Event>,
+    clock: Arc<dyn Fn() -> SystemTime + Send + Sync>,
+}
+
+impl fmt::Debug for Events {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Events")
+    }
+}
+
+impl Events {
+    /// A feed stamping events with `clock` (the Host's wall clock).
+    pub fn new(clock: Arc<dyn Fn() -> SystemTime + Send + Sync>) -> Self {
+        let (tx, _) = broadcast::channel(RING);
+        Events {
+            feed: Arc::new(Mutex::new(Feed {
+                seq: 0,
+                ring: VecDeque::new(),
+            })),
+            tx,
+            clock,
+        }
+    }
+
+    /// Publish one event: number it, keep it, log it, fan it out.
+    pub fn publish(&self, kind: EventKind) {
+        let mut feed = self
+            .feed
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        feed.seq += 1;
+        let event = Event {
+            seq: feed.seq,
+            at: (self.clock)(),
+            kind,
+        };
+        let line = event.line();
+        match event.kind.level() {
+            Level::Info => tracing::info!(target: "upkeep::event", seq = event.seq, "{line}"),
+            Level::Warning => tracing::warn!(target: "upkeep::event", seq = event.seq, "{line}"),
+            Level::Error => tracing::error!(target: "upkeep::event", seq = event.seq, "{line}"),
+        }
+        if feed.ring.len() == RING {
+            feed.ring.pop_front();
+        }
+        feed.ring.push_back(event.clone());
+        // Sent under the lock so subscribers see events in `seq` order; no receiver is fine.
+        let _ = self.tx.send(event);
+    }
+
+    /// Events after `seq` still in the ring, then a receiver for the ones that follow; together
+    /// they miss nothing (the snapshot-then-deltas pattern).
+    pub fn subscribe_since(&self, seq: u64) -> (Vec<Event>, broadcast::Receiver<Event>) {
+        let feed = self
+            .feed
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let past = feed.ring.iter().filter(|e| e.seq > seq).cloned().collect();
+        (past, self.tx.subscribe())
+    }
+
+    /// A copy of the events still in the ring.
+    pub fn recent(&self) -> Vec<Event> {
+        let feed = self
+            .feed
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        feed.ring.iter().cloned().collect()
+    }
+}

@@ -1,0 +1,617 @@
+//! Group: activation of its exec resources in dependency order and deactivation in reverse
+//! (RES-1), the chain rules of the activation and deactivation final actions (RES-4, RES-5),
+//! group restart and resource reactivation (MON-11, MAP-29).
+//!
+//! Independent resources are started concurrently; `depends_on` only orders what depends on what.
+//! One operation runs at a time; later requests queue behind it.
+
+use std::collections::VecDeque;
+
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
+use upkeep_config::{ActivationFinalAction, DeactivationFinalAction, Group};
+
+use crate::board::GroupState;
+use crate::ctx::Ctx;
+use crate::daemon::{DaemonAction, DaemonMsg};
+use crate::event::{EventKind, Phase};
+use crate::exec::{ExecArgs, ExecMsg, ExecResourceActor, ResourceReport};
+use crate::ladder::Intensity;
+use crate::supervise::{ChildExit, Children};
+
+pub struct GroupActor;
+
+pub struct GroupArgs {
+    pub ctx: Ctx,
+    pub spec: Group,
+}
+
+pub enum GroupMsg {
+    /// Activate every resource that is not online (OPS-1, `group start`).
+    Start {
+        reason: String,
+        done: Option<RpcReplyPort<bool>>,
+    },
+    /// Deactivate every resource (OPS-5, `group stop`, final action StopGroup).
+    Stop {
+        reason: String,
+        done: Option<RpcReplyPort<bool>>,
+    },
+    /// Stop then start the group (monitor recovery target = group).
+    Restart {
+        reason: String,
+        done: Option<RpcReplyPort<bool>>,
+    },
+    /// Deactivate then activate one resource (monitor recovery target = resource).
+    Reactivate {
+        resource: String,
+        reason: String,
+        done: Option<RpcReplyPort<bool>>,
+    },
+    Report {
+        index: usize,
+        report: ResourceReport,
+    },
+}
+
+/// The group's view of one resource during an operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Slot {
+    Offline,
+    PendingStart,
+    Activating,
+    Online,
+    /// Activation failed with this final action.
+    StartFailed(ActivationFinalAction),
+    /// Not activated because something it depends on was not (RES-4 #2).
+    Skipped,
+    PendingStop,
+    Deactivating,
+    /// Deactivation failed with this final action.
+    StopFailed(DeactivationFinalAction),
+    /// Not deactivated because a dependent failed to deactivate (RES-5 #2).
+    Held,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OpKind {
+    Start,
+    Stop,
+    /// Reactivation of one resource: first its stop, then its start.
+    Reactivate {
+        index: usize,
+        restarting: bool,
+    },
+}
+
+struct Op {
+    kind: OpKind,
+    done: Option<RpcReplyPort<bool>>,
+    /// Set when a StopGroup final action interrupts a start: stop once the start settles.
+    then_stop: bool,
+}
+
+pub struct GroupData {
+    ctx: Ctx,
+    spec: Group,
+    /// For each resource, the indices of the resources it depends on.
+    deps: Vec<Vec<usize>>,
+    slots: Vec<Slot>,
+    actors: Vec<Option<ActorRef<ExecMsg>>>,
+    children: Children<usize>,
+    current: Option<Op>,
+    queue: VecDeque<Op>,
+}
+
+impl GroupData {
+    fn name(&self, index: usize) -> String {
+        self.spec.resources[index].name.clone()
+    }
+
+    fn set_group_state(&self, state: GroupState) {
+        let now = self.ctx.host.now_wall();
+        self.ctx.board.update_group(&self.spec.name, |g| {
+            if g.state != state {
+                g.since = now;
+            }
+            g.state = state;
+        });
+    }
+
+    fn send(&self, index: usize, msg: ExecMsg) {
+        if let Some(Some(actor)) = self.actors.get(index) {
+            let _ = actor.cast(msg);
+        }
+    }
+
+    fn escalate(&self, origin: String, action: DaemonAction) {
+        if let Some(daemon) = ActorRef::<DaemonMsg>::where_is(self.ctx.names.daemon()) {
+            let _ = daemon.cast(DaemonMsg::FinalAction { origin, action });
+        }
+    }
+
+    /// Begin the next queued operation when none is running.
+    fn pump(&mut self) {
+        while self.current.is_none() {
+            let Some(op) = self.queue.pop_front() else {
+                return;
+            };
+            self.begin(op);
+        }
+    }
+
+    fn begin(&mut self, op: Op) {
+        match op.kind {
+            OpKind::Start => {
+                if self.slots.iter().all(|s| *s == Slot::Online) {
+                    finish(op, true);
+                    return;
+                }
+                self.ctx.emit(EventKind::GroupStartBegin {
+                    group: self.spec.name.clone(),
+                });
+                self.set_group_state(GroupState::Starting);
+                for slot in &mut self.slots {
+                    if *slot != Slot::Online {
+                        *slot = Slot::PendingStart;
+                    }
+                }
+                self.current = Some(op);
+                self.advance();
+            }
+            OpKind::Stop => {
+                if self
+                    .slots
+                    .iter()
+                    .all(|s| matches!(s, Slot::Offline | Slot::Skipped))
+                {
+                    self.slots.iter_mut().for_each(|s| *s = Slot::Offline);
+                    self.set_group_state(GroupState::Offline);
+                    finish(op, true);
+                    return;
+                }
+                self.ctx.emit(EventKind::GroupStopBegin {
+                    group: self.spec.name.clone(),
+                });
+                self.set_group_state(GroupState::Stopping);
+                for slot in &mut self.slots {
+                    *slot = match slot {
+                        Slot::Offline | Slot::Skipped => Slot::Offline,
+                        _ => Slot::PendingStop,
+                    };
+                }
+                self.current = Some(op);
+                self.advance();
+            }
+            OpKind::Reactivate { index, .. } => {
+                self.slots[index] = Slot::Deactivating;
+                self.current = Some(op);
+                self.send(index, ExecMsg::Deactivate);
+            }
+        }
+    }
+
+    /// Launch what has become ready and finish the operation once nothing is in flight.
+    fn advance(&mut self) {
+        let Some(op) = &self.current else { return };
+        match op.kind {
+            OpKind::Start => self.advance_start(),
+            OpKind::Stop => self.advance_stop(),
+            OpKind::Reactivate { .. } => {}
+        }
+    }
+
+    fn advance_start(&mut self) {
+        // RES-1: a resource starts once everything it depends on is online (or failed with
+        // "activate next", RES-4 #1); it is skipped when one of them will never be.
+        loop {
+            let mut changed = false;
+            for i in 0..self.slots.len() {
+                if self.slots[i] != Slot::PendingStart {
+                    continue;
+                }
+                let blocker = self.deps[i].iter().copied().find(|&d| {
+                    matches!(self.slots[d], Slot::Skipped)
+                        || matches!(self.slots[d], Slot::StartFailed(a) if a != ActivationFinalAction::NoOpActivateNext)
+                });
+                if let Some(d) = blocker {
+                    self.slots[i] = Slot::Skipped;
+                    self.ctx.emit(EventKind::ResourceSkipped {
+                        resource: self.name(i),
+                        phase: Phase::Activation,
+                        because: format!("{} was not activated", self.name(d)),
+                    });
+                    changed = true;
+                    continue;
+                }
+                let ready = self.deps[i].iter().all(|&d| {
+                    matches!(
+                        self.slots[d],
+                        Slot::Online | Slot::StartFailed(ActivationFinalAction::NoOpActivateNext)
+                    )
+                });
+                if ready {
+                    self.slots[i] = Slot::Activating;
+                    self.send(i, ExecMsg::Activate);
+                    changed = true;
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+        let in_flight = self
+            .slots
+            .iter()
+            .any(|s| matches!(s, Slot::PendingStart | Slot::Activating));
+        if in_flight {
+            return;
+        }
+        let ok = self.slots.iter().all(|s| *s == Slot::Online);
+        let group = self.spec.name.clone();
+        self.set_group_state(if ok {
+            GroupState::Online
+        } else {
+            GroupState::OnlinePartial
+        });
+        if ok {
+            self.ctx.emit(EventKind::GroupStartEnd { group });
+        } else {
+            self.ctx.emit(EventKind::GroupStartFailed { group });
+        }
+        if let Some(op) = self.current.take() {
+            if op.then_stop {
+                self.queue.push_front(Op {
+                    kind: OpKind::Stop,
+                    done: None,
+                    then_stop: false,
+                });
+            }
+            finish(op, ok);
+        }
+    }
+
+    fn advance_stop(&mut self) {
+        // RES-1 in reverse: a resource stops once everything that depends on it has stopped.
+        loop {
+            let mut changed = false;
+            for i in 0..self.slots.len() {
+                if self.slots[i] != Slot::PendingStop {
+                    continue;
+                }
+                let dependents: Vec<usize> = (0..self.slots.len())
+                    .filter(|&j| self.deps[j].contains(&i))
+                    .collect();
+                let blocker = dependents.iter().copied().find(|&j| {
+                    matches!(self.slots[j], Slot::Held)
+                        || matches!(
+                            self.slots[j],
+                            Slot::StopFailed(DeactivationFinalAction::NoOpStopChain)
+                        )
+                });
+                if let Some(j) = blocker {
+                    self.slots[i] = Slot::Held;
+                    self.ctx.emit(EventKind::ResourceSkipped {
+                        resource: self.name(i),
+                        phase: Phase::Deactivation,
+                        because: format!("{} was not deactivated", self.name(j)),
+                    });
+                    changed = true;
+                    continue;
+                }
+                let ready = dependents
+                    .iter()
+                    .all(|&j| matches!(self.slots[j], Slot::Offline | Slot::StopFailed(_)));
+                if ready {
+                    self.slots[i] = Slot::Deactivating;
+                    self.send(i, ExecMsg::Deactivate);
+                    changed = true;
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+        let in_flight = self
+            .slots
+            .iter()
+            .any(|s| matches!(s, Slot::PendingStop | Slot::Deactivating));
+        if in_flight {
+            return;
+        }
+        let ok = self.slots.iter().all(|s| *s == Slot::Offline);
+        let group = self.spec.name.clone();
+        self.set_group_state(if ok {
+            GroupState::Offline
+        } else {
+            GroupState::OfflinePartial
+        });
+        if ok {
+            self.ctx.emit(EventKind::GroupStopEnd { group });
+        } else {
+            self.ctx.emit(EventKind::GroupStopFailed { group });
+        }
+        if let Some(op) = self.current.take() {
+            finish(op, ok);
+        }
+    }
+
+    fn on_report(&mut self, index: usize, report: ResourceReport) {
+        let origin = format!("resource {}", self.name(index));
+        match report {
+            ResourceReport::Activated => self.slots[index] = Slot::Online,
+            ResourceReport::Deactivated => self.slots[index] = Slot::Offline,
+            ResourceReport::ActivationFailed(action) => {
+                self.slots[index] = Slot::StartFailed(action);
+                match action {
+                    ActivationFinalAction::NoOpActivateNext
+                    | ActivationFinalAction::NoOpStopChain => {}
+                    ActivationFinalAction::StopGroup => {
+                        // RES-4 #3: settle what is in flight, then deactivate the whole group.
+                        for slot in &mut self.slots {
+                            if *slot == Slot::PendingStart {
+                                *slot = Slot::Skipped;
+                            }
+                        }
+                        match &mut self.current {
+                            Some(op) if op.kind == OpKind::Start => op.then_stop = true,
+                            _ => self.queue.push_front(Op {
+                                kind: OpKind::Stop,
+                                done: None,
+                                then_stop: false,
+                            }),
+                        }
+                    }
+                    ActivationFinalAction::StopDaemon => {
+                        self.escalate(origin, DaemonAction::StopDaemon)
+                    }
+                    ActivationFinalAction::StopDaemonShutdown => {
+                        self.escalate(origin, DaemonAction::StopDaemonShutdown)
+                    }
+                    ActivationFinalAction::StopDaemonReboot => {
+                        self.escalate(origin, DaemonAction::StopDaemonReboot)
+                    }
+                }
+            }
+            ResourceReport::DeactivationFailed(action) => {
+                self.slots[index] = Slot::StopFailed(action);
+                match action {
+                    DeactivationFinalAction::NoOpDeactivateNext
+                    | DeactivationFinalAction::NoOpStopChain => {}
+                    // DOWN-1 (and DOWN-4 during a daemon stop, MAP-14).
+                    DeactivationFinalAction::StopDaemonShutdown => {
+                        self.escalate(origin, DaemonAction::StopDaemonShutdown)
+                    }
+                    DeactivationFinalAction::StopDaemonReboot => {
+                        self.escalate(origin, DaemonAction::StopDaemonReboot)
+                    }
+                }
+            }
+        }
+        if let Some(Op {
+            kind:
+                OpKind::Reactivate {
+                    index: target,
+                    restarting,
+                },
+            ..
+        }) = self.current
+        {
+            if target == index {
+                self.continue_reactivation(index, restarting, report);
+            }
+            return;
+        }
+        self.advance();
+    }
+
+    fn continue_reactivation(&mut self, index: usize, restarting: bool, report: ResourceReport) {
+        match (restarting, report) {
+            (false, ResourceReport::Deactivated) => {
+                if let Some(op) = &mut self.current {
+                    op.kind = OpKind::Reactivate {
+                        index,
+                        restarting: true,
+                    };
+                }
+                self.slots[index] = Slot::Activating;
+                self.send(index, ExecMsg::Activate);
+            }
+            (true, ResourceReport::Activated) => {
+                if let Some(op) = self.current.take() {
+                    finish(op, true);
+                }
+            }
+            _ => {
+                if let Some(op) = self.current.take() {
+                    finish(op, false);
+                }
+            }
+        }
+        self.refresh_group_state();
+    }
+
+    /// Outside an operation, the group's board state follows its resources.
+    fn refresh_group_state(&self) {
+        if self.current.is_some() {
+            return;
+        }
+        let state = if self.slots.iter().all(|s| *s == Slot::Online) {
+            GroupState::Online
+        } else if self.slots.iter().all(|s| *s == Slot::Offline) {
+            GroupState::Offline
+        } else if self.slots.iter().any(|s| *s == Slot::Online) {
+            GroupState::OnlinePartial
+        } else {
+            GroupState::OfflinePartial
+        };
+        self.set_group_state(state);
+    }
+
+    async fn spawn_resource(
+        &mut self,
+        me: &ActorRef<GroupMsg>,
+        index: usize,
+    ) -> Result<(), ActorProcessingErr> {
+        let spec = self.spec.resources[index].clone();
+        let name = self.ctx.names.resource(&self.spec.name, &spec.name);
+        let to_group = me.clone();
+        let (actor, _) = me
+            .get_cell()
+            .spawn_linked(
+                Some(name),
+                ExecResourceActor,
+                ExecArgs {
+                    ctx: self.ctx.clone(),
+                    group: self.spec.name.clone(),
+                    index,
+                    spec,
+                    report: Box::new(move |index, report| {
+                        let _ = to_group.cast(GroupMsg::Report { index, report });
+                    }),
+                },
+            )
+            .await?;
+        self.children.insert(actor.get_cell(), index);
+        self.actors[index] = Some(actor);
+        Ok(())
+    }
+}
+
+fn finish(op: Op, ok: bool) {
+    if let Some(done) = op.done {
+        let _ = done.send(ok);
+    }
+}
+
+/// Indices of each resource's dependencies (validated acyclic and same-group by the config).
+fn dependency_indices(spec: &Group) -> Vec<Vec<usize>> {
+    spec.resources
+        .iter()
+        .map(|r| {
+            r.depends_on
+                .iter()
+                .filter_map(|d| spec.resources.iter().position(|x| &x.name == d))
+                .collect()
+        })
+        .collect()
+}
+
+impl Actor for GroupActor {
+    type Msg = GroupMsg;
+    type State = GroupData;
+    type Arguments = GroupArgs;
+
+    async fn pre_start(
+        &self,
+        _me: ActorRef<GroupMsg>,
+        args: GroupArgs,
+    ) -> Result<GroupData, ActorProcessingErr> {
+        let n = args.spec.resources.len();
+        let state = GroupData {
+            deps: dependency_indices(&args.spec),
+            slots: vec![Slot::Offline; n],
+            actors: vec![None; n],
+            children: Children::new(args.ctx.config.core_restart),
+            ctx: args.ctx,
+            spec: args.spec,
+            current: None,
+            queue: VecDeque::new(),
+        };
+        state.set_group_state(GroupState::Offline);
+        Ok(state)
+    }
+
+    async fn post_start(
+        &self,
+        me: ActorRef<GroupMsg>,
+        state: &mut GroupData,
+    ) -> Result<(), ActorProcessingErr> {
+        for index in 0..state.spec.resources.len() {
+            state.spawn_resource(&me, index).await?;
+        }
+        Ok(())
+    }
+
+    async fn handle(
+        &self,
+        _me: ActorRef<GroupMsg>,
+        msg: GroupMsg,
+        state: &mut GroupData,
+    ) -> Result<(), ActorProcessingErr> {
+        match msg {
+            GroupMsg::Start { done, .. } => state.queue.push_back(Op {
+                kind: OpKind::Start,
+                done,
+                then_stop: false,
+            }),
+            GroupMsg::Stop { done, .. } => state.queue.push_back(Op {
+                kind: OpKind::Stop,
+                done,
+                then_stop: false,
+            }),
+            GroupMsg::Restart { done, .. } => {
+                state.queue.push_back(Op {
+                    kind: OpKind::Stop,
+                    done: None,
+                    then_stop: false,
+                });
+                state.queue.push_back(Op {
+                    kind: OpKind::Start,
+                    done,
+                    then_stop: false,
+                });
+            }
+            GroupMsg::Reactivate { resource, done, .. } => {
+                match state.spec.resources.iter().position(|r| r.name == resource) {
+                    Some(index) => state.queue.push_back(Op {
+                        kind: OpKind::Reactivate {
+                            index,
+                            restarting: false,
+                        },
+                        done,
+                        then_stop: false,
+                    }),
+                    None => {
+                        if let Some(done) = done {
+                            let _ = done.send(false);
+                        }
+                    }
+                }
+            }
+            GroupMsg::Report { index, report } => {
+                if index < state.slots.len() {
+                    state.on_report(index, report);
+                }
+            }
+        }
+        state.pump();
+        Ok(())
+    }
+
+    async fn handle_supervisor_evt(
+        &self,
+        me: ActorRef<GroupMsg>,
+        event: SupervisionEvent,
+        state: &mut GroupData,
+    ) -> Result<(), ActorProcessingErr> {
+        let Some(ChildExit::Crashed { key: index, reason }) = state.children.exit(&event) else {
+            return Ok(());
+        };
+        let name = state.name(index);
+        if state.children.record_crash() == Intensity::Escalate {
+            return Err(format!("resource {name} keeps crashing: {reason}").into());
+        }
+        tracing::warn!(resource = %name, %reason, "exec resource actor crashed; restarting it");
+        state.actors[index] = None;
+        state.spawn_resource(&me, index).await?;
+        // The old incarnation's process died with it; pick up where the operation was.
+        match state.slots[index] {
+            Slot::Activating => state.send(index, ExecMsg::Activate),
+            Slot::Deactivating => state.on_report(index, ResourceReport::Deactivated),
+            Slot::Online => state.send(index, ExecMsg::Activate),
+            _ => {}
+        }
+        state.pump();
+        Ok(())
+    }
+}

@@ -1,0 +1,596 @@
+//! Monitor: one monitor resource's state machine (MON-3..16, HWM-5).
+//!
+//! Timing (always / when the target resource is active), start wait, interval, retry count, then
+//! the recovery ladder held by its RetryCounter: reactivate the target while below the
+//! reactivation threshold, else the final action. The first normal check after a reactivation
+//! resets the ladder (MON-15); an inactive target is never recovered (MON-14). Checks run in the
+//! Probe child; results carry an `epoch` so a result from before a suspend or a recovery is
+//! ignored.
+
+use std::time::Duration;
+
+use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent};
+use upkeep_config::{Monitor, MonitorFinalAction, RecoveryTarget, Timing};
+
+use crate::board::MonitorPhase;
+use crate::ctx::Ctx;
+use crate::daemon::{DaemonAction, DaemonMsg};
+use crate::event::EventKind;
+use crate::governor::GovernorMsg;
+use crate::host::{ExitInfo, ProbeResult, Verdict};
+use crate::ladder::{Intensity, Rung};
+use crate::probe::{ProbeActor, ProbeArgs, ProbeMsg};
+use crate::rc::RcMsg;
+use crate::retry::{RetryArgs, RetryCounter, RetryMsg};
+use crate::supervise::{ChildExit, Children};
+use crate::task::Task;
+
+pub struct MonitorActor;
+
+pub struct MonitorArgs {
+    pub ctx: Ctx,
+    pub spec: Monitor,
+    /// Start suspended (the daemon is suspended while this monitor is (re)started).
+    pub suspended: bool,
+}
+
+pub enum MonitorMsg {
+    Tick,
+    /// Re-evaluate timing and (re)start the start wait.
+    Arm,
+    StartWaitOver {
+        epoch: u64,
+    },
+    /// The `when_active` target changed state.
+    TargetChanged,
+    CheckResult {
+        epoch: u64,
+        result: ProbeResult,
+    },
+    /// Pushed by the pid probe the moment the watched process exits.
+    ProcessGone {
+        generation: u64,
+        exit: ExitInfo,
+    },
+    Rung {
+        rung: Rung,
+        used: u32,
+    },
+    RecoveryDone {
+        ok: bool,
+    },
+    Suspend,
+    Resume,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Child {
+    Probe,
+    Counter,
+}
+
+pub struct MonitorState {
+    ctx: Ctx,
+    spec: Monitor,
+    phase: MonitorPhase,
+    epoch: u64,
+    failures: u32,
+    /// An error was declared and the counter's answer is awaited.
+    awaiting_rung: bool,
+    /// A reactivation happened: the next normal check resets the ladder (MON-15).
+    pending_reset: bool,
+    suspended: bool,
+    probe: Option<ActorRef<ProbeMsg>>,
+    counter: Option<ActorRef<RetryMsg>>,
+    children: Children<Child>,
+    ticker: Option<Task>,
+    waiting: Option<Task>,
+    target_watch: Option<Task>,
+    recovery: Option<Task>,
+}
+
+impl MonitorState {
+    fn name(&self) -> String {
+        self.spec.name.clone()
+    }
+
+    fn set_phase(&mut self, phase: MonitorPhase) {
+        self.phase = phase;
+        let now = self.ctx.host.now_wall();
+        let failures = self.failures;
+        self.ctx.board.update_monitor(&self.spec.name, |m| {
+            if m.phase != phase {
+                m.since = now;
+            }
+            m.phase = phase;
+            m.failures = failures;
+        });
+    }
+
+    fn when_active_target(&self) -> Option<&str> {
+        match &self.spec.timing {
+            Timing::WhenActive { resource } => Some(resource),
+            Timing::Always => None,
+        }
+    }
+
+    /// MON-7: may monitoring run now?
+    fn timing_allows(&self) -> bool {
+        match self.when_active_target() {
+            Some(resource) => self
+                .ctx
+                .board
+                .resource(resource)
+                .is_some_and(|r| r.state == crate::board::ResourceState::Online),
+            None => true,
+        }
+    }
+
+    /// MON-14: is the recovery target active?
+    fn target_active(&self) -> bool {
+        match &self.spec.recovery.target {
+            RecoveryTarget::Sss => true,
+            RecoveryTarget::Resource(r) => self
+                .ctx
+                .board
+                .resource(r)
+                .is_some_and(|s| s.state.is_active()),
+            RecoveryTarget::Group(g) => {
+                self.ctx.board.group(g).is_some_and(|s| s.state.is_active())
+            }
+        }
+    }
+
+    fn target_label(&self) -> String {
+        match &self.spec.recovery.target {
+            RecoveryTarget::Sss => self.ctx.config.name.clone(),
+            RecoveryTarget::Resource(r) => r.clone(),
+            RecoveryTarget::Group(g) => g.clone(),
+        }
+    }
+
+    /// MON-16 step 1.
+    fn arm(&mut self, me: &ActorRef<MonitorMsg>) {
+        self.epoch += 1;
+        self.waiting = None;
+        if self.suspended {
+            self.set_phase(MonitorPhase::Suspended);
+            return;
+        }
+        if !self.timing_allows() {
+            self.set_phase(MonitorPhase::WaitingForTarget);
+            return;
+        }
+        if self.spec.start_wait.is_zero() {
+            self.enter_monitoring();
+        } else {
+            self.set_phase(MonitorPhase::StartWait);
+            let epoch = self.epoch;
+            let wait = self.spec.start_wait;
+            let me = me.clone();
+            self.waiting = Some(Task::spawn(async move {
+                tokio::time::sleep(wait).await;
+                let _ = me.cast(MonitorMsg::StartWaitOver { epoch });
+            }));
+        }
+    }
+
+    fn enter_monitoring(&mut self) {
+        self.set_phase(MonitorPhase::Monitoring);
+        // The first check runs at once: MON-15's "first status after the start wait".
+        self.check();
+    }
+
+    fn check(&self) {
+        if let Some(probe) = &self.probe {
+            let _ = probe.cast(ProbeMsg::Check { epoch: self.epoch });
+        }
+    }
+
+    fn on_result(&mut self, result: ProbeResult) {
+        let name = self.name();
+        let previous = self.ctx.board.monitor(&name).and_then(|m| m.last_verdict);
+        self.ctx.board.update_monitor(&name, |m| {
+            m.last_verdict = Some(result.verdict);
+            m.last_detail = result.message.clone();
+        });
+        match result.verdict {
+            Verdict::Normal | Verdict::Warning => {
+                if result.verdict == Verdict::Warning && previous != Some(Verdict::Warning) {
+                    self.ctx.emit(EventKind::MonitorWarning {
+                        monitor: name.clone(),
+                        detail: result.message,
+                    });
+                } else if result.verdict == Verdict::Normal
+                    && (self.failures > 0 || previous == Some(Verdict::Warning))
+                {
+                    self.ctx.emit(EventKind::MonitorRecovered {
+                        monitor: name.clone(),
+                    });
+                }
+                self.failures = 0;
+                self.ctx.board.update_monitor(&name, |m| m.failures = 0);
+                if self.pending_reset {
+                    // MON-15.
+                    self.pending_reset = false;
+                    if let Some(counter) = &self.counter {
+                        let _ = counter.cast(RetryMsg::Reset { lane: 0 });
+                    }
+                    self.ctx
+                        .board
+                        .update_monitor(&name, |m| m.reactivations = 0);
+                    self.ctx
+                        .emit(EventKind::ReactivationCountReset { monitor: name });
+                }
+            }
+            Verdict::Error => {
+                self.failures += 1;
+                let failures = self.failures;
+                let needed = self.spec.retries + 1;
+                self.ctx
+                    .board
+                    .update_monitor(&name, |m| m.failures = failures);
+                self.ctx.emit(EventKind::MonitorCheckFailed {
+                    monitor: name,
+                    failures,
+                    needed,
+                    detail: result.message.clone(),
+                });
+                // MON-5: error after `retries + 1` consecutive abnormal checks.
+                if failures >= needed {
+                    self.declare_error(result.message);
+                }
+            }
+        }
+    }
+
+    /// MON-16 step 3.
+    fn declare_error(&mut self, detail: String) {
+        let name = self.name();
+        self.failures = 0;
+        self.ctx.board.update_monitor(&name, |m| m.failures = 0);
+        self.ctx.emit(EventKind::MonitorError {
+            monitor: name.clone(),
+            detail,
+        });
+        if let Some(governor) = ActorRef::<GovernorMsg>::where_is(self.ctx.names.governor()) {
+            let _ = governor.cast(GovernorMsg::ErrorDeclared);
+        }
+        if !self.target_active() {
+            self.ctx.emit(EventKind::RecoverySkipped {
+                monitor: name,
+                target: self.target_label(),
+            });
+            return;
+        }
+        if self.spec.recovery.target == RecoveryTarget::Sss {
+            // MON-11 / HWM-5: the final action at once.
+            self.final_action();
+            return;
+        }
+        self.awaiting_rung = true;
+        if let Some(counter) = &self.counter {
+            let _ = counter.cast(RetryMsg::Failure { lane: 0 });
+        }
+    }
+
+    fn reactivate(&mut self, me: &ActorRef<MonitorMsg>, attempt: u32, of: u32) {
+        let name = self.name();
+        self.ctx.emit(EventKind::Reactivation {
+            monitor: name.clone(),
+            target: self.target_label(),
+            attempt,
+            of,
+        });
+        self.epoch += 1;
+        self.set_phase(MonitorPhase::Recovering);
+        let Some(rc) = ActorRef::<RcMsg>::where_is(self.ctx.names.rc()) else {
+            let _ = me.cast(MonitorMsg::RecoveryDone { ok: false });
+            return;
+        };
+        let target = self.spec.recovery.target.clone();
+        let me = me.clone();
+        self.recovery = Some(Task::spawn(async move {
+            let reply = rc
+                .call(
+                    |port| RcMsg::Recover {
+                        target,
+                        reason: format!("monitor {name}"),
+                        done: Some(port),
+                    },
+                    None,
+                )
+                .await;
+            let ok = matches!(reply, Ok(ractor::rpc::CallResult::Success(true)));
+            let _ = me.cast(MonitorMsg::RecoveryDone { ok });
+        }));
+    }
+
+    /// MON-13 / HWM-6.
+    fn final_action(&mut self) {
+        let name = self.name();
+        let action = self.spec.recovery.final_action;
+        self.ctx.emit(EventKind::MonitorFinalAction {
+            monitor: name.clone(),
+            action: format!("{action:?}"),
+        });
+        let origin = format!("monitor {name}");
+        let daemon_action = match action {
+            MonitorFinalAction::NoOp => return,
+            MonitorFinalAction::StopGroup => {
+                let group = match &self.spec.recovery.target {
+                    RecoveryTarget::Group(g) => Some(g.clone()),
+                    RecoveryTarget::Resource(r) => {
+                        self.ctx.config.group_of(r).map(|g| g.name.clone())
+                    }
+                    RecoveryTarget::Sss => None,
+                };
+                if let (Some(group), Some(rc)) =
+                    (group, ActorRef::<RcMsg>::where_is(self.ctx.names.rc()))
+                {
+                    let _ = rc.cast(RcMsg::Group {
+                        group,
+                        start: false,
+                        reason: origin,
+                        done: None,
+                    });
+                }
+                return;
+            }
+            MonitorFinalAction::StopDaemon => DaemonAction::StopDaemon,
+            MonitorFinalAction::StopDaemonShutdown => DaemonAction::StopDaemonShutdown,
+            MonitorFinalAction::StopDaemonReboot => DaemonAction::StopDaemonReboot,
+        };
+        if let Some(daemon) = ActorRef::<DaemonMsg>::where_is(self.ctx.names.daemon()) {
+            let _ = daemon.cast(DaemonMsg::FinalAction {
+                origin,
+                action: daemon_action,
+            });
+        }
+    }
+
+    async fn spawn_probe(&mut self, me: &ActorRef<MonitorMsg>) -> Result<(), ActorProcessingErr> {
+        let (probe, _) = me
+            .get_cell()
+            .spawn_linked(
+                me.get_name().map(|n| format!("{n}/probe")),
+                ProbeActor,
+                ProbeArgs {
+                    ctx: self.ctx.clone(),
+                    spec: self.spec.clone(),
+                    monitor: me.clone(),
+                },
+            )
+            .await?;
+        self.children.insert(probe.get_cell(), Child::Probe);
+        self.probe = Some(probe);
+        Ok(())
+    }
+}
+
+impl Actor for MonitorActor {
+    type Msg = MonitorMsg;
+    type State = MonitorState;
+    type Arguments = MonitorArgs;
+
+    async fn pre_start(
+        &self,
+        _me: ActorRef<MonitorMsg>,
+        args: MonitorArgs,
+    ) -> Result<MonitorState, ActorProcessingErr> {
+        Ok(MonitorState {
+            children: Children::new(args.ctx.config.core_restart),
+            ctx: args.ctx,
+            spec: args.spec,
+            phase: MonitorPhase::Stopped,
+            epoch: 0,
+            failures: 0,
+            awaiting_rung: false,
+            pending_reset: false,
+            suspended: args.suspended,
+            probe: None,
+            counter: None,
+            ticker: None,
+            waiting: None,
+            target_watch: None,
+            recovery: None,
+        })
+    }
+
+    async fn post_start(
+        &self,
+        me: ActorRef<MonitorMsg>,
+        state: &mut MonitorState,
+    ) -> Result<(), ActorProcessingErr> {
+        let sink_to = me.clone();
+        let (counter, _) = me
+            .get_cell()
+            .spawn_linked(
+                me.get_name().map(|n| format!("{n}/recovery")),
+                RetryCounter,
+                RetryArgs {
+                    limits: vec![state.spec.recovery.reactivation_threshold],
+                    sink: Box::new(move |_, rung, used| {
+                        let _ = sink_to.cast(MonitorMsg::Rung { rung, used });
+                    }),
+                },
+            )
+            .await?;
+        state.children.insert(counter.get_cell(), Child::Counter);
+        state.counter = Some(counter);
+        state.spawn_probe(&me).await?;
+
+        // MON-3: the interval ticker; its first tick comes one interval from now.
+        let interval = state.spec.interval.max(Duration::from_millis(1));
+        let ticker_to = me.clone();
+        state.ticker = Some(Task::spawn(async move {
+            let mut ticks =
+                tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+                if ticker_to.cast(MonitorMsg::Tick).is_err() {
+                    break;
+                }
+            }
+        }));
+        if let Some(resource) = state.when_active_target() {
+            if let Some(tx) = state.ctx.board.resources.get(resource) {
+                let mut rx = tx.subscribe();
+                let to = me.clone();
+                state.target_watch = Some(Task::spawn(async move {
+                    let mut last = rx.borrow_and_update().state;
+                    while rx.changed().await.is_ok() {
+                        let now = rx.borrow_and_update().state;
+                        if now != last {
+                            last = now;
+                            if to.cast(MonitorMsg::TargetChanged).is_err() {
+                                break;
+                            }
+                        }
+                    }
+                }));
+            }
+        }
+        state.ctx.emit(EventKind::MonitorStart {
+            monitor: state.name(),
+        });
+        state.arm(&me);
+        Ok(())
+    }
+
+    async fn handle(
+        &self,
+        me: ActorRef<MonitorMsg>,
+        msg: MonitorMsg,
+        state: &mut MonitorState,
+    ) -> Result<(), ActorProcessingErr> {
+        match msg {
+            MonitorMsg::Tick => {
+                if state.phase == MonitorPhase::Monitoring && !state.awaiting_rung {
+                    state.check();
+                }
+            }
+            MonitorMsg::Arm => state.arm(&me),
+            MonitorMsg::StartWaitOver { epoch } => {
+                if epoch == state.epoch && state.phase == MonitorPhase::StartWait {
+                    state.enter_monitoring();
+                }
+            }
+            MonitorMsg::TargetChanged => match state.phase {
+                MonitorPhase::WaitingForTarget if state.timing_allows() => state.arm(&me),
+                MonitorPhase::Monitoring | MonitorPhase::StartWait if !state.timing_allows() => {
+                    // The target was deactivated: wait for its next activation (MON-7).
+                    state.epoch += 1;
+                    state.waiting = None;
+                    state.set_phase(MonitorPhase::WaitingForTarget);
+                }
+                _ => {}
+            },
+            MonitorMsg::CheckResult { epoch, result } => {
+                if epoch == state.epoch
+                    && state.phase == MonitorPhase::Monitoring
+                    && !state.awaiting_rung
+                {
+                    state.on_result(result);
+                }
+            }
+            MonitorMsg::ProcessGone {
+                generation: _,
+                exit,
+            } => {
+                if state.phase == MonitorPhase::Monitoring && !state.awaiting_rung {
+                    let resource = state.spec.pid_target().unwrap_or_default().to_string();
+                    state.on_result(ProbeResult::error(
+                        1,
+                        format!(
+                            "process of resource {resource} is not running (ended with {exit})"
+                        ),
+                    ));
+                }
+            }
+            MonitorMsg::Rung { rung, used } => {
+                if !state.awaiting_rung {
+                    return Ok(());
+                }
+                state.awaiting_rung = false;
+                state
+                    .ctx
+                    .board
+                    .update_monitor(&state.spec.name, |m| m.reactivations = used);
+                match rung {
+                    Rung::Retry { attempt, of } => state.reactivate(&me, attempt, of),
+                    Rung::Exhausted => state.final_action(),
+                }
+            }
+            MonitorMsg::RecoveryDone { ok } => {
+                state.recovery = None;
+                if !ok {
+                    state.ctx.emit(EventKind::ReactivationFailed {
+                        monitor: state.name(),
+                        target: state.target_label(),
+                    });
+                }
+                state.pending_reset = true;
+                state.arm(&me);
+            }
+            MonitorMsg::Suspend => {
+                state.suspended = true;
+                state.awaiting_rung = false;
+                state.failures = 0;
+                state.arm(&me);
+            }
+            MonitorMsg::Resume => {
+                state.suspended = false;
+                state.arm(&me);
+            }
+        }
+        Ok(())
+    }
+
+    async fn handle_supervisor_evt(
+        &self,
+        me: ActorRef<MonitorMsg>,
+        event: SupervisionEvent,
+        state: &mut MonitorState,
+    ) -> Result<(), ActorProcessingErr> {
+        match state.children.exit(&event) {
+            Some(ChildExit::Crashed {
+                key: Child::Probe,
+                reason,
+            }) => {
+                if state.children.record_crash() == Intensity::Escalate {
+                    return Err(format!("probe keeps crashing: {reason}").into());
+                }
+                state.ctx.emit(EventKind::ProbeRestarted {
+                    monitor: state.name(),
+                    reason,
+                });
+                state.spawn_probe(&me).await?;
+                Ok(())
+            }
+            // Without its counter the ladder is lost: fail, and rm restarts the monitor whole.
+            Some(ChildExit::Crashed {
+                key: Child::Counter,
+                reason,
+            }) => Err(format!("recovery counter failed: {reason}").into()),
+            _ => Ok(()),
+        }
+    }
+
+    async fn post_stop(
+        &self,
+        _me: ActorRef<MonitorMsg>,
+        state: &mut MonitorState,
+    ) -> Result<(), ActorProcessingErr> {
+        state.ticker = None;
+        state.waiting = None;
+        state.target_watch = None;
+        state.recovery = None;
+        state.set_phase(MonitorPhase::Stopped);
+        state.ctx.emit(EventKind::MonitorStop {
+            monitor: state.name(),
+        });
+        Ok(())
+    }
+}

@@ -1,0 +1,150 @@
+//! Probe: the risky part of a monitor — the check itself, which may hang or crash — kept in its
+//! own actor so the monitor's counters survive a probe restart (ARCHITECTURE §2).
+//!
+//! The pid monitor (MON-10) needs no I/O: it reads the board entry of its exec resource, and a
+//! watcher task pushes a `ProcessGone` the moment the resource records its process's exit, so a
+//! dead process is seen without waiting for the next interval. Every other type asks the Host,
+//! in a helper task bounded by the monitor's timeout (MON-4), so a hung check never blocks the
+//! actor, other monitors, or the daemon.
+
+use ractor::{Actor, ActorProcessingErr, ActorRef};
+use upkeep_config::{Monitor, MonitorKind};
+
+use crate::board::ResourceState;
+use crate::ctx::Ctx;
+use crate::host::ProbeResult;
+use crate::monitor::MonitorMsg;
+use crate::task::Task;
+
+pub struct ProbeActor;
+
+pub struct ProbeArgs {
+    pub ctx: Ctx,
+    pub spec: Monitor,
+    pub monitor: ActorRef<MonitorMsg>,
+}
+
+pub enum ProbeMsg {
+    /// Run one check and send the result, tagged with `epoch`, to the monitor.
+    Check { epoch: u64 },
+}
+
+pub struct ProbeState {
+    ctx: Ctx,
+    spec: Monitor,
+    monitor: ActorRef<MonitorMsg>,
+    in_flight: Option<Task>,
+    watcher: Option<Task>,
+}
+
+impl ProbeState {
+    /// MON-10: the resource's process is alive when the board shows a pid for it.
+    fn check_pid(&self, resource: &str) -> ProbeResult {
+        match self.ctx.board.resource(resource) {
+            Some(status) if status.pid.is_some() => ProbeResult::normal(),
+            Some(status) => {
+                let how = status
+                    .last_exit
+                    .map(|e| format!(" (ended with {e})"))
+                    .unwrap_or_default();
+                ProbeResult::error(
+                    1,
+                    format!("process of resource {resource} is not running{how}"),
+                )
+            }
+            None => ProbeResult::error(5, format!("resource {resource} is unknown")),
+        }
+    }
+}
+
+impl Actor for ProbeActor {
+    type Msg = ProbeMsg;
+    type State = ProbeState;
+    type Arguments = ProbeArgs;
+
+    async fn pre_start(
+        &self,
+        _me: ActorRef<ProbeMsg>,
+        args: ProbeArgs,
+    ) -> Result<ProbeState, ActorProcessingErr> {
+        Ok(ProbeState {
+            ctx: args.ctx,
+            spec: args.spec,
+            monitor: args.monitor,
+            in_flight: None,
+            watcher: None,
+        })
+    }
+
+    async fn post_start(
+        &self,
+        _me: ActorRef<ProbeMsg>,
+        state: &mut ProbeState,
+    ) -> Result<(), ActorProcessingErr> {
+        if let MonitorKind::Pid { resource } = &state.spec.kind {
+            if let Some(tx) = state.ctx.board.resources.get(resource) {
+                let mut rx = tx.subscribe();
+                let monitor = state.monitor.clone();
+                state.watcher = Some(Task::spawn(async move {
+                    let mut last_pid = rx.borrow_and_update().pid;
+                    while rx.changed().await.is_ok() {
+                        let (pid, generation, exit, state) = {
+                            let s = rx.borrow_and_update();
+                            (s.pid, s.generation, s.last_exit, s.state)
+                        };
+                        // Only an exit of a running process of an active resource is news;
+                        // a stop in progress ends its process on purpose.
+                        if last_pid.is_some() && pid.is_none() && state == ResourceState::Online {
+                            if let Some(exit) = exit {
+                                let _ = monitor.cast(MonitorMsg::ProcessGone { generation, exit });
+                            }
+                        }
+                        last_pid = pid;
+                    }
+                }));
+            }
+        }
+        Ok(())
+    }
+
+    async fn handle(
+        &self,
+        _me: ActorRef<ProbeMsg>,
+        msg: ProbeMsg,
+        state: &mut ProbeState,
+    ) -> Result<(), ActorProcessingErr> {
+        let ProbeMsg::Check { epoch } = msg;
+        if let MonitorKind::Pid { resource } = &state.spec.kind {
+            let result = state.check_pid(resource);
+            let _ = state
+                .monitor
+                .cast(MonitorMsg::CheckResult { epoch, result });
+            return Ok(());
+        }
+        // One check at a time: a check still running (it has its timeout) makes this tick a no-op.
+        if state.in_flight.as_ref().is_some_and(|t| !t.is_finished()) {
+            return Ok(());
+        }
+        let host = state.ctx.host.clone();
+        let spec = state.spec.clone();
+        let monitor = state.monitor.clone();
+        state.in_flight = Some(Task::spawn(async move {
+            let timeout = spec.timeout;
+            let mut check = tokio::spawn(async move { host.probe(&spec).await });
+            let result = match tokio::time::timeout(timeout, &mut check).await {
+                Ok(Ok(result)) => result,
+                Ok(Err(join)) => ProbeResult::error(1, format!("probe crashed: {join}")),
+                // MON-4: no normal state confirmed within the timeout.
+                Err(_) => {
+                    check.abort();
+                    ProbeResult::error(
+                        1,
+                        format!("no answer within the timeout of {}s", timeout.as_secs()),
+                    )
+                }
+            };
+            let _ = monitor.cast(MonitorMsg::CheckResult { epoch, result });
+        }));
+        Ok(())
+    }
+}

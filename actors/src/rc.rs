@@ -1,0 +1,272 @@
+//! ResourceControl ("rc"): supervises the groups, runs group operations in order and carries out
+//! monitor recovery requests (MON-11). If it crashes beyond its restart budget the daemon makes
+//! an emergency shutdown (DOWN-3, PROC-2 `clprc`).
+
+use std::collections::BTreeMap;
+
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
+use upkeep_config::{RecoveryTarget, Startup};
+
+use crate::ctx::Ctx;
+use crate::group::{GroupActor, GroupArgs, GroupMsg};
+use crate::ladder::Intensity;
+use crate::supervise::{ChildExit, Children};
+use crate::task::Task;
+
+pub struct ResourceControl;
+
+pub enum RcMsg {
+    /// OPS-1: start the groups (all, or only those with `startup: Auto`) in file order.
+    StartGroups {
+        only_auto: bool,
+        done: Option<RpcReplyPort<bool>>,
+    },
+    /// OPS-5: stop every group, in reverse file order.
+    StopGroups { done: Option<RpcReplyPort<bool>> },
+    /// `group start|stop NAME`, final action StopGroup.
+    Group {
+        group: String,
+        start: bool,
+        reason: String,
+        done: Option<RpcReplyPort<bool>>,
+    },
+    /// MON-11: reactivate a resource or restart a group.
+    Recover {
+        target: RecoveryTarget,
+        reason: String,
+        done: Option<RpcReplyPort<bool>>,
+    },
+}
+
+pub struct RcState {
+    ctx: Ctx,
+    groups: BTreeMap<String, ActorRef<GroupMsg>>,
+    children: Children<String>,
+    /// Sequences of group operations run by helper tasks; aborted with the actor.
+    work: Vec<Task>,
+}
+
+impl RcState {
+    async fn spawn_group(
+        &mut self,
+        me: &ActorRef<RcMsg>,
+        name: &str,
+    ) -> Result<ActorRef<GroupMsg>, ActorProcessingErr> {
+        let Some(spec) = self.ctx.config.group(name).cloned() else {
+            return Err(format!("unknown group {name}").into());
+        };
+        let (actor, _) = me
+            .get_cell()
+            .spawn_linked(
+                Some(self.ctx.names.group(name)),
+                GroupActor,
+                GroupArgs {
+                    ctx: self.ctx.clone(),
+                    spec,
+                },
+            )
+            .await?;
+        self.children.insert(actor.get_cell(), name.to_string());
+        self.groups.insert(name.to_string(), actor.clone());
+        Ok(actor)
+    }
+
+    /// Run `ops` one after the other in a helper task; reply whether all succeeded.
+    fn sequence(&mut self, ops: Vec<(ActorRef<GroupMsg>, bool)>, done: Option<RpcReplyPort<bool>>) {
+        self.work.retain(|t| !t.is_finished());
+        self.work.push(Task::spawn(async move {
+            let mut all_ok = true;
+            for (group, start) in ops {
+                let reply = group
+                    .call(
+                        |port| {
+                            let done = Some(port);
+                            let reason = "operation".to_string();
+                            if start {
+                                GroupMsg::Start { reason, done }
+                            } else {
+                                GroupMsg::Stop { reason, done }
+                            }
+                        },
+                        None,
+                    )
+                    .await;
+                all_ok &= matches!(reply, Ok(ractor::rpc::CallResult::Success(true)));
+            }
+            if let Some(done) = done {
+                let _ = done.send(all_ok);
+            }
+        }));
+    }
+}
+
+impl Actor for ResourceControl {
+    type Msg = RcMsg;
+    type State = RcState;
+    type Arguments = Ctx;
+
+    async fn pre_start(
+        &self,
+        _me: ActorRef<RcMsg>,
+        ctx: Ctx,
+    ) -> Result<RcState, ActorProcessingErr> {
+        Ok(RcState {
+            children: Children::new(ctx.config.core_restart),
+            ctx,
+            groups: BTreeMap::new(),
+            work: Vec::new(),
+        })
+    }
+
+    async fn post_start(
+        &self,
+        me: ActorRef<RcMsg>,
+        state: &mut RcState,
+    ) -> Result<(), ActorProcessingErr> {
+        // After a crash of rc, the processes of its groups died with it (their handles kill
+        // their process groups). Groups the board still shows active are started again.
+        let was_active: Vec<String> = state
+            .ctx
+            .config
+            .groups
+            .iter()
+            .filter(|g| {
+                state
+                    .ctx
+                    .board
+                    .group(&g.name)
+                    .is_some_and(|s| s.state.is_active())
+            })
+            .map(|g| g.name.clone())
+            .collect();
+        let names: Vec<String> = state
+            .ctx
+            .config
+            .groups
+            .iter()
+            .map(|g| g.name.clone())
+            .collect();
+        for name in &names {
+            state.spawn_group(&me, name).await?;
+        }
+        let ops = was_active
+            .iter()
+            .filter_map(|g| state.groups.get(g).map(|a| (a.clone(), true)))
+            .collect::<Vec<_>>();
+        if !ops.is_empty() {
+            state.sequence(ops, None);
+        }
+        Ok(())
+    }
+
+    async fn handle(
+        &self,
+        _me: ActorRef<RcMsg>,
+        msg: RcMsg,
+        state: &mut RcState,
+    ) -> Result<(), ActorProcessingErr> {
+        match msg {
+            RcMsg::StartGroups { only_auto, done } => {
+                let ops = state
+                    .ctx
+                    .config
+                    .groups
+                    .iter()
+                    .filter(|g| !only_auto || g.startup == Startup::Auto)
+                    .filter_map(|g| state.groups.get(&g.name).map(|a| (a.clone(), true)))
+                    .collect();
+                state.sequence(ops, done);
+            }
+            RcMsg::StopGroups { done } => {
+                let ops = state
+                    .ctx
+                    .config
+                    .groups
+                    .iter()
+                    .rev()
+                    .filter_map(|g| state.groups.get(&g.name).map(|a| (a.clone(), false)))
+                    .collect();
+                state.sequence(ops, done);
+            }
+            RcMsg::Group {
+                group,
+                start,
+                reason,
+                done,
+            } => match state.groups.get(&group) {
+                Some(actor) => {
+                    let _ = actor.cast(if start {
+                        GroupMsg::Start { reason, done }
+                    } else {
+                        GroupMsg::Stop { reason, done }
+                    });
+                }
+                None => {
+                    if let Some(done) = done {
+                        let _ = done.send(false);
+                    }
+                }
+            },
+            RcMsg::Recover {
+                target,
+                reason,
+                done,
+            } => {
+                let group = match &target {
+                    RecoveryTarget::Resource(r) => {
+                        state.ctx.config.group_of(r).map(|g| g.name.clone())
+                    }
+                    RecoveryTarget::Group(g) => Some(g.clone()),
+                    RecoveryTarget::Sss => None,
+                };
+                match group.and_then(|g| state.groups.get(&g)) {
+                    Some(actor) => {
+                        let _ = actor.cast(match target {
+                            RecoveryTarget::Resource(resource) => GroupMsg::Reactivate {
+                                resource,
+                                reason,
+                                done,
+                            },
+                            _ => GroupMsg::Restart { reason, done },
+                        });
+                    }
+                    None => {
+                        if let Some(done) = done {
+                            let _ = done.send(false);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn handle_supervisor_evt(
+        &self,
+        me: ActorRef<RcMsg>,
+        event: SupervisionEvent,
+        state: &mut RcState,
+    ) -> Result<(), ActorProcessingErr> {
+        let Some(ChildExit::Crashed { key: group, reason }) = state.children.exit(&event) else {
+            return Ok(());
+        };
+        state.groups.remove(&group);
+        if state.children.record_crash() == Intensity::Escalate {
+            return Err(format!("group {group} keeps crashing: {reason}").into());
+        }
+        tracing::warn!(%group, %reason, "group actor crashed; restarting it");
+        let was_active = state
+            .ctx
+            .board
+            .group(&group)
+            .is_some_and(|s| s.state.is_active());
+        let actor = state.spawn_group(&me, &group).await?;
+        if was_active {
+            let _ = actor.cast(GroupMsg::Start {
+                reason: "restart after crash".into(),
+                done: None,
+            });
+        }
+        Ok(())
+    }
+}
