@@ -9,7 +9,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use crate::span::{join, Pos, SpanIndex};
+use crate::span::{join, skip_blanks, Pos, SpanIndex};
 
 /// One problem in a configuration file.
 ///
@@ -193,13 +193,14 @@ pub(crate) fn from_ron(
 ) -> ConfigError {
     use ron::error::Error as E;
 
-    let pos = clamp(
-        text,
-        Pos {
-            line: e.span.start.line,
-            col: e.span.start.col,
-        },
-    );
+    // ron's span starts right after the previous token (often the blank before a value); the
+    // value itself is the first non-blank after it.
+    let start = Pos {
+        line: e.span.start.line,
+        col: e.span.start.col,
+    };
+    let raw_pos = clamp(text, start);
+    let pos = skip_blanks(text, raw_pos);
     let here = spans.path_at(pos).to_owned();
     let (path, pos, message) = match &e.code {
         E::NoSuchStructField {
@@ -237,7 +238,8 @@ pub(crate) fn from_ron(
             (here, pos, format!("expected {expected}, found {found}"))
         }
         E::ExpectedNamedStructLike(_) | E::ExpectedStructLike => {
-            (here, pos, "expected opening `(`".to_owned())
+            let path = spans.path_ending_at(raw_pos).map_or(here, str::to_owned);
+            (path, pos, "expected opening `(`".to_owned())
         }
         E::ExpectedDifferentStructName { found, .. } => (
             here,

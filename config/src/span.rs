@@ -74,15 +74,51 @@ impl SpanIndex {
         Some(e.key.unwrap_or(e.start))
     }
 
+    /// The innermost value that ends right at `pos`: ron reports a missing `(` after the
+    /// variant name, i.e. just past the value it is about.
+    pub(crate) fn path_ending_at(&self, pos: Pos) -> Option<&str> {
+        self.entries
+            .iter()
+            .filter(|e| e.end == pos && e.start < pos)
+            .max_by_key(|e| (e.start, e.path.len()))
+            .map(|e| e.path.as_str())
+    }
+
     /// The innermost indexed value whose text contains `pos`: maps a ron error position back to
     /// a field path. Empty when the position is outside every value.
     pub(crate) fn path_at(&self, pos: Pos) -> &str {
         self.entries
             .iter()
-            .filter(|e| e.start <= pos && pos <= e.end)
+            .filter(|e| e.start <= pos && pos < e.end)
             // Innermost = starts last; on a tie (`Some(` and its inner value) the longer path.
             .max_by_key(|e| (e.start, e.path.len()))
             .map_or("", |e| e.path.as_str())
+    }
+}
+
+/// The first position at or after `pos` that is not whitespace: ron reports some errors at the
+/// blank before a value, which belongs to no value.
+pub(crate) fn skip_blanks(text: &str, pos: Pos) -> Pos {
+    let mut cur = Pos::START;
+    let mut found = false;
+    for c in text.chars() {
+        if cur >= pos {
+            if !c.is_whitespace() {
+                return cur;
+            }
+            found = true;
+        }
+        if c == '\n' {
+            cur.line += 1;
+            cur.col = 1;
+        } else {
+            cur.col += 1;
+        }
+    }
+    if found {
+        cur
+    } else {
+        pos
     }
 }
 
