@@ -349,8 +349,14 @@ impl Actor for Daemon {
         event: SupervisionEvent,
         state: &mut DaemonState,
     ) -> Result<(), ActorProcessingErr> {
-        let Some(ChildExit::Crashed { key: core, reason }) = state.children.exit(&event) else {
-            return Ok(());
+        // A core actor is never stopped on purpose while the daemon runs: any exit is abnormal
+        // (PROC-2: abnormal termination of clprc / clprm).
+        let (core, reason) = match state.children.exit(&event) {
+            Some(ChildExit::Crashed { key, reason }) => (key, reason),
+            Some(ChildExit::Stopped { key }) if state.phase != Phase::Stopping => {
+                (key, "terminated unexpectedly".to_string())
+            }
+            _ => return Ok(()),
         };
         if state.phase == Phase::Stopping && core != Core::Governor {
             return Ok(());

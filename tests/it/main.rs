@@ -1,1 +1,5 @@
 //! One integration test binary.
+
+mod linux_host;
+mod escalation;
+mod sim;

@@ -1,0 +1,404 @@
+//! Escalation paths of the engine in virtual time against the simulated host: retry count
+//! (MON-5), reactivation of a resource and of a group up to the threshold (MON-11, MON-12), every
+//! final action of RES-4, RES-5, MON-13 and HWM-6, the counter reset (MON-15), an inactive
+//! target (MON-14), and DOWN-3. Each test asserts the ordered events a user would see.
+
+use std::time::Duration;
+
+use upkeep_actors::host::OsAction;
+
+use crate::ev;
+use crate::sim::Sim;
+
+/// A group `g1` with one async resource `app` (program /sim/app) watched by `pidw`.
+fn pid_config(recovery: &str) -> String {
+    format!(
+        r#"(
+    name: "SSS", edition: "SSS",
+    groups: [(name: "g1", resources: [
+        (name: "app", start: (program: "/sim/app"), mode: Async),
+    ])],
+    monitors: [(name: "pidw", kind: Pid(resource: "app"), interval: "5s", timeout: "60s",
+        recovery: {recovery})],
+)"#
+    )
+}
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn boot_starts_groups_then_monitors_with_the_seed_lines() {
+    let mut sim = Sim::boot(&pid_config(
+        "(target: Resource(\"app\"), reactivation_threshold: 1, final_action: NoOp)",
+    ))
+    .await;
+    assert_eq!(
+        sim.take(),
+        vec![
+            ev!("pm", 1, "Cluster daemon has started properly..."),
+            ev!("nm", 1, "Server server1 up."),
+            ev!("rc", 10, "The start processing of a group g1 started."),
+            ev!("rc", 30, "The start processing of a resource app started."),
+            ev!("rc", 31, "The start processing of a resource app ended."),
+            ev!("rc", 11, "The start processing of a group g1 ended."),
+            ev!("rm", 1, "Monitor pidw start."),
+        ]
+    );
+    let stop = sim.stop().await;
+    assert_eq!(
+        stop,
+        vec![
+            ev!("pm", 2, "Cluster daemon is stopping. (test)"),
+            ev!("rm", 2, "Monitor pidw stop."),
+            ev!("rc", 20, "The stop processing of a group g1 started."),
+            ev!("rc", 40, "The stop processing of a resource app started."),
+            ev!("rc", 41, "The stop processing of a resource app ended."),
+            ev!("rc", 21, "The stop processing of a group g1 ended."),
+            ev!("pm", 3, "Cluster daemon has stopped."),
+        ]
+    );
+    assert!(
+        sim.host.running().is_empty(),
+        "no process survives the stop"
+    );
+}
+
+fn kill_app(sim: &Sim) {
+    assert!(
+        sim.host.kill("/sim/app", 9).is_some(),
+        "the app process was running"
+    );
+}
+
+const PID_LOST: &str = "process of resource app is not running (ended with signal 9)";
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn killed_process_is_reactivated_and_the_count_resets_after_a_normal_check() {
+    // MON-11 (resource target), MON-15: the first normal check after the reactivation resets
+    // the count, so a fault that comes back later is reactivated again, never the final action.
+    let mut sim = Sim::boot(&pid_config(
+        "(target: Resource(\"app\"), reactivation_threshold: 1, final_action: StopDaemon)",
+    ))
+    .await;
+    sim.take();
+    for _ in 0..2 {
+        kill_app(&sim);
+        sim.run_for(Duration::from_millis(10)).await;
+        let pid = sim.engine().board().resource("app").and_then(|r| r.pid);
+        assert!(pid.is_some(), "a new process runs");
+        let lines = sim.take();
+        assert_eq!(
+            lines[1..],
+            [
+                ev!(
+                    "rm",
+                    3,
+                    "Monitor pidw detected a failure (1/1). ({PID_LOST})"
+                ),
+                ev!("rm", 9, "Monitor pidw failed. ({PID_LOST})"),
+                ev!(
+                    "rm",
+                    11,
+                    "Monitor pidw reactivates the recovery target app. (1/1)"
+                ),
+                ev!("rc", 40, "The stop processing of a resource app started."),
+                ev!("rc", 41, "The stop processing of a resource app ended."),
+                ev!("rc", 30, "The start processing of a resource app started."),
+                ev!("rc", 31, "The start processing of a resource app ended."),
+                ev!(
+                    "rm",
+                    13,
+                    "Monitor pidw is normal after reactivation: reactivation count reset."
+                ),
+            ]
+        );
+        assert!(lines[0].starts_with("<type: rc><event: 50> The process of the resource app (pid "));
+        assert!(lines[0].ends_with(") ended with signal 9."));
+    }
+    assert!(!sim.daemon_stopped());
+    assert!(sim.host.os_actions().is_empty());
+}
+
+/// After a reactivation, each new process dies 1 s after its start, before the 3 s start wait
+/// ends: the first check after the wait is abnormal, so the ladder climbs (MON-12).
+fn dying_app(sim: &Sim, times: usize) {
+    sim.host.script(
+        "/sim/app",
+        std::iter::repeat_n(
+            upkeep_actors::sim::SimRun::ExitAfter(1, Duration::from_secs(1)),
+            times,
+        ),
+    );
+}
+
+fn pid_config_waiting(recovery: &str) -> String {
+    pid_config(recovery).replace("timeout: \"60s\",", "timeout: \"60s\", start_wait: \"3s\",")
+}
+
+const PID_DIED: &str = "process of resource app is not running (ended with exit code 1)";
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn resource_is_reactivated_up_to_the_threshold_then_its_group_is_stopped() {
+    let mut sim = Sim::boot(&pid_config_waiting(
+        "(target: Resource(\"app\"), reactivation_threshold: 2, final_action: StopGroup)",
+    ))
+    .await;
+    sim.run_for(Duration::from_secs(3)).await;
+    sim.take();
+    dying_app(&sim, 2);
+    kill_app(&sim);
+    sim.run_for(Duration::from_secs(10)).await;
+    let lines: Vec<String> = sim
+        .take()
+        .into_iter()
+        .filter(|l| !l.contains("<event: 50>"))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            ev!(
+                "rm",
+                3,
+                "Monitor pidw detected a failure (1/1). ({PID_LOST})"
+            ),
+            ev!("rm", 9, "Monitor pidw failed. ({PID_LOST})"),
+            ev!(
+                "rm",
+                11,
+                "Monitor pidw reactivates the recovery target app. (1/2)"
+            ),
+            ev!("rc", 40, "The stop processing of a resource app started."),
+            ev!("rc", 41, "The stop processing of a resource app ended."),
+            ev!("rc", 30, "The start processing of a resource app started."),
+            ev!("rc", 31, "The start processing of a resource app ended."),
+            ev!(
+                "rm",
+                3,
+                "Monitor pidw detected a failure (1/1). ({PID_DIED})"
+            ),
+            ev!("rm", 9, "Monitor pidw failed. ({PID_DIED})"),
+            ev!(
+                "rm",
+                11,
+                "Monitor pidw reactivates the recovery target app. (2/2)"
+            ),
+            ev!("rc", 40, "The stop processing of a resource app started."),
+            ev!("rc", 41, "The stop processing of a resource app ended."),
+            ev!("rc", 30, "The start processing of a resource app started."),
+            ev!("rc", 31, "The start processing of a resource app ended."),
+            ev!(
+                "rm",
+                3,
+                "Monitor pidw detected a failure (1/1). ({PID_DIED})"
+            ),
+            ev!("rm", 9, "Monitor pidw failed. ({PID_DIED})"),
+            ev!("rm", 14, "Final action of monitor pidw: StopGroup."),
+            ev!("rc", 20, "The stop processing of a group g1 started."),
+            ev!("rc", 40, "The stop processing of a resource app started."),
+            ev!("rc", 41, "The stop processing of a resource app ended."),
+            ev!("rc", 21, "The stop processing of a group g1 ended."),
+        ]
+    );
+    assert_eq!(
+        sim.engine()
+            .board()
+            .monitor("pidw")
+            .map(|m| m.reactivations),
+        Some(2)
+    );
+    assert!(!sim.daemon_stopped(), "StopGroup leaves the daemon up");
+}
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn group_is_restarted_up_to_the_threshold_then_the_daemon_stops() {
+    let mut sim = Sim::boot(&pid_config_waiting(
+        "(target: Group(\"g1\"), reactivation_threshold: 1, final_action: StopDaemon)",
+    ))
+    .await;
+    sim.run_for(Duration::from_secs(3)).await;
+    sim.take();
+    dying_app(&sim, 1);
+    kill_app(&sim);
+    sim.run_for(Duration::from_secs(10)).await;
+    let lines: Vec<String> = sim
+        .take()
+        .into_iter()
+        .filter(|l| !l.contains("<event: 50>"))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            ev!(
+                "rm",
+                3,
+                "Monitor pidw detected a failure (1/1). ({PID_LOST})"
+            ),
+            ev!("rm", 9, "Monitor pidw failed. ({PID_LOST})"),
+            ev!(
+                "rm",
+                11,
+                "Monitor pidw reactivates the recovery target g1. (1/1)"
+            ),
+            ev!("rc", 20, "The stop processing of a group g1 started."),
+            ev!("rc", 40, "The stop processing of a resource app started."),
+            ev!("rc", 41, "The stop processing of a resource app ended."),
+            ev!("rc", 21, "The stop processing of a group g1 ended."),
+            ev!("rc", 10, "The start processing of a group g1 started."),
+            ev!("rc", 30, "The start processing of a resource app started."),
+            ev!("rc", 31, "The start processing of a resource app ended."),
+            ev!("rc", 11, "The start processing of a group g1 ended."),
+            ev!(
+                "rm",
+                3,
+                "Monitor pidw detected a failure (1/1). ({PID_DIED})"
+            ),
+            ev!("rm", 9, "Monitor pidw failed. ({PID_DIED})"),
+            ev!("rm", 14, "Final action of monitor pidw: StopDaemon."),
+            ev!(
+                "pm",
+                20,
+                "Final action of monitor pidw (StopDaemon) is being executed."
+            ),
+            ev!("pm", 2, "Cluster daemon is stopping. (monitor pidw)"),
+            ev!("rm", 2, "Monitor pidw stop."),
+            ev!("rc", 20, "The stop processing of a group g1 started."),
+            ev!("rc", 40, "The stop processing of a resource app started."),
+            ev!("rc", 41, "The stop processing of a resource app ended."),
+            ev!("rc", 21, "The stop processing of a group g1 ended."),
+            ev!("pm", 3, "Cluster daemon has stopped."),
+        ]
+    );
+    assert!(sim.daemon_stopped());
+    assert!(
+        sim.host.os_actions().is_empty(),
+        "StopDaemon does not touch the OS"
+    );
+}
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn an_inactive_recovery_target_is_left_alone() {
+    // MON-14: the pid monitor of `app` recovers group g2, which was never started.
+    let ron = r#"(
+    name: "SSS", edition: "SSS",
+    groups: [
+        (name: "g1", resources: [(name: "app", start: (program: "/sim/app"), mode: Async)]),
+        (name: "g2", startup: Manual, resources: [(name: "other", start: (program: "/sim/other"), mode: Async)]),
+    ],
+    monitors: [(name: "pidw", kind: Pid(resource: "app"),
+        recovery: (target: Group("g2"), reactivation_threshold: 3, final_action: StopDaemon))],
+)"#;
+    let mut sim = Sim::boot(ron).await;
+    sim.take();
+    kill_app(&sim);
+    sim.run_for(Duration::from_secs(1)).await;
+    let lines = sim.take();
+    assert_eq!(
+        lines[1..],
+        [
+            ev!(
+                "rm",
+                3,
+                "Monitor pidw detected a failure (1/1). ({PID_LOST})"
+            ),
+            ev!("rm", 9, "Monitor pidw failed. ({PID_LOST})"),
+            ev!(
+                "rm",
+                10,
+                "Recovery target g2 of monitor pidw is not active, so no recovery action is taken."
+            ),
+        ]
+    );
+    assert!(!sim.daemon_stopped());
+}
+
+/// Kill `app` once with the MON-13 final action `action` at threshold 0.
+async fn pid_final_action(action: &str) -> (Sim, Vec<String>) {
+    let mut sim = Sim::boot(&pid_config(&format!(
+        "(target: Resource(\"app\"), reactivation_threshold: 0, final_action: {action})"
+    )))
+    .await;
+    sim.take();
+    kill_app(&sim);
+    sim.run_for(Duration::from_secs(1)).await;
+    let lines = sim.take();
+    assert_eq!(
+        lines[1..4],
+        [
+            ev!(
+                "rm",
+                3,
+                "Monitor pidw detected a failure (1/1). ({PID_LOST})"
+            ),
+            ev!("rm", 9, "Monitor pidw failed. ({PID_LOST})"),
+            ev!("rm", 14, "Final action of monitor pidw: {action}."),
+        ]
+    );
+    (sim, lines[4..].to_vec())
+}
+
+const DAEMON_STOP_TAIL: [&str; 5] = [
+    "<type: rm><event: 2> Monitor pidw stop.",
+    "<type: rc><event: 20> The stop processing of a group g1 started.",
+    "<type: rc><event: 40> The stop processing of a resource app started.",
+    "<type: rc><event: 41> The stop processing of a resource app ended.",
+    "<type: rc><event: 21> The stop processing of a group g1 ended.",
+];
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn monitor_final_action_no_op_leaves_everything_as_it_is() {
+    let (sim, rest) = pid_final_action("NoOp").await;
+    assert!(rest.is_empty(), "{rest:?}");
+    assert!(!sim.daemon_stopped());
+}
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn monitor_final_action_stop_group_stops_the_group_of_the_resource() {
+    let (sim, rest) = pid_final_action("StopGroup").await;
+    assert_eq!(
+        rest,
+        [
+            DAEMON_STOP_TAIL[1],
+            DAEMON_STOP_TAIL[2],
+            DAEMON_STOP_TAIL[3],
+            DAEMON_STOP_TAIL[4]
+        ]
+    );
+    assert!(!sim.daemon_stopped());
+}
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn monitor_final_actions_that_stop_the_daemon_and_the_os() {
+    for (action, os) in [
+        ("StopDaemon", None),
+        ("StopDaemonShutdown", Some(OsAction::Shutdown)),
+        ("StopDaemonReboot", Some(OsAction::Reboot)),
+    ] {
+        let (sim, rest) = pid_final_action(action).await;
+        let mut expected = vec![
+            ev!(
+                "pm",
+                20,
+                "Final action of monitor pidw ({action}) is being executed."
+            ),
+            ev!("pm", 2, "Cluster daemon is stopping. (monitor pidw)"),
+        ];
+        expected.extend(DAEMON_STOP_TAIL.iter().map(|s| s.to_string()));
+        expected.push(ev!("pm", 3, "Cluster daemon has stopped."));
+        if let Some(os) = os {
+            // DOWN-2: groups stopped first, then the OS action, counted by the governor.
+            expected.insert(
+                expected.len() - 1,
+                ev!(
+                    "pm",
+                    22,
+                    "OS actions are simulated: would {os} now. (reboot count 1/3)"
+                ),
+            );
+        }
+        assert_eq!(rest, expected, "{action}");
+        assert!(sim.daemon_stopped(), "{action}");
+        assert_eq!(
+            sim.host.os_actions(),
+            os.into_iter().collect::<Vec<_>>(),
+            "{action}"
+        );
+    }
+}
