@@ -9,7 +9,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use crate::span::{join, skip_blanks, Pos, SpanIndex};
+use crate::span::{end_of, join, skip_blanks, Pos, SpanIndex};
 
 /// One problem in a configuration file.
 ///
@@ -201,6 +201,20 @@ pub(crate) fn from_ron(
     };
     let raw_pos = clamp(text, start);
     let pos = skip_blanks(text, raw_pos);
+    let eof = end_of(text);
+    if text.trim().is_empty() {
+        return ConfigError::at(
+            file,
+            Pos::START,
+            "",
+            "the file is empty; a configuration is at least `(edition: \"SSS\")`",
+        );
+    }
+    if matches!(e.code, E::Eof) || pos >= eof {
+        // A truncated file: name the innermost value left open.
+        let path = spans.path_ending_at(eof).unwrap_or_default().to_owned();
+        return ConfigError::at(file, eof, path, "unexpected end of file");
+    }
     let here = spans.path_at(pos).to_owned();
     let (path, pos, message) = match &e.code {
         E::NoSuchStructField {
@@ -238,15 +252,26 @@ pub(crate) fn from_ron(
             (here, pos, format!("expected {expected}, found {found}"))
         }
         E::ExpectedNamedStructLike(_) | E::ExpectedStructLike => {
-            let path = spans.path_ending_at(raw_pos).map_or(here, str::to_owned);
-            (path, pos, "expected opening `(`".to_owned())
+            match spans.path_ending_at(raw_pos) {
+                // Point at the variant name that lacks its `(`.
+                Some(p) => (
+                    p.to_owned(),
+                    spans.position(p),
+                    "expected opening `(` after this name".to_owned(),
+                ),
+                None => (here, pos, "expected opening `(`".to_owned()),
+            }
         }
         E::ExpectedDifferentStructName { found, .. } => (
             here,
             pos,
             format!("unexpected name `{found}` before `(`; write the value without a name"),
         ),
-        E::Eof => (here, pos, "unexpected end of file".to_owned()),
+        E::ExpectedStringEnd => (
+            here,
+            pos,
+            "unterminated string: missing closing `\"`".to_owned(),
+        ),
         E::ExceededRecursionLimit => (here, pos, "values are nested too deeply".to_owned()),
         E::TrailingCharacters => (
             String::new(),

@@ -96,6 +96,13 @@ impl SpanIndex {
     }
 }
 
+/// The position just past the last character.
+pub(crate) fn end_of(text: &str) -> Pos {
+    let line = 1 + text.matches('\n').count();
+    let col = 1 + text.rsplit('\n').next().map_or(0, |l| l.chars().count());
+    Pos { line, col }
+}
+
 /// The first position at or after `pos` that is not whitespace: ron reports some errors at the
 /// blank before a value, which belongs to no value.
 pub(crate) fn skip_blanks(text: &str, pos: Pos) -> Pos {
