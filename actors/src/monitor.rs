@@ -202,7 +202,7 @@ impl MonitorState {
                         detail: result.message,
                     });
                 } else if result.verdict == Verdict::Normal
-                    && (self.failures > 0 || previous == Some(Verdict::Warning))
+                    && matches!(previous, Some(Verdict::Error | Verdict::Warning))
                 {
                     self.ctx.emit(EventKind::MonitorRecovered {
                         monitor: name.clone(),

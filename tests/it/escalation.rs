@@ -402,3 +402,395 @@ async fn monitor_final_actions_that_stop_the_daemon_and_the_os() {
         );
     }
 }
+
+/// A hardware monitor (HWM-2..5): target SSS, reactivation 0, final action at once.
+fn disk_config(retries: u32, action: &str) -> String {
+    format!(
+        r#"(
+    name: "SSS", edition: "SSS",
+    groups: [(name: "g1", resources: [(name: "app", start: (program: "/sim/app"), mode: Async)])],
+    monitors: [(name: "diskw", kind: Disk(path: "/dev/sda"), interval: "5s", timeout: "10s",
+        retries: {retries}, recovery: (target: Sss, final_action: {action}))],
+)"#
+    )
+}
+
+fn disk_error(detail: &str) -> upkeep_actors::sim::SimProbe {
+    upkeep_actors::sim::SimProbe::Answer(upkeep_actors::host::ProbeResult::error(1, detail))
+}
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn retry_count_needs_consecutive_failures_and_a_normal_check_starts_over() {
+    // MON-5: retries 2 = error on the 3rd abnormal check in a row.
+    let mut sim = Sim::boot(&disk_config(2, "NoOp")).await;
+    sim.take();
+    let ok = upkeep_actors::sim::SimProbe::Answer(upkeep_actors::host::ProbeResult::normal());
+    sim.host.probe(
+        "diskw",
+        [
+            disk_error("read error"),
+            disk_error("read error"),
+            ok,
+            disk_error("read error"),
+            disk_error("read error"),
+            disk_error("read error"),
+        ],
+    );
+    sim.run_for(Duration::from_secs(30)).await;
+    assert_eq!(
+        sim.take(),
+        [
+            ev!(
+                "rm",
+                3,
+                "Monitor diskw detected a failure (1/3). (read error)"
+            ),
+            ev!(
+                "rm",
+                3,
+                "Monitor diskw detected a failure (2/3). (read error)"
+            ),
+            ev!("rm", 5, "Monitor diskw is normal again."),
+            ev!(
+                "rm",
+                3,
+                "Monitor diskw detected a failure (1/3). (read error)"
+            ),
+            ev!(
+                "rm",
+                3,
+                "Monitor diskw detected a failure (2/3). (read error)"
+            ),
+            ev!(
+                "rm",
+                3,
+                "Monitor diskw detected a failure (3/3). (read error)"
+            ),
+            ev!("rm", 9, "Monitor diskw failed. (read error)"),
+            ev!("rm", 14, "Final action of monitor diskw: NoOp."),
+        ]
+    );
+}
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn a_hung_probe_counts_as_abnormal_at_its_timeout() {
+    // MON-4: no normal state confirmed within the timeout.
+    let mut sim = Sim::boot(&disk_config(0, "NoOp")).await;
+    sim.take();
+    sim.host
+        .probe("diskw", [upkeep_actors::sim::SimProbe::Hang]);
+    sim.run_for(Duration::from_secs(5)).await;
+    assert!(sim.take().is_empty(), "nothing before the timeout");
+    // The timeout strikes at 10 s; the next check (15 s) answers normally again.
+    sim.run_for(Duration::from_secs(11)).await;
+    assert_eq!(
+        sim.take(),
+        [
+            ev!(
+                "rm",
+                3,
+                "Monitor diskw detected a failure (1/1). (no answer within the timeout of 10s)"
+            ),
+            ev!(
+                "rm",
+                9,
+                "Monitor diskw failed. (no answer within the timeout of 10s)"
+            ),
+            ev!("rm", 14, "Final action of monitor diskw: NoOp."),
+            ev!("rm", 5, "Monitor diskw is normal again."),
+        ]
+    );
+}
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn hardware_monitor_final_actions_run_at_once() {
+    // HWM-5 / HWM-6: NoOp, StopDaemon, StopDaemonShutdown, StopDaemonReboot.
+    for (action, os) in [
+        ("NoOp", None),
+        ("StopDaemon", None),
+        ("StopDaemonShutdown", Some(OsAction::Shutdown)),
+        ("StopDaemonReboot", Some(OsAction::Reboot)),
+    ] {
+        let mut sim = Sim::boot(&disk_config(0, action)).await;
+        sim.take();
+        sim.host.probe("diskw", [disk_error("I/O error")]);
+        sim.run_for(Duration::from_secs(5)).await;
+        let lines = sim.take();
+        assert_eq!(
+            lines[..3],
+            [
+                ev!(
+                    "rm",
+                    3,
+                    "Monitor diskw detected a failure (1/1). (I/O error)"
+                ),
+                ev!("rm", 9, "Monitor diskw failed. (I/O error)"),
+                ev!("rm", 14, "Final action of monitor diskw: {action}."),
+            ],
+            "{action}"
+        );
+        if action == "NoOp" {
+            assert!(!sim.daemon_stopped());
+            continue;
+        }
+        assert_eq!(
+            lines[3],
+            ev!(
+                "pm",
+                20,
+                "Final action of monitor diskw ({action}) is being executed."
+            )
+        );
+        assert_eq!(
+            lines.last().map(String::as_str),
+            Some("<type: pm><event: 3> Cluster daemon has stopped.")
+        );
+        assert!(sim.daemon_stopped(), "{action}");
+        assert_eq!(
+            sim.host.os_actions(),
+            os.into_iter().collect::<Vec<_>>(),
+            "{action}"
+        );
+    }
+}
+
+/// Group g1: sync resource `a` (start /sim/a-start, 1 retry, final action `action`) and `b`,
+/// which depends on `a`.
+fn activation_config(action: &str) -> String {
+    format!(
+        r#"(
+    name: "SSS", edition: "SSS",
+    groups: [(name: "g1", resources: [
+        (name: "a", start: (program: "/sim/a-start"), activation: (retries: 1, final_action: {action})),
+        (name: "b", start: (program: "/sim/b-start"), depends_on: ["a"]),
+    ])],
+)"#
+    )
+}
+
+async fn failing_activation(action: &str) -> (Sim, Vec<String>) {
+    let host = upkeep_actors::sim::SimulatedHost::default();
+    host.script(
+        "/sim/a-start",
+        [
+            upkeep_actors::sim::SimRun::Exit(1),
+            upkeep_actors::sim::SimRun::Exit(1),
+        ],
+    );
+    let mut sim = Sim::boot_on(&activation_config(action), host).await;
+    let lines = sim.take();
+    assert_eq!(
+        lines[2..8],
+        [
+            ev!("rc", 10, "The start processing of a group g1 started."),
+            ev!("rc", 30, "The start processing of a resource a started."),
+            ev!("rc", 32, "Failed to start the resource a. (exit code 1)"),
+            ev!("rc", 33, "Retrying activation of the resource a. (1/1)"),
+            ev!("rc", 32, "Failed to start the resource a. (exit code 1)"),
+            ev!(
+                "rc",
+                34,
+                "Final action of activation failure of the resource a: {action}."
+            ),
+        ],
+        "{action}"
+    );
+    (sim, lines[8..].to_vec())
+}
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn activation_final_action_no_op_activate_next_starts_the_dependents() {
+    let (sim, rest) = failing_activation("NoOpActivateNext").await;
+    assert_eq!(
+        rest,
+        [
+            ev!("rc", 30, "The start processing of a resource b started."),
+            ev!("rc", 31, "The start processing of a resource b ended."),
+            ev!("rc", 12, "The start processing of a group g1 failed."),
+        ]
+    );
+    assert!(!sim.daemon_stopped());
+}
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn activation_final_action_no_op_stop_chain_skips_the_dependents() {
+    let (sim, rest) = failing_activation("NoOpStopChain").await;
+    assert_eq!(
+        rest,
+        [
+            ev!(
+                "rc",
+                35,
+                "The resource b was not activated, because a was not activated."
+            ),
+            ev!("rc", 12, "The start processing of a group g1 failed."),
+        ]
+    );
+    assert!(!sim.daemon_stopped());
+}
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn activation_final_action_stop_group_deactivates_the_group() {
+    let (sim, rest) = failing_activation("StopGroup").await;
+    assert_eq!(
+        rest,
+        [
+            ev!("rc", 12, "The start processing of a group g1 failed."),
+            ev!("rc", 20, "The stop processing of a group g1 started."),
+            ev!("rc", 21, "The stop processing of a group g1 ended."),
+        ]
+    );
+    assert!(!sim.daemon_stopped());
+}
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn activation_final_actions_that_stop_the_daemon_and_the_os() {
+    for (action, os) in [
+        ("StopDaemon", None),
+        ("StopDaemonShutdown", Some(OsAction::Shutdown)),
+        ("StopDaemonReboot", Some(OsAction::Reboot)),
+    ] {
+        let (sim, rest) = failing_activation(action).await;
+        // DOWN-1: the daemon stops its groups, then the OS action.
+        assert_eq!(
+            rest[0],
+            ev!(
+                "rc",
+                35,
+                "The resource b was not activated, because a was not activated."
+            ),
+            "{action}"
+        );
+        assert_eq!(
+            rest[1],
+            ev!("rc", 12, "The start processing of a group g1 failed."),
+            "{action}"
+        );
+        assert_eq!(
+            rest[2],
+            ev!(
+                "pm",
+                20,
+                "Final action of resource a ({action}) is being executed."
+            ),
+            "{action}"
+        );
+        assert!(
+            rest.contains(&ev!("rc", 21, "The stop processing of a group g1 ended.")),
+            "{action}: {rest:?}"
+        );
+        assert_eq!(
+            rest.last().map(String::as_str),
+            Some("<type: pm><event: 3> Cluster daemon has stopped.")
+        );
+        assert!(sim.daemon_stopped(), "{action}");
+        assert_eq!(
+            sim.host.os_actions(),
+            os.into_iter().collect::<Vec<_>>(),
+            "{action}"
+        );
+    }
+}
+
+/// Group g1: async `a` and `b` (b depends on a), each with a stop script; b's stop script fails
+/// once with deactivation final action `action`.
+async fn failing_deactivation(action: &str) -> (Sim, Vec<String>) {
+    let ron = format!(
+        r#"(
+    name: "SSS", edition: "SSS",
+    groups: [(name: "g1", resources: [
+        (name: "a", start: (program: "/sim/a"), stop: (program: "/sim/a-stop"), mode: Async),
+        (name: "b", start: (program: "/sim/b"), stop: (program: "/sim/b-stop"), mode: Async,
+            depends_on: ["a"], deactivation: (retries: 0, final_action: {action})),
+    ])],
+)"#
+    );
+    let mut sim = Sim::boot(&ron).await;
+    sim.take();
+    sim.host
+        .script("/sim/b-stop", [upkeep_actors::sim::SimRun::Exit(1)]);
+    let lines = sim.stop().await;
+    assert_eq!(
+        lines[..6],
+        [
+            ev!("pm", 2, "Cluster daemon is stopping. (test)"),
+            ev!("rc", 20, "The stop processing of a group g1 started."),
+            ev!("rc", 40, "The stop processing of a resource b started."),
+            ev!("rc", 42, "Failed to stop the resource b. (exit code 1)"),
+            ev!(
+                "rc",
+                44,
+                "Final action of deactivation failure of the resource b: {action}."
+            ),
+            lines[5].clone(),
+        ],
+        "{action}"
+    );
+    (sim, lines[5..].to_vec())
+}
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn deactivation_final_action_no_op_deactivate_next_stops_what_it_depends_on() {
+    let (sim, rest) = failing_deactivation("NoOpDeactivateNext").await;
+    assert_eq!(
+        rest,
+        [
+            ev!("rc", 40, "The stop processing of a resource a started."),
+            ev!("rc", 41, "The stop processing of a resource a ended."),
+            ev!("rc", 22, "The stop processing of a group g1 failed."),
+            ev!("pm", 3, "Cluster daemon has stopped."),
+        ]
+    );
+    assert!(sim.host.os_actions().is_empty());
+}
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn deactivation_final_action_no_op_stop_chain_keeps_what_it_depends_on() {
+    let (sim, rest) = failing_deactivation("NoOpStopChain").await;
+    assert_eq!(
+        rest,
+        [
+            ev!(
+                "rc",
+                45,
+                "The resource a was not deactivated, because b was not deactivated."
+            ),
+            ev!("rc", 22, "The stop processing of a group g1 failed."),
+            ev!("pm", 3, "Cluster daemon has stopped."),
+        ]
+    );
+    assert!(sim.host.os_actions().is_empty());
+}
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn deactivation_final_actions_shut_down_or_reboot_after_the_stop() {
+    for (action, os) in [
+        ("StopDaemonShutdown", OsAction::Shutdown),
+        ("StopDaemonReboot", OsAction::Reboot),
+    ] {
+        let (sim, rest) = failing_deactivation(action).await;
+        // DOWN-1 / DOWN-4 (MAP-14): the configured final action applies during a daemon stop.
+        assert_eq!(
+            rest,
+            [
+                // The group goes on stopping while the daemon asks the governor for a permit.
+                ev!("rc", 40, "The stop processing of a resource a started."),
+                ev!(
+                    "pm",
+                    20,
+                    "Final action of resource b ({action}) is being executed."
+                ),
+                ev!("rc", 41, "The stop processing of a resource a ended."),
+                ev!("rc", 22, "The stop processing of a group g1 failed."),
+                ev!(
+                    "pm",
+                    22,
+                    "OS actions are simulated: would {os} now. (reboot count 1/3)"
+                ),
+                ev!("pm", 3, "Cluster daemon has stopped."),
+            ],
+            "{action}"
+        );
+        assert_eq!(sim.host.os_actions(), [os], "{action}");
+    }
+}
