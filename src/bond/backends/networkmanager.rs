@@ -1,0 +1,199 @@
+//! NetworkManager keyfiles (`/etc/NetworkManager/system-connections/*.nmconnection`), the
+//! modern counterpart of BOND-19/20: one `type=bond` profile holding the address and the
+//! options of step 5, and one port profile per slave.
+//!
+//! What the seed did to `ifcfg-ethX` (make the card a slave) is done here by switching off
+//! `autoconnect` on the card's other profiles, otherwise NetworkManager would keep activating
+//! them and the card would never join the bond. Profiles are written 0600 because NetworkManager
+//! ignores keyfiles that group or others can read.
+
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+
+use super::{
+    files_with_suffix, ini_get, ini_set, read_optional, Backend, BackendKind, BondSetup, FileChange,
+};
+use crate::bond::args::BondName;
+use crate::bond::errors::BondError;
+use crate::bond::{net, params};
+
+pub const DIR: &str = "etc/NetworkManager/system-connections";
+
+pub struct NetworkManager;
+
+struct Profile {
+    path: PathBuf,
+    text: String,
+}
+
+fn profiles(root: &Path) -> Result<Vec<Profile>, BondError> {
+    let mut out = Vec::new();
+    for path in files_with_suffix(&root.join(DIR), ".nmconnection") {
+        if let Some(text) = read_optional(&path)? {
+            let rel = path
+                .strip_prefix(root)
+                .map(Path::to_path_buf)
+                .unwrap_or(path);
+            out.push(Profile { path: rel, text });
+        }
+    }
+    Ok(out)
+}
+
+fn is_type(text: &str, ty: &str) -> bool {
+    let t = ini_get(text, "connection", "type").unwrap_or_default();
+    t == ty || (ty == "ethernet" && t == "802-3-ethernet")
+}
+
+fn ifname(text: &str) -> Option<String> {
+    ini_get(text, "connection", "interface-name")
+}
+
+/// A stable UUID for a profile name, so re-running the tool (and the expected files of the
+/// tests) give the same profile identity. RFC 9562 version 8 is the layout meant for
+/// application-defined UUIDs; the 128 bits come from two FNV-1a passes.
+pub fn stable_uuid(seed: &str) -> String {
+    let fnv = |basis: u64| {
+        seed.bytes().fold(basis, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+        })
+    };
+    let mut bytes = [0u8; 16];
+    bytes[..8].copy_from_slice(&fnv(0xcbf2_9ce4_8422_2325).to_be_bytes());
+    bytes[8..].copy_from_slice(&fnv(0x6c62_272e_07bb_0142).to_be_bytes());
+    bytes[6] = (bytes[6] & 0x0f) | 0x80;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
+}
+
+impl Backend for NetworkManager {
+    fn kind(&self) -> BackendKind {
+        BackendKind::NetworkManager
+    }
+
+    fn is_configured(&self, root: &Path, bond: BondName) -> bool {
+        profiles(root)
+            .map(|ps| {
+                ps.iter().any(|p| {
+                    is_type(&p.text, "bond") && ifname(&p.text).as_deref() == Some(bond.as_str())
+                })
+            })
+            .unwrap_or(false)
+    }
+
+    fn nic_address(&self, root: &Path, nic: &str) -> Option<(Ipv4Addr, Ipv4Addr)> {
+        profiles(root)
+            .ok()?
+            .iter()
+            .filter(|p| ifname(&p.text).as_deref() == Some(nic))
+            .find_map(|p| {
+                let a = ini_get(&p.text, "ipv4", "address1")
+                    .or_else(|| ini_get(&p.text, "ipv4", "addresses"))?;
+                net::parse_cidr(a.split([',', ';']).next()?)
+            })
+    }
+
+    fn plan(&self, root: &Path, setup: &BondSetup) -> Result<Vec<FileChange>, BondError> {
+        let options = params::to_networkmanager(&params::parse(&setup.params)?)?;
+        let bond = setup.bond.as_str();
+        let existing = profiles(root)?;
+        let mut changes = Vec::new();
+
+        let old_bond = existing
+            .iter()
+            .find(|p| is_type(&p.text, "bond") && ifname(&p.text).as_deref() == Some(bond));
+        let bond_uuid = old_bond
+            .and_then(|p| ini_get(&p.text, "connection", "uuid"))
+            .unwrap_or_else(|| stable_uuid(&format!("upkeep-bond:{bond}")));
+        let mut text = format!("[connection]\nid={bond}\nuuid={bond_uuid}\ntype=bond\ninterface-name={bond}\n\n[bond]\n");
+        for (k, v) in &options {
+            text.push_str(&format!("{k}={v}\n"));
+        }
+        text.push_str(&format!(
+            "\n[ipv4]\naddress1={}/{}\nmethod=manual\n\n[ipv6]\nmethod=disabled\n",
+            setup.ip,
+            net::prefix_len(setup.mask)
+        ));
+        let bond_path = old_bond
+            .map(|p| p.path.clone())
+            .unwrap_or_else(|| PathBuf::from(DIR).join(format!("{bond}.nmconnection")));
+        changes.push(FileChange {
+            path: bond_path,
+            content: text,
+            mode: Some(0o600),
+        });
+
+        for slave in setup.slaves() {
+            let is_our_port = |p: &Profile| {
+                let master = ini_get(&p.text, "connection", "master")
+                    .or_else(|| ini_get(&p.text, "connection", "controller"));
+                ifname(&p.text).as_deref() == Some(slave)
+                    && (master.as_deref() == Some(bond)
+                        || master.as_deref() == Some(bond_uuid.as_str()))
+            };
+            let port = existing.iter().find(|p| is_our_port(p));
+            let id = format!("{bond}-slave-{slave}");
+            let uuid = port
+                .and_then(|p| ini_get(&p.text, "connection", "uuid"))
+                .unwrap_or_else(|| stable_uuid(&format!("upkeep-bond:{id}")));
+            let path = port
+                .map(|p| p.path.clone())
+                .unwrap_or_else(|| PathBuf::from(DIR).join(format!("{id}.nmconnection")));
+            changes.push(FileChange {
+                path,
+                content: format!(
+                    "[connection]\nid={id}\nuuid={uuid}\ntype=ethernet\ninterface-name={slave}\nmaster={bond}\nslave-type=bond\n\n[ethernet]\n"
+                ),
+                mode: Some(0o600),
+            });
+            for other in existing
+                .iter()
+                .filter(|p| ifname(&p.text).as_deref() == Some(slave) && !is_our_port(p))
+            {
+                if ini_get(&other.text, "connection", "autoconnect").as_deref() != Some("false") {
+                    changes.push(FileChange {
+                        path: other.path.clone(),
+                        content: ini_set(&other.text, "connection", "autoconnect", "false"),
+                        mode: Some(0o600),
+                    });
+                }
+            }
+        }
+        Ok(changes)
+    }
+
+    fn restart_commands(&self, bond: BondName) -> Vec<Vec<String>> {
+        vec![
+            vec!["nmcli".into(), "connection".into(), "reload".into()],
+            vec![
+                "nmcli".into(),
+                "connection".into(),
+                "up".into(),
+                bond.as_str().into(),
+            ],
+        ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uuid_shape() {
+        let u = stable_uuid("upkeep-bond:bond0");
+        assert_eq!(u.len(), 36);
+        assert_eq!(&u[14..15], "8");
+        assert!(matches!(&u[19..20], "8" | "9" | "a" | "b"));
+        assert_eq!(u, stable_uuid("upkeep-bond:bond0"));
+        assert_ne!(u, stable_uuid("upkeep-bond:bond1"));
+    }
+}
