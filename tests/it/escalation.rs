@@ -103,6 +103,7 @@ async fn killed_process_is_reactivated_and_the_count_resets_after_a_normal_check
                 ev!("rc", 41, "The stop processing of a resource app ended."),
                 ev!("rc", 30, "The start processing of a resource app started."),
                 ev!("rc", 31, "The start processing of a resource app ended."),
+                ev!("rm", 5, "Monitor pidw is normal again."),
                 ev!(
                     "rm",
                     13,
