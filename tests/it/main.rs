@@ -2,4 +2,5 @@
 
 mod linux_host;
 mod escalation;
+mod governor;
 mod sim;
