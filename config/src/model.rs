@@ -3,6 +3,8 @@
 //! Every value here has passed validation (`crate::validate`): ranges, cross references and the
 //! spec's rules hold, defaults are filled in, durations are `Duration`s. The engine never sees the
 //! raw file shape, so the file format can change without touching the engine.
+//! Implements the object tree of CFG-1 (SSS -> groups -> exec resources, SSS -> monitors) and
+//! carries the fields of CFG-6/7, GRP-2, RES-1..11, MON-3..13, USW-5, RAID-1 and MTM-1.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -6,6 +6,7 @@
 //! `()`, `[]`, `{}`, enum variants such as `Resource("x")` and `Some(...)`, and never fails: on
 //! text it does not understand it skips a character and carries on, so a position is found even
 //! in a half-written file. Paths look like `groups[0].resources[1].activation.retries`.
+//! No spec rule lives here; it serves the error reporting that MAP-4's format decision needs.
 
 use std::collections::HashMap;
 
