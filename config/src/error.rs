@@ -262,10 +262,16 @@ pub(crate) fn from_ron(
                 None => (here, pos, "expected opening `(`".to_owned()),
             }
         }
-        E::ExpectedDifferentStructName { found, .. } => (
+        E::ExpectedDifferentStructName { expected, found } => (
             here,
             pos,
-            format!("unexpected name `{found}` before `(`; write the value without a name"),
+            format!("expected `{expected}(...)` or just `(...)` here, found `{found}(...)`"),
+        ),
+        // Both a quoted variant (`"Real"`) and a tuple where fields are due (`Pid("web")`).
+        E::ExpectedIdentifier => (
+            here,
+            pos,
+            "expected a field name or a variant name, without quotes".to_owned(),
         ),
         E::ExpectedStringEnd => (
             here,

@@ -823,6 +823,39 @@ const CASES: &[Case] = &[
         ],
     },
     Case {
+        name: "quoted_variant",
+        rule: "schema",
+        text: r#"(
+    edition: "SSS",
+    os_actions: "Real",
+)"#,
+        expected: &[
+            r#"upkeep.ron:3:17: os_actions: expected a field name or a variant name, without quotes"#,
+        ],
+    },
+    Case {
+        name: "positional_kind",
+        rule: "schema",
+        text: r#"(
+    edition: "SSS",
+    monitors: [(name: "m", kind: Pid("web"))],
+)"#,
+        expected: &[
+            r#"upkeep.ron:3:38: monitors[0].kind: expected a field name or a variant name, without quotes"#,
+        ],
+    },
+    Case {
+        name: "wrong_struct_name",
+        rule: "schema",
+        text: r#"(
+    edition: "SSS",
+    groups: [Monitor(name: "g")],
+)"#,
+        expected: &[
+            r#"upkeep.ron:3:14: groups[0]: expected `Group(...)` or just `(...)` here, found `Monitor(...)`"#,
+        ],
+    },
+    Case {
         name: "wrong_type",
         rule: "schema",
         text: r#"(
