@@ -1,3 +1,4 @@
 //! The `upkeep` binary's library: CLI, daemon wiring, the Linux host and the control socket.
 
 pub mod bond;
+pub mod host;

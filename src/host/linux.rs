@@ -1,0 +1,140 @@
+//! `LinuxHost`: the engine's `Host` on a real Linux machine (ARCHITECTURE §4; MAP-8, RES-11,
+//! CFG-5..9, DOWN-1..6, MON-1).
+//!
+//! This file only wires the trait to the modules that do the work: `process` (spawn, wait,
+//! terminate, scripts), `reaper` (subreaper and orphans), `state` (atomic state files),
+//! `os_action` (the safety-switched shutdown / reboot / reset) and `probe` (monitor dispatch).
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::SystemTime;
+
+use tokio::task::JoinHandle;
+use upkeep_actors::host::{
+    BoxFuture, Host, HostError, OsAction, OsActionOutcome, ProbeResult, ProcessHandle,
+    ScriptOutcome, ScriptRun,
+};
+use upkeep_config::{Monitor, OsActions};
+
+use super::reaper::{self, SubreaperError};
+use super::state::StateDir;
+use super::{os_action, probe, process};
+
+/// The real host. Build one per daemon and share it as `Arc<dyn Host>`.
+///
+/// OS actions are performed only when built with [`OsActions::Real`]; with `Simulated` (the
+/// default) they are logged as "would <action>" and reported as simulated.
+#[derive(Debug)]
+pub struct LinuxHost {
+    os_actions: OsActions,
+    state: Arc<StateDir>,
+    orphan_reaper: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl LinuxHost {
+    /// A host that keeps its state files in `state_dir` (created with mode 0700 when missing).
+    ///
+    /// Does not change how this process reaps its children: see [`LinuxHost::become_subreaper`].
+    pub fn new(os_actions: OsActions, state_dir: PathBuf) -> Result<LinuxHost, HostError> {
+        Ok(LinuxHost {
+            os_actions,
+            state: Arc::new(StateDir::open(state_dir)?),
+            orphan_reaper: Mutex::new(None),
+        })
+    }
+
+    pub fn os_actions(&self) -> OsActions {
+        self.os_actions
+    }
+
+    pub fn state_dir(&self) -> &Path {
+        self.state.dir()
+    }
+
+    /// Makes the daemon the reaper of every orphaned descendant and starts reaping them (see
+    /// `reaper` for how this stays clear of children tokio is waiting for). Call once, from the
+    /// daemon, inside the runtime; a second call does nothing. Tests should not call it: the
+    /// process stays a subreaper for good.
+    pub fn become_subreaper(&self) -> Result<(), SubreaperError> {
+        let mut slot = self
+            .orphan_reaper
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if slot.is_none() {
+            *slot = Some(reaper::become_subreaper()?);
+        }
+        Ok(())
+    }
+
+    fn blocking<T, F>(&self, name: &str, work: F) -> BoxFuture<'static, Result<T, HostError>>
+    where
+        T: Send + 'static,
+        F: FnOnce(&StateDir) -> Result<T, HostError> + Send + 'static,
+    {
+        let state = Arc::clone(&self.state);
+        let name = name.to_string();
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || work(&state))
+                .await
+                .unwrap_or_else(|join| {
+                    Err(HostError::State {
+                        name,
+                        reason: format!("state task failed: {join}"),
+                    })
+                })
+        })
+    }
+}
+
+impl Drop for LinuxHost {
+    fn drop(&mut self) {
+        if let Some(task) = self
+            .orphan_reaper
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+        {
+            task.abort();
+        }
+    }
+}
+
+impl Host for LinuxHost {
+    fn run_script(&self, run: ScriptRun) -> BoxFuture<'static, ScriptOutcome> {
+        Box::pin(process::run_script(run))
+    }
+
+    fn spawn(&self, run: ScriptRun) -> Result<Box<dyn ProcessHandle>, HostError> {
+        process::spawn(&run)
+    }
+
+    fn probe(&self, monitor: &Monitor) -> BoxFuture<'static, ProbeResult> {
+        probe::probe(monitor)
+    }
+
+    fn os_action(
+        &self,
+        action: OsAction,
+    ) -> BoxFuture<'static, Result<OsActionOutcome, HostError>> {
+        Box::pin(os_action::perform(self.os_actions, action))
+    }
+
+    fn load_state(&self, name: &str) -> BoxFuture<'static, Result<Option<Vec<u8>>, HostError>> {
+        let owned = name.to_string();
+        self.blocking(name, move |state| state.load(&owned))
+    }
+
+    fn store_state(&self, name: &str, bytes: Vec<u8>) -> BoxFuture<'static, Result<(), HostError>> {
+        let owned = name.to_string();
+        self.blocking(name, move |state| state.store(&owned, &bytes))
+    }
+
+    fn quarantine_state(&self, name: &str) -> BoxFuture<'static, Result<String, HostError>> {
+        let owned = name.to_string();
+        self.blocking(name, move |state| state.quarantine(&owned))
+    }
+
+    fn now_wall(&self) -> SystemTime {
+        SystemTime::now()
+    }
+}

@@ -1,0 +1,363 @@
+//! Exec resource processes (MAP-8, RES-11): start a command directly in its own process group,
+//! learn of its exit without polling, stop the whole group, run a script to completion within a
+//! timeout.
+//!
+//! # Choices
+//!
+//! * No shell: `program` is executed with `args`; a script needs its `#!` line. The environment is
+//!   the daemon's, plus `Command.env`, plus the `ScriptRun.env` UPKEEP_* variables (later wins).
+//!   stdin is /dev/null; stdout and stderr are the daemon's own (the journal under systemd, the
+//!   terminal in the foreground), so a script's output lands beside the daemon's log lines without
+//!   a pipe the daemon would have to drain.
+//! * Every command is the leader of a new process group (`process_group(0)`), and "the process"
+//!   of a resource is that group: stopping it signals the group, not just the leader.
+//! * Exit notification is event driven: one task per spawned child awaits tokio's pidfd-backed
+//!   `wait()` and publishes the exit on a `watch` channel that every `wait()` clones.
+//! * Group ids are only signalled while the leader is not yet reaped, or in the same breath as
+//!   reaping it. Once a leader is reaped and its group empty, the kernel may hand the same number
+//!   to an unrelated process; a late `killpg` could then hit it. So when an async leader exits, its
+//!   reaper task SIGKILLs whatever is left of the group at once and then marks the group released:
+//!   `terminate` and `Drop` never signal a released group. (A live member pins the number: the
+//!   kernel does not reuse a pid that is still some group's id.)
+//! * After a script exits normally, its leftover group members are killed when it was a stop
+//!   script (`UPKEEP_EVENT=stop`) and left alone otherwise: a sync start script that starts a
+//!   daemon is legitimate, even when the daemon does not `setsid` away from the group. On a
+//!   timeout the whole group is always killed.
+
+use std::os::unix::process::ExitStatusExt;
+use std::process::{ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use nix::errno::Errno;
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::{getpgrp, Pid};
+use tokio::sync::watch;
+use upkeep_actors::host::{
+    BoxFuture, ExitInfo, HostError, ProcessHandle, ScriptOutcome, ScriptRun,
+};
+
+use super::reaper;
+
+/// The exit reported when the real status cannot be known: the child was reaped by someone else
+/// (ECHILD), or the runtime shut down before it was reaped (then `kill_on_drop` SIGKILLed it).
+/// Exit codes are 0..=255, so -1 never collides with a real one.
+pub const LOST_EXIT: ExitInfo = ExitInfo::Code(-1);
+
+/// The MAP-8 variable naming the event a script runs for; `stop` makes a normal exit also kill
+/// the script's leftover process group.
+pub const EVENT_VAR: &str = "UPKEEP_EVENT";
+
+/// The process group a spawned command leads (its id is the leader's pid).
+#[derive(Debug, Clone, Copy)]
+struct Group {
+    pgid: Pid,
+}
+
+impl Group {
+    /// Refuses ids that would make `killpg` mean something else: 0 (our own group), 1 (init's),
+    /// anything not positive, and the daemon's own group.
+    fn of_leader(pid: u32) -> Option<Group> {
+        let raw = i32::try_from(pid).ok()?;
+        if raw <= 1 || raw == getpgrp().as_raw() {
+            return None;
+        }
+        Some(Group {
+            pgid: Pid::from_raw(raw),
+        })
+    }
+
+    fn signal(self, sig: Signal) {
+        match killpg(self.pgid, sig) {
+            // ESRCH: the group is already empty.
+            Ok(()) | Err(Errno::ESRCH) => {}
+            Err(e) => {
+                tracing::warn!(pgid = self.pgid.as_raw(), signal = %sig, error = %e, "killpg failed")
+            }
+        }
+    }
+}
+
+/// SIGKILLs the group when a future running a script is dropped before the leader was reaped
+/// (the caller gave up, or the actor died): the child's own `kill_on_drop` only hits the leader.
+struct KillGroupOnDrop {
+    group: Group,
+    armed: bool,
+}
+
+impl Drop for KillGroupOnDrop {
+    fn drop(&mut self) {
+        if self.armed {
+            self.group.signal(Signal::SIGKILL);
+        }
+    }
+}
+
+fn exit_info(status: ExitStatus) -> ExitInfo {
+    match (status.code(), status.signal()) {
+        (Some(code), _) => ExitInfo::Code(code),
+        (None, Some(sig)) => ExitInfo::Signal(sig),
+        (None, None) => LOST_EXIT,
+    }
+}
+
+fn command(run: &ScriptRun) -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new(&run.command.program);
+    cmd.args(&run.command.args)
+        .envs(&run.command.env)
+        .envs(run.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .stdin(Stdio::null())
+        .stdout(Stdio::inherit())
+        .stderr(Stdio::inherit())
+        .process_group(0)
+        .kill_on_drop(true);
+    cmd
+}
+
+/// A started child, its group and its registry entry.
+struct Started {
+    child: tokio::process::Child,
+    pid: u32,
+    group: Group,
+    tracked: reaper::Tracked,
+}
+
+fn start(run: &ScriptRun) -> Result<Started, String> {
+    let program = run.command.program.display();
+    let child = command(run)
+        .spawn()
+        .map_err(|e| format!("{program}: {e}"))?;
+    // Only `None` once reaped, which cannot have happened yet.
+    let pid = child
+        .id()
+        .ok_or_else(|| format!("{program}: exited before its pid was known"))?;
+    let tracked = reaper::track(pid);
+    // Unreachable for a freshly spawned child; dropping `child` SIGKILLs it.
+    let group =
+        Group::of_leader(pid).ok_or_else(|| format!("{program}: unusable process group {pid}"))?;
+    Ok(Started {
+        child,
+        pid,
+        group,
+        tracked,
+    })
+}
+
+fn is_stop_event(run: &ScriptRun) -> bool {
+    run.env
+        .iter()
+        .rev()
+        .find(|(k, _)| k == EVENT_VAR)
+        .is_some_and(|(_, v)| {
+            v.eq_ignore_ascii_case("stop") || v.eq_ignore_ascii_case("deactivate")
+        })
+}
+
+/// Runs `run` to completion (sync start script, stop script). MAP-8.
+pub(crate) async fn run_script(run: ScriptRun) -> ScriptOutcome {
+    let Started {
+        mut child,
+        pid,
+        group,
+        tracked,
+    } = match start(&run) {
+        Ok(started) => started,
+        Err(why) => return ScriptOutcome::SpawnFailed(why),
+    };
+    // Declared after `child`, so dropped before it: the group dies while its id is still pinned.
+    let mut guard = KillGroupOnDrop { group, armed: true };
+    let _tracked = tracked;
+
+    let finished = tokio::select! {
+        biased;
+        status = child.wait() => Some(status),
+        () = tokio::time::sleep(run.timeout) => None,
+    };
+    if let Some(status) = finished {
+        guard.armed = false;
+        let exit = match status {
+            Ok(status) => exit_info(status),
+            Err(e) => {
+                tracing::error!(pid, error = %e, "lost the exit status of a script");
+                LOST_EXIT
+            }
+        };
+        if is_stop_event(&run) {
+            group.signal(Signal::SIGKILL);
+        }
+        return ScriptOutcome::Exited(exit);
+    }
+
+    tracing::warn!(pid, program = %run.command.program.display(), timeout = ?run.timeout,
+        "script timed out; stopping its process group");
+    group.signal(Signal::SIGTERM);
+    if tokio::time::timeout(run.kill_grace, child.wait())
+        .await
+        .is_err()
+    {
+        group.signal(Signal::SIGKILL);
+        if let Err(e) = child.wait().await {
+            tracing::error!(pid, error = %e, "lost the exit status of a timed-out script");
+        }
+    }
+    guard.armed = false;
+    // Members that survived the SIGTERM while the leader obeyed it.
+    group.signal(Signal::SIGKILL);
+    ScriptOutcome::TimedOut
+}
+
+/// Starts `run` as a long-lived process (async start script, RES-11).
+pub(crate) fn spawn(run: &ScriptRun) -> Result<Box<dyn ProcessHandle>, HostError> {
+    let spawn_error = |reason: String| HostError::Spawn {
+        program: run.command.program.display().to_string(),
+        reason,
+    };
+    // Spawning and reaping need the runtime's drivers; without one tokio would panic.
+    let runtime = tokio::runtime::Handle::try_current().map_err(|e| spawn_error(e.to_string()))?;
+    let Started {
+        mut child,
+        pid,
+        group,
+        tracked,
+    } = {
+        let _enter = runtime.enter();
+        start(run).map_err(spawn_error)?
+    };
+    let shared = Arc::new(Shared {
+        group,
+        released: AtomicBool::new(false),
+    });
+    let (tx, rx) = watch::channel(None);
+    let reaper_shared = Arc::clone(&shared);
+    runtime.spawn(async move {
+        let _tracked = tracked;
+        let exit = match child.wait().await {
+            Ok(status) => exit_info(status),
+            Err(e) => {
+                tracing::error!(pid, error = %e, "lost the exit status of a process");
+                LOST_EXIT
+            }
+        };
+        // The group lives and dies with its leader. Kill the stragglers now, while the id is
+        // certainly still theirs, and before anyone hears of the exit and restarts the resource.
+        reaper_shared.group.signal(Signal::SIGKILL);
+        reaper_shared.released.store(true, Ordering::Release);
+        tx.send_replace(Some(exit));
+    });
+    Ok(Box::new(LinuxProcess {
+        pid,
+        shared,
+        exit: rx,
+    }))
+}
+
+struct Shared {
+    group: Group,
+    /// Set once the leader is reaped and the group swept: the id is no longer ours to signal.
+    released: AtomicBool,
+}
+
+impl Shared {
+    fn signal(&self, sig: Signal) {
+        if !self.released.load(Ordering::Acquire) {
+            self.group.signal(sig);
+        }
+    }
+}
+
+/// The handle of an async exec resource's process group.
+struct LinuxProcess {
+    pid: u32,
+    shared: Arc<Shared>,
+    exit: watch::Receiver<Option<ExitInfo>>,
+}
+
+async fn exit_of(mut rx: watch::Receiver<Option<ExitInfo>>) -> ExitInfo {
+    match rx.wait_for(Option::is_some).await {
+        Ok(exit) => (*exit).unwrap_or(LOST_EXIT),
+        // The reaper task was dropped with the runtime; kill_on_drop killed the leader.
+        Err(_) => LOST_EXIT,
+    }
+}
+
+impl ProcessHandle for LinuxProcess {
+    fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    fn wait(&self) -> BoxFuture<'static, ExitInfo> {
+        Box::pin(exit_of(self.exit.clone()))
+    }
+
+    fn terminate(&self, grace: Duration) -> BoxFuture<'static, ExitInfo> {
+        let shared = Arc::clone(&self.shared);
+        let rx = self.exit.clone();
+        Box::pin(async move {
+            if let Some(exit) = *rx.borrow() {
+                return exit;
+            }
+            shared.signal(Signal::SIGTERM);
+            match tokio::time::timeout(grace, exit_of(rx.clone())).await {
+                Ok(exit) => exit,
+                Err(_) => {
+                    shared.signal(Signal::SIGKILL);
+                    exit_of(rx).await
+                }
+            }
+            // Stragglers that outlived the leader were SIGKILLed by the reaper task.
+        })
+    }
+}
+
+impl Drop for LinuxProcess {
+    fn drop(&mut self) {
+        // The owning actor may die without cleanup; the reaper task keeps running and reaps.
+        self.shared.signal(Signal::SIGKILL);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+    use upkeep_config::Command;
+
+    fn run_with(env: &[(&str, &str)]) -> ScriptRun {
+        ScriptRun {
+            command: Command {
+                program: "/bin/true".into(),
+                args: vec![],
+                env: BTreeMap::new(),
+            },
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            timeout: Duration::from_secs(1),
+            kill_grace: Duration::from_secs(1),
+        }
+    }
+
+    #[test]
+    fn only_stop_scripts_lose_their_leftovers() {
+        assert!(is_stop_event(&run_with(&[("UPKEEP_EVENT", "stop")])));
+        assert!(is_stop_event(&run_with(&[("UPKEEP_EVENT", "Deactivate")])));
+        assert!(!is_stop_event(&run_with(&[("UPKEEP_EVENT", "start")])));
+        assert!(!is_stop_event(&run_with(&[])));
+        // The last assignment wins, as it does in the child's environment.
+        assert!(!is_stop_event(&run_with(&[
+            ("UPKEEP_EVENT", "stop"),
+            ("UPKEEP_EVENT", "start")
+        ])));
+    }
+
+    #[test]
+    fn groups_that_mean_something_else_are_refused() {
+        assert!(Group::of_leader(0).is_none());
+        assert!(Group::of_leader(1).is_none());
+        assert!(Group::of_leader(u32::MAX).is_none());
+        let own = u32::try_from(getpgrp().as_raw()).expect("positive");
+        assert!(Group::of_leader(own).is_none());
+    }
+}

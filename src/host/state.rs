@@ -1,0 +1,139 @@
+//! Small persistent state files (CFG-5..9: the reboot count must survive a reboot; MAP-6, DIR).
+//!
+//! A store is write-to-`<name>.tmp`, fsync, rename over `<name>`, fsync the folder: after a crash
+//! or power loss the file holds either the old bytes or the new ones, never a mix. These functions
+//! block; the host calls them from `spawn_blocking`.
+
+use std::fs::{self, DirBuilder, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use upkeep_actors::host::HostError;
+
+const TMP_SUFFIX: &str = ".tmp";
+
+/// The state folder. One writer at a time: two stores of one name would share its temp file.
+#[derive(Debug)]
+pub(crate) struct StateDir {
+    dir: PathBuf,
+    writer: Mutex<()>,
+}
+
+fn state_error(name: &str, reason: impl ToString) -> HostError {
+    HostError::State {
+        name: name.to_string(),
+        reason: reason.to_string(),
+    }
+}
+
+impl StateDir {
+    /// Opens the folder, creating it (and its parents) with mode 0700 when missing: the reboot
+    /// history is the daemon's business only. An existing folder keeps its mode.
+    pub(crate) fn open(dir: PathBuf) -> Result<StateDir, HostError> {
+        let shown = dir.display().to_string();
+        DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)
+            .map_err(|e| state_error(&shown, format!("cannot create the state folder: {e}")))?;
+        let meta = fs::metadata(&dir).map_err(|e| state_error(&shown, e))?;
+        if !meta.is_dir() {
+            return Err(state_error(&shown, "not a folder"));
+        }
+        Ok(StateDir {
+            dir,
+            writer: Mutex::new(()),
+        })
+    }
+
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// A state name is one plain file name; anything that could leave the folder or collide with
+    /// our own temp files is refused.
+    fn path(&self, name: &str) -> Result<PathBuf, HostError> {
+        let plain = !name.is_empty()
+            && name != "."
+            && name != ".."
+            && !name.contains(['/', '\0'])
+            && !name.ends_with(TMP_SUFFIX);
+        if !plain {
+            return Err(state_error(name, "not a valid state file name"));
+        }
+        Ok(self.dir.join(name))
+    }
+
+    pub(crate) fn load(&self, name: &str) -> Result<Option<Vec<u8>>, HostError> {
+        let path = self.path(name)?;
+        match fs::read(&path) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(state_error(name, e)),
+        }
+    }
+
+    pub(crate) fn store(&self, name: &str, bytes: &[u8]) -> Result<(), HostError> {
+        let path = self.path(name)?;
+        let tmp = self.dir.join(format!("{name}{TMP_SUFFIX}"));
+        let _writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        let written = write_synced(&tmp, bytes).and_then(|()| fs::rename(&tmp, &path));
+        if let Err(e) = written {
+            // Best effort: a stale temp file is harmless (the next store truncates it).
+            let _ = fs::remove_file(&tmp);
+            return Err(state_error(name, e));
+        }
+        sync_dir(&self.dir).map_err(|e| state_error(name, format!("fsync of the folder: {e}")))
+    }
+
+    /// Renames `name` to `name.corrupt-<unix seconds>` (plus `.<n>` if that exists already) and
+    /// returns the new path.
+    pub(crate) fn quarantine(&self, name: &str) -> Result<String, HostError> {
+        let path = self.path(name)?;
+        let secs = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let _writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        if !path.exists() {
+            return Err(state_error(
+                name,
+                "nothing to quarantine: the file does not exist",
+            ));
+        }
+        let base = format!("{name}.corrupt-{secs}");
+        let target = (0..1000)
+            .map(|n| {
+                if n == 0 {
+                    base.clone()
+                } else {
+                    format!("{base}.{n}")
+                }
+            })
+            .map(|candidate| self.dir.join(candidate))
+            .find(|candidate| !candidate.exists())
+            .ok_or_else(|| state_error(name, "too many quarantined copies this second"))?;
+        fs::rename(&path, &target).map_err(|e| state_error(name, e))?;
+        sync_dir(&self.dir).map_err(|e| state_error(name, format!("fsync of the folder: {e}")))?;
+        Ok(target.display().to_string())
+    }
+}
+
+fn write_synced(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
+/// Makes a rename in `dir` durable.
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
