@@ -4,3 +4,4 @@ mod linux_host;
 mod escalation;
 mod governor;
 mod sim;
+mod real_engine;
