@@ -5,3 +5,4 @@ mod escalation;
 mod governor;
 mod sim;
 mod real_engine;
+mod bond;
