@@ -293,3 +293,49 @@ impl Writes {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The text parsers see files an administrator wrote; none may panic on any input.
+    #[test]
+    fn parsers_survive_arbitrary_text() {
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let alphabet: Vec<char> = "ab01:=[]#- \t\n/.,'\"é\u{0}Slave Interface: MII Status: iface auto bond0 eth0 network: bonds:".chars().collect();
+        let nics = vec![nics::Nic {
+            name: "eth0".into(),
+            mac: None,
+            addr: None,
+        }];
+        for _ in 0..2000 {
+            let len = (seed % 200) as usize;
+            let text: String = (0..len)
+                .map(|_| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    alphabet[(seed % alphabet.len() as u64) as usize]
+                })
+                .collect();
+            let _ = status::parse(&text);
+            let _ = toolfile::parse(&text, &nics);
+            let _ = params::parse(&text).map(|p| {
+                (
+                    params::to_networkd(&p).is_ok(),
+                    params::to_netplan(&p).is_ok(),
+                )
+            });
+            let _ = backends::ini_set(&text, "connection", "autoconnect", "false");
+            let _ = backends::ini_get(&text, "ipv4", "address1");
+            let _ = backends::shell_var(&text, "IPADDR");
+            let _ = net::parse_cidr(&text);
+            let _ = args::parse(
+                &text
+                    .split_whitespace()
+                    .map(str::to_string)
+                    .collect::<Vec<_>>(),
+            );
+        }
+    }
+}

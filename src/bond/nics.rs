@@ -69,7 +69,7 @@ impl NicSource for SysfsNics<'_> {
                 .or_else(|| (self.configured_address)(&name));
             nics.push(Nic { name, mac, addr });
         }
-        nics.sort_by(|a, b| natural_key(&a.name).cmp(&natural_key(&b.name)));
+        nics.sort_by_key(|n| natural_key(&n.name));
         Ok(nics)
     }
 }

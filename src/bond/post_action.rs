@@ -79,7 +79,7 @@ pub fn perform(
         code: code::OUTPUT,
         detail: e.to_string(),
     };
-    let reboot = vec![vec!["systemctl".to_string(), "reboot".to_string()]];
+    let reboot = [vec!["systemctl".to_string(), "reboot".to_string()]];
     let (line, what, commands) = match action {
         PostAction::Nothing => return Ok(()),
         PostAction::Reboot => ("Server reboot.", "reboot", &reboot[..]),
