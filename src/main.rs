@@ -15,7 +15,7 @@ fn main() -> ExitCode {
     if args.get(1).map(String::as_str) == Some("bond") {
         return exit_code(upkeep::bond::run(&args[2..]));
     }
-    ExitCode::SUCCESS
+    upkeep::cli::main(&args)
 }
 
 fn exit_code(code: i32) -> ExitCode {

@@ -1,0 +1,57 @@
+//! Exit statuses of the `upkeep` commands (STYLE-ANCHORS item 10): the spec's where it has
+//! them (CMD-*), sysexits(3) where it is silent.
+
+use std::process::ExitCode;
+
+/// One exit status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    Ok,
+    /// EX_USAGE: the command line is wrong.
+    Usage,
+    /// EX_DATAERR: the daemon refused the request.
+    DataErr,
+    /// EX_NOINPUT: an input file cannot be read.
+    NoInput,
+    /// EX_UNAVAILABLE: the daemon is not running or cannot be reached, or is already running.
+    Unavailable,
+    /// EX_SOFTWARE: an internal error.
+    Software,
+    /// EX_OSERR: the operating system refused something the daemon needs.
+    OsErr,
+    /// EX_CANTCREAT: a folder or file the daemon needs cannot be created.
+    CantCreate,
+    /// EX_IOERR.
+    IoErr,
+    /// EX_PROTOCOL: the daemon answered something this command does not understand.
+    Protocol,
+    /// EX_NOPERM: not allowed to reach the daemon.
+    NoPerm,
+    /// EX_CONFIG: the configuration is invalid.
+    Config,
+}
+
+impl Exit {
+    pub fn code(self) -> u8 {
+        match self {
+            Exit::Ok => 0,
+            Exit::Usage => 64,
+            Exit::DataErr => 65,
+            Exit::NoInput => 66,
+            Exit::Unavailable => 69,
+            Exit::Software => 70,
+            Exit::OsErr => 71,
+            Exit::CantCreate => 73,
+            Exit::IoErr => 74,
+            Exit::Protocol => 76,
+            Exit::NoPerm => 77,
+            Exit::Config => 78,
+        }
+    }
+}
+
+impl From<Exit> for ExitCode {
+    fn from(exit: Exit) -> ExitCode {
+        ExitCode::from(exit.code())
+    }
+}

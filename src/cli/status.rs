@@ -1,0 +1,203 @@
+//! `upkeep status` for humans (CMD-1): the server line, a table of groups with their resources,
+//! a table of monitors and the reboot count. Rendering only; the data is the wire's
+//! `StatusReply`, so `--json` and this view can never disagree.
+
+use std::fmt::Write;
+use std::time::Duration;
+
+use crate::control::proto::{ExitDto, StatusReply};
+
+/// The whole view, newline-terminated.
+pub fn render(status: &StatusReply) -> String {
+    let mut out = String::new();
+    let server = &status.server;
+    let _ = write!(
+        out,
+        "upkeep {} on {}: {}, up {}, OS actions {}",
+        server.name,
+        server.host,
+        server.state,
+        humantime::format_duration(Duration::from_secs(server.uptime_s)),
+        if server.os_actions.is_empty() {
+            "unknown"
+        } else {
+            &server.os_actions
+        },
+    );
+    if server.suspended {
+        out.push_str(", monitoring SUSPENDED");
+    }
+    out.push_str("\n\n");
+
+    let mut groups = vec![row([
+        "GROUP / RESOURCE",
+        "STATE",
+        "PID",
+        "LAST EXIT",
+        "SINCE",
+    ])];
+    for g in &status.groups {
+        groups.push(row([&g.name, &g.state, "", "", short_time(&g.since)]));
+        for r in &g.resources {
+            groups.push(vec![
+                format!("  {}", r.name),
+                r.state.clone(),
+                r.pid.map(|p| p.to_string()).unwrap_or_default(),
+                r.last_exit.map(exit).unwrap_or_default(),
+                short_time(&r.since).to_string(),
+            ]);
+        }
+    }
+    if status.groups.is_empty() {
+        out.push_str("no groups\n");
+    } else {
+        table(&mut out, &groups);
+    }
+    out.push('\n');
+
+    let mut monitors = vec![row([
+        "MONITOR",
+        "KIND",
+        "PHASE",
+        "FAILURES",
+        "REACTIVATIONS",
+        "LAST CHECK",
+    ])];
+    for m in &status.monitors {
+        let last = match (&m.last_verdict, m.last_detail.is_empty()) {
+            (Some(v), false) => format!("{v}: {}", m.last_detail),
+            (Some(v), true) => v.clone(),
+            (None, _) => String::new(),
+        };
+        monitors.push(vec![
+            m.name.clone(),
+            m.kind.clone(),
+            m.phase.clone(),
+            format!("{}/{}", m.failures, m.needed),
+            format!("{}/{}", m.reactivations, m.reactivation_threshold),
+            last,
+        ]);
+    }
+    if status.monitors.is_empty() {
+        out.push_str("no monitors\n");
+    } else {
+        table(&mut out, &monitors);
+    }
+    out.push('\n');
+
+    let gov = &status.governor;
+    let _ = write!(out, "reboot count {}/{}", gov.count, gov.max);
+    if let Some(at) = &gov.last_error {
+        let _ = write!(out, ", last error {}", short_time(at));
+    }
+    if gov.damaged {
+        out.push_str(", state file DAMAGED: treated as the limit reached");
+    }
+    out.push('\n');
+    out
+}
+
+fn row<const N: usize>(cells: [&str; N]) -> Vec<String> {
+    cells.iter().map(|c| c.to_string()).collect()
+}
+
+/// Left-aligned columns two spaces apart; trailing blanks trimmed.
+fn table(out: &mut String, rows: &[Vec<String>]) {
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns)
+        .map(|c| {
+            rows.iter()
+                .filter_map(|r| r.get(c))
+                .map(|cell| cell.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    for r in rows {
+        let mut line = String::new();
+        for (cell, width) in r.iter().zip(&widths) {
+            let _ = write!(line, "{cell:<width$}  ");
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+}
+
+fn exit(e: ExitDto) -> String {
+    match e {
+        ExitDto::Code(c) => format!("code {c}"),
+        ExitDto::Signal(s) => format!("signal {s}"),
+    }
+}
+
+/// `2026-01-31T05:47:58.123Z` → `2026-01-31T05:47:58`: seconds are enough on a terminal (UTC).
+fn short_time(rfc3339: &str) -> &str {
+    rfc3339.get(..19).unwrap_or(rfc3339)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::control::proto::{GovernorDto, GroupDto, MonitorDto, ResourceDto, ServerDto};
+
+    #[test]
+    fn shows_groups_resources_monitors_and_the_reboot_count() {
+        let status = StatusReply {
+            version: 1,
+            server: ServerDto {
+                name: "SSS".into(),
+                host: "server1".into(),
+                state: "online".into(),
+                suspended: false,
+                uptime_s: 65,
+                pid: 10,
+                os_actions: "simulated".into(),
+            },
+            groups: vec![GroupDto {
+                name: "demo".into(),
+                state: "online".into(),
+                since: "2026-01-31T05:47:58.123Z".into(),
+                resources: vec![ResourceDto {
+                    name: "demo-app".into(),
+                    state: "online".into(),
+                    pid: Some(4242),
+                    last_exit: None,
+                    since: "2026-01-31T05:47:58.123Z".into(),
+                }],
+            }],
+            monitors: vec![MonitorDto {
+                name: "demo-pid".into(),
+                kind: "pid".into(),
+                phase: "monitoring".into(),
+                last_verdict: None,
+                last_detail: String::new(),
+                failures: 0,
+                needed: 1,
+                reactivations: 1,
+                reactivation_threshold: 3,
+                since: "2026-01-31T05:47:58.123Z".into(),
+            }],
+            governor: GovernorDto {
+                count: 0,
+                max: 3,
+                last_error: None,
+                damaged: false,
+            },
+            last_event_seq: 12,
+        };
+        let text = render(&status);
+        assert_eq!(
+            text,
+            "upkeep SSS on server1: online, up 1m 5s, OS actions simulated\n\
+             \n\
+             GROUP / RESOURCE  STATE   PID   LAST EXIT  SINCE\n\
+             demo              online                   2026-01-31T05:47:58\n  \
+             demo-app        online  4242             2026-01-31T05:47:58\n\
+             \n\
+             MONITOR   KIND  PHASE       FAILURES  REACTIVATIONS  LAST CHECK\n\
+             demo-pid  pid   monitoring  0/1       1/3\n\
+             \n\
+             reboot count 0/3\n"
+        );
+    }
+}

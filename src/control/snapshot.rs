@@ -1,0 +1,212 @@
+//! Board and event feed → wire types: the only place that knows both the engine's types and the
+//! protocol's (STYLE-ANCHORS item 11: one conversion per DTO; CMD-1 status, MSG-5/MSG-6 events).
+//!
+//! Reads the board's watch channels without messaging any actor, so a snapshot never waits on a
+//! busy or wedged actor.
+
+use std::time::SystemTime;
+
+use upkeep_actors::board::{Board, GroupState, MonitorPhase, ResourceState};
+use upkeep_actors::event::{Event, Level};
+use upkeep_actors::host::{ExitInfo, Verdict};
+use upkeep_config::{Config, MonitorKind, OsActions};
+
+use super::life::Life;
+use super::proto::{
+    EventDto, ExitDto, GovernorDto, GroupDto, MonitorDto, ResourceDto, ServerDto, StatusReply,
+    PROTOCOL_VERSION,
+};
+
+/// What the snapshot needs besides the board: facts about this daemon process.
+#[derive(Debug, Clone)]
+pub struct ServerFacts {
+    pub host: String,
+    pub pid: u32,
+    pub started: tokio::time::Instant,
+}
+
+/// One consistent-enough status: each entry is read atomically, entries one after the other.
+pub fn status(
+    config: &Config,
+    board: &Board,
+    facts: &ServerFacts,
+    life: Life,
+    last_event_seq: u64,
+) -> StatusReply {
+    let groups = config
+        .groups
+        .iter()
+        .map(|g| {
+            let (state, since) = match board.group(&g.name) {
+                Some(s) => (group_state(s.state), time(s.since)),
+                None => ("unknown", String::new()),
+            };
+            GroupDto {
+                name: g.name.clone(),
+                state: state.to_string(),
+                since,
+                resources: g
+                    .resources
+                    .iter()
+                    .map(|r| match board.resource(&r.name) {
+                        Some(s) => ResourceDto {
+                            name: r.name.clone(),
+                            state: resource_state(s.state).to_string(),
+                            pid: s.pid,
+                            last_exit: s.last_exit.map(exit),
+                            since: time(s.since),
+                        },
+                        None => ResourceDto {
+                            name: r.name.clone(),
+                            state: "unknown".into(),
+                            pid: None,
+                            last_exit: None,
+                            since: String::new(),
+                        },
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
+    let monitors = config
+        .monitors
+        .iter()
+        .filter_map(|m| {
+            let s = board.monitor(&m.name)?;
+            Some(MonitorDto {
+                name: m.name.clone(),
+                kind: monitor_kind(&m.kind).to_string(),
+                phase: monitor_phase(s.phase).to_string(),
+                last_verdict: s.last_verdict.map(|v| verdict(v).to_string()),
+                last_detail: s.last_detail,
+                failures: s.failures,
+                needed: s.needed,
+                reactivations: s.reactivations,
+                reactivation_threshold: s.reactivation_threshold,
+                since: time(s.since),
+            })
+        })
+        .collect();
+    let governor = board.governor.borrow().clone();
+    StatusReply {
+        version: PROTOCOL_VERSION,
+        server: ServerDto {
+            name: config.name.clone(),
+            host: facts.host.clone(),
+            state: life.phase.as_str().to_string(),
+            suspended: life.suspended,
+            uptime_s: facts.started.elapsed().as_secs(),
+            pid: facts.pid,
+            os_actions: match config.os_actions {
+                OsActions::Simulated => "simulated",
+                OsActions::Real => "real",
+            }
+            .to_string(),
+        },
+        groups,
+        monitors,
+        governor: GovernorDto {
+            count: governor.count,
+            max: governor.max,
+            last_error: governor.last_error.map(time),
+            damaged: governor.damaged,
+        },
+        last_event_seq,
+    }
+}
+
+/// One event on the wire.
+pub fn event(event: &Event) -> EventDto {
+    EventDto {
+        seq: event.seq,
+        at: time(event.at),
+        module: event.kind.module().as_str().to_string(),
+        event_id: event.kind.id(),
+        level: match event.kind.level() {
+            Level::Info => "info",
+            Level::Warning => "warning",
+            Level::Error => "error",
+        }
+        .to_string(),
+        text: event.kind.to_string(),
+        line: event.line(),
+    }
+}
+
+/// RFC 3339, UTC, milliseconds (see `proto`).
+pub fn time(at: SystemTime) -> String {
+    humantime::format_rfc3339_millis(at).to_string()
+}
+
+fn exit(info: ExitInfo) -> ExitDto {
+    match info {
+        ExitInfo::Code(c) => ExitDto::Code(c),
+        ExitInfo::Signal(s) => ExitDto::Signal(s),
+    }
+}
+
+fn group_state(state: GroupState) -> &'static str {
+    match state {
+        GroupState::Offline => "offline",
+        GroupState::Starting => "starting",
+        GroupState::Online => "online",
+        GroupState::OnlinePartial => "online_partial",
+        GroupState::Stopping => "stopping",
+        GroupState::OfflinePartial => "offline_partial",
+    }
+}
+
+fn resource_state(state: ResourceState) -> &'static str {
+    match state {
+        ResourceState::Offline => "offline",
+        ResourceState::Starting => "starting",
+        ResourceState::Online => "online",
+        ResourceState::Stopping => "stopping",
+        ResourceState::StartFailed => "start_failed",
+        ResourceState::StopFailed => "stop_failed",
+    }
+}
+
+fn monitor_phase(phase: MonitorPhase) -> &'static str {
+    match phase {
+        MonitorPhase::Stopped => "stopped",
+        MonitorPhase::WaitingForTarget => "waiting_for_target",
+        MonitorPhase::StartWait => "start_wait",
+        MonitorPhase::Monitoring => "monitoring",
+        MonitorPhase::Recovering => "recovering",
+        MonitorPhase::Suspended => "suspended",
+    }
+}
+
+fn monitor_kind(kind: &MonitorKind) -> &'static str {
+    match kind {
+        MonitorKind::Pid { .. } => "pid",
+        MonitorKind::Disk { .. } => "disk",
+        MonitorKind::Raw { .. } => "raw",
+        MonitorKind::Ip { .. } => "ip",
+        MonitorKind::NicLink { .. } => "nic_link",
+        MonitorKind::SoftRaid { .. } => "soft_raid",
+        MonitorKind::UserSpace(_) => "user_space",
+        MonitorKind::MultiTarget { .. } => "multi_target",
+    }
+}
+
+fn verdict(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Normal => "normal",
+        Verdict::Warning => "warning",
+        Verdict::Error => "error",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    #[test]
+    fn times_are_rfc3339_utc_with_milliseconds() {
+        let at = UNIX_EPOCH + Duration::from_millis(1_700_000_000_123);
+        assert_eq!(time(at), "2023-11-14T22:13:20.123Z");
+    }
+}

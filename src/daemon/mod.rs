@@ -1,0 +1,307 @@
+//! `upkeep daemon`: configuration → folders → logging → host → engine → control socket →
+//! signals → orderly stop (OPS-1, OPS-5, PROC-2, PROC-3; ARCHITECTURE §5 Edges).
+//!
+//! The daemon refuses to start on an invalid configuration (PROC-2: "an invalid configuration
+//! file" keeps the product from starting) and when another daemon already serves the socket or
+//! holds the state folder (two governors would count reboots in one file, CFG-5..9). SIGTERM and
+//! SIGINT stop it in order (groups deactivated, OPS-5); a final action that stops the daemon
+//! (RES-4, RES-5, MON-13) ends it too. Both exit 0: the daemon did what it was told, and a service
+//! manager must not restart a daemon that a final action stopped on purpose.
+//!
+//! Safety: the host performs OS actions only when the configuration says `os_actions: Real`;
+//! the built-in demo and every default are `Simulated`.
+
+pub mod config;
+pub mod dirs;
+pub mod logging;
+
+use std::fs::File;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use nix::fcntl::{Flock, FlockArg};
+use tokio::signal::unix::{signal, Signal, SignalKind};
+use upkeep_actors::host::{Host, HostError};
+use upkeep_actors::{Engine, EngineError};
+use upkeep_config::{Config, OsActions};
+
+use crate::cli::exit::Exit;
+use crate::control::life::{self, Life, Phase};
+use crate::control::server::{self, Control, ServerError};
+use crate::control::snapshot::ServerFacts;
+use crate::host::paths::{default_log_dir, default_state_dir};
+use crate::host::reaper::SubreaperError;
+use crate::host::LinuxHost;
+use config::LoadError;
+use logging::LoggingError;
+
+/// The registered-name prefix of the daemon's actor tree.
+const INSTANCE: &str = "upkeep";
+/// The lock file in the state folder: one daemon per reboot history.
+const LOCK_FILE: &str = "daemon.lock";
+/// How long the runtime waits for stray blocking work after the engine is down.
+const RUNTIME_GRACE: Duration = Duration::from_secs(5);
+
+/// What `upkeep daemon` was asked for; `None` = the default.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub config: Option<PathBuf>,
+    pub state_dir: Option<PathBuf>,
+    pub socket: Option<PathBuf>,
+    pub log_dir: Option<PathBuf>,
+}
+
+/// Why the daemon could not start or run.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error(transparent)]
+    Config(#[from] LoadError),
+    #[error("cannot create the {what} folder `{}`: {source}", path.display())]
+    Folder {
+        what: &'static str,
+        path: PathBuf,
+        source: io::Error,
+    },
+    #[error(transparent)]
+    Logging(#[from] LoggingError),
+    #[error("another upkeep daemon is already running with the state folder `{}` (it holds `{}`)", dir.display(), lock.display())]
+    Locked { dir: PathBuf, lock: PathBuf },
+    #[error("cannot lock `{}`: {source}", lock.display())]
+    Lock { lock: PathBuf, source: io::Error },
+    #[error(transparent)]
+    Socket(#[from] ServerError),
+    #[error("cannot set up the host: {0}")]
+    Host(#[from] HostError),
+    #[error("cannot become the reaper of orphaned processes: {0}")]
+    Subreaper(#[from] SubreaperError),
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(io::Error),
+    #[error("cannot install the signal handlers: {0}")]
+    Signals(io::Error),
+}
+
+impl DaemonError {
+    pub fn exit(&self) -> Exit {
+        match self {
+            DaemonError::Config(LoadError::Read { .. }) => Exit::NoInput,
+            DaemonError::Config(LoadError::Invalid(_)) => Exit::Config,
+            DaemonError::Logging(e) if e.from_config() => Exit::Config,
+            DaemonError::Logging(LoggingError::Filter { .. }) => Exit::Usage,
+            DaemonError::Logging(_) => Exit::CantCreate,
+            DaemonError::Folder { .. } => Exit::CantCreate,
+            DaemonError::Locked { .. } | DaemonError::Socket(ServerError::InUse { .. }) => {
+                Exit::Unavailable
+            }
+            DaemonError::Socket(ServerError::NotASocket { .. }) => Exit::Usage,
+            DaemonError::Socket(_) => Exit::CantCreate,
+            DaemonError::Lock { .. } | DaemonError::Host(_) => Exit::CantCreate,
+            DaemonError::Subreaper(_) | DaemonError::Runtime(_) | DaemonError::Signals(_) => {
+                Exit::OsErr
+            }
+            DaemonError::Engine(_) => Exit::Software,
+        }
+    }
+}
+
+/// The resolved places.
+#[derive(Debug, Clone)]
+struct Paths {
+    state: PathBuf,
+    socket: PathBuf,
+    logs: PathBuf,
+}
+
+/// Run the daemon until it is stopped; `Ok` on an orderly stop.
+pub fn run(options: Options) -> Result<(), DaemonError> {
+    let config = Arc::new(config::load(options.config.as_deref())?);
+    let paths = Paths {
+        state: options.state_dir.unwrap_or_else(default_state_dir),
+        // The caller resolved `--socket`, then UPKEEP_SOCKET.
+        socket: options
+            .socket
+            .unwrap_or_else(crate::control::default_socket_path),
+        logs: options.log_dir.unwrap_or_else(default_log_dir),
+    };
+    folder("state", &paths.state, 0o700)?;
+    folder("log", &paths.logs, dirs::private_mode())?;
+    let _lock = lock_state(&paths.state)?;
+    let _log_guard = logging::init(&paths.logs, &config.log)?;
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        pid = std::process::id(),
+        uid = nix::unistd::geteuid().as_raw(),
+        config = %options.config.as_deref().map_or_else(|| config::BUILT_IN.into(), |p| p.display().to_string()),
+        state_dir = %paths.state.display(),
+        log_dir = %paths.logs.display(),
+        os_actions = ?config.os_actions,
+        "upkeep daemon starting"
+    );
+    match config.os_actions {
+        OsActions::Simulated => {
+            tracing::info!("OS actions are simulated: a final action only logs \"would reboot\"")
+        }
+        OsActions::Real => tracing::warn!(
+            "OS actions are REAL: a final action may shut down or reboot this machine"
+        ),
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("upkeep")
+        .build()
+        .map_err(DaemonError::Runtime)?;
+    let result = runtime.block_on(serve(config, paths));
+    runtime.shutdown_timeout(RUNTIME_GRACE);
+    match &result {
+        Ok(()) => tracing::info!("upkeep daemon stopped"),
+        Err(e) => tracing::error!("upkeep daemon failed: {e}"),
+    }
+    result
+}
+
+fn folder(what: &'static str, path: &Path, mode: u32) -> Result<(), DaemonError> {
+    dirs::create(path, mode).map_err(|source| DaemonError::Folder {
+        what,
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Hold an exclusive lock on the state folder for the daemon's life (released by the kernel
+/// when the process ends, however it ends).
+fn lock_state(dir: &Path) -> Result<Flock<File>, DaemonError> {
+    let lock = dir.join(LOCK_FILE);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock)
+        .map_err(|source| DaemonError::Lock {
+            lock: lock.clone(),
+            source,
+        })?;
+    match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+        Ok(held) => Ok(held),
+        Err((_, nix::errno::Errno::EWOULDBLOCK)) => Err(DaemonError::Locked {
+            dir: dir.to_path_buf(),
+            lock,
+        }),
+        Err((_, errno)) => Err(DaemonError::Lock {
+            lock,
+            source: errno.into(),
+        }),
+    }
+}
+
+/// How the main loop ended.
+enum Ending {
+    Signal(&'static str),
+    /// The engine stopped by itself: a final action stopped the daemon.
+    Engine,
+}
+
+async fn serve(config: Arc<Config>, paths: Paths) -> Result<(), DaemonError> {
+    // Before anything can take long: a SIGTERM during start-up must become an orderly stop,
+    // not the default "die and leave the processes behind".
+    let mut signals = Signals::install().map_err(DaemonError::Signals)?;
+    let bound = server::bind(&paths.socket).await?;
+    let host = Arc::new(LinuxHost::new(config.os_actions, paths.state.clone())?);
+    // Scripts that daemonize leave orphans; as their reaper we collect them (no zombies).
+    host.become_subreaper()?;
+    let dyn_host: Arc<dyn Host> = host.clone();
+    let engine = Engine::start(config.clone(), dyn_host, INSTANCE).await?;
+    let mut life = life::follow(engine.events());
+    let control = Control {
+        config: config.clone(),
+        board: engine.board().clone(),
+        events: engine.events().clone(),
+        facts: ServerFacts {
+            host: hostname(),
+            pid: std::process::id(),
+            started: tokio::time::Instant::now(),
+        },
+        life: life.clone(),
+    };
+    let server = server::serve(bound, control);
+    tracing::info!(socket = %server.path().display(), "control socket listening");
+
+    let ending = tokio::select! {
+        name = signals.next() => Ending::Signal(name),
+        () = stopped_by_itself(&engine, &mut life) => Ending::Engine,
+    };
+    match ending {
+        Ending::Signal(name) => {
+            tracing::info!("received {name}: stopping (groups are deactivated first)");
+            let stop = engine.stop("signal");
+            tokio::pin!(stop);
+            loop {
+                tokio::select! {
+                    () = &mut stop => break,
+                    name = signals.next() => tracing::warn!(
+                        "received {name} again: the orderly stop is still in progress"
+                    ),
+                }
+            }
+        }
+        Ending::Engine => {
+            tracing::warn!("the daemon was stopped by a final action");
+            engine.wait().await;
+        }
+    }
+    server.shutdown().await;
+    Ok(())
+}
+
+/// Resolves once the engine has stopped without being asked to.
+async fn stopped_by_itself(engine: &Engine, life: &mut tokio::sync::watch::Receiver<Life>) {
+    // The feed says "stopped" first; the poll catches a root actor that died without saying so.
+    let mut poll = tokio::time::interval(Duration::from_millis(250));
+    let mut following = true;
+    loop {
+        tokio::select! {
+            changed = life.wait_for(|l| l.phase == Phase::Stopped), if following => {
+                if changed.is_ok() {
+                    return;
+                }
+                // The follower is gone; rely on the poll alone.
+                following = false;
+            }
+            _ = poll.tick() => {
+                if engine.is_finished() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+struct Signals {
+    term: Signal,
+    int: Signal,
+}
+
+impl Signals {
+    fn install() -> io::Result<Signals> {
+        Ok(Signals {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+        })
+    }
+
+    async fn next(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.term.recv() => "SIGTERM",
+            _ = self.int.recv() => "SIGINT",
+        }
+    }
+}
+
+fn hostname() -> String {
+    nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .unwrap_or_else(|| "localhost".into())
+}
