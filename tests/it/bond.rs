@@ -911,6 +911,35 @@ fn status_json_802_3ad() {
     assert_eq!(j["slaves"][1]["permanent_hw_addr"], "00:16:35:5e:02:7e");
 }
 
+#[test]
+fn status_json_from_bug_reports() {
+    // openwrt/openwrt#18809: the mode carries a fail_over_mac remark; no slave blocks pasted.
+    let (root, _) = status_root(
+        "openwrt-18809-active-backup-header.txt",
+        "proc/net/bonding/bond0",
+    );
+    let j = status_json(&root, "bond0");
+    assert_eq!(j["mode"], "active-backup");
+    assert_eq!(
+        j["mode_text"],
+        "fault-tolerance (active-backup) (fail_over_mac active)"
+    );
+    assert_eq!(j["active_slave"], "lan3");
+    assert_eq!(j["driver_version"], "v6.6.73");
+    assert_eq!(j["slaves"].as_array().map(Vec::len), Some(0));
+
+    // accelerated-text#387: LACP never formed an aggregator.
+    let (root, _) = status_root(
+        "issue-387-802.3ad-no-aggregator.txt",
+        "proc/net/bonding/bond0",
+    );
+    let j = status_json(&root, "bond0");
+    assert_eq!(j["mode"], "802.3ad");
+    assert_eq!(j["active_aggregator_id"], serde_json::Value::Null);
+    assert_eq!(j["slaves"][0]["aggregator_id"], "N/A");
+    assert_eq!(j["slaves"][1]["permanent_hw_addr"], "00:0c:29:f5:b7:1b");
+}
+
 // ---------------------------------------------------------------------------------------------
 // The real tools' own validators, where they can be found on this machine (docs/BOND.md,
 // "Validating the generated files", says how to get them without installing services).
