@@ -198,17 +198,14 @@ impl DaemonState {
                 Some(GOVERNOR_TIMEOUT),
             )
             .await;
-        match permit {
-            Ok(ractor::rpc::CallResult::Success(Permit::Granted { .. })) => {
-                self.ctx.emit(EventKind::FinalActionStarted {
-                    origin: origin.clone(),
-                    action: label,
-                });
-                self.pending_os = Some(os);
-                self.begin_stop(me, origin);
-            }
-            // Refused (the governor said so in an event), or no answer: never act blindly.
-            Ok(_) | Err(_) => {}
+        // Refused (the governor said so in an event) or no answer: never act blindly.
+        if let Ok(ractor::rpc::CallResult::Success(Permit::Granted { .. })) = permit {
+            self.ctx.emit(EventKind::FinalActionStarted {
+                origin: origin.clone(),
+                action: label,
+            });
+            self.pending_os = Some(os);
+            self.begin_stop(me, origin);
         }
     }
 }

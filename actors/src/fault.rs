@@ -67,7 +67,7 @@ impl<H: Host> Faulty<H> {
     /// Consume one use of a counted fault matching `pick`; true when one applied.
     fn take(&self, pick: impl Fn(&Fault) -> bool) -> Option<Fault> {
         let mut plan = lock(&self.plan);
-        let index = plan.faults.iter().position(|f| pick(f))?;
+        let index = plan.faults.iter().position(pick)?;
         let fault = plan.faults[index].clone();
         match &mut plan.faults[index] {
             Fault::ScriptFails { times, .. } | Fault::ProbeFails { times, .. } => {

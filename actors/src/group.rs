@@ -439,7 +439,7 @@ impl GroupData {
             GroupState::Online
         } else if self.slots.iter().all(|s| *s == Slot::Offline) {
             GroupState::Offline
-        } else if self.slots.iter().any(|s| *s == Slot::Online) {
+        } else if self.slots.contains(&Slot::Online) {
             GroupState::OnlinePartial
         } else {
             GroupState::OfflinePartial

@@ -90,17 +90,13 @@ impl Actor for ResourceMonitor {
         _me: ActorRef<RmMsg>,
         (ctx, started): (Ctx, bool),
     ) -> Result<RmState, ActorProcessingErr> {
+        // A restarted rm resumes monitoring if the daemon had started it.
         Ok(RmState {
             children: Children::new(ctx.config.core_restart),
             ctx,
             monitors: BTreeMap::new(),
-            started: false,
+            started,
             suspended: false,
-        })
-        .map(|mut s| {
-            // A restarted rm resumes monitoring if the daemon had started it.
-            s.started = started;
-            s
         })
     }
 
