@@ -6,3 +6,4 @@ mod governor;
 mod sim;
 mod real_engine;
 mod bond;
+mod daemon;
