@@ -366,51 +366,58 @@ impl Actor for ExecResourceActor {
                     });
                 }
             }
-            ExecMsg::Rung { lane, rung } => match (lane, rung) {
-                (ACTIVATION, Rung::Retry { attempt, of }) if state.step == Step::Starting => {
-                    state.ctx.emit(EventKind::ResourceRetry {
-                        resource: name,
-                        phase: Phase::Activation,
-                        attempt,
-                        of,
-                    });
-                    state.begin_start(&me);
+            ExecMsg::Rung { lane, rung } => {
+                let (phase, step) = match lane {
+                    ACTIVATION => (Phase::Activation, Step::Starting),
+                    _ => (Phase::Deactivation, Step::Stopping),
+                };
+                if state.step != step {
+                    return Ok(());
                 }
-                (ACTIVATION, Rung::Exhausted) if state.step == Step::Starting => {
-                    let action = state.spec.activation.final_action;
-                    state.step = Step::Idle;
-                    state.counter(RetryMsg::Reset { lane: ACTIVATION });
-                    state.set_state(ResourceState::StartFailed);
-                    state.ctx.emit(EventKind::ResourceFinalAction {
-                        resource: name,
-                        phase: Phase::Activation,
-                        action: format!("{action:?}"),
-                    });
-                    (state.report)(state.index, ResourceReport::ActivationFailed(action));
+                match rung {
+                    Rung::Retry { attempt, of } => {
+                        state.ctx.emit(EventKind::ResourceRetry {
+                            resource: name,
+                            phase,
+                            attempt,
+                            of,
+                        });
+                        match phase {
+                            Phase::Activation => state.begin_start(&me),
+                            Phase::Deactivation => state.begin_stop(&me),
+                        }
+                    }
+                    Rung::Exhausted => {
+                        state.step = Step::Idle;
+                        state.counter(RetryMsg::Reset { lane });
+                        let (board, action, report) = match phase {
+                            Phase::Activation => {
+                                let a = state.spec.activation.final_action;
+                                (
+                                    ResourceState::StartFailed,
+                                    format!("{a:?}"),
+                                    ResourceReport::ActivationFailed(a),
+                                )
+                            }
+                            Phase::Deactivation => {
+                                let a = state.spec.deactivation.final_action;
+                                (
+                                    ResourceState::StopFailed,
+                                    format!("{a:?}"),
+                                    ResourceReport::DeactivationFailed(a),
+                                )
+                            }
+                        };
+                        state.set_state(board);
+                        state.ctx.emit(EventKind::ResourceFinalAction {
+                            resource: name,
+                            phase,
+                            action,
+                        });
+                        (state.report)(state.index, report);
+                    }
                 }
-                (DEACTIVATION, Rung::Retry { attempt, of }) if state.step == Step::Stopping => {
-                    state.ctx.emit(EventKind::ResourceRetry {
-                        resource: name,
-                        phase: Phase::Deactivation,
-                        attempt,
-                        of,
-                    });
-                    state.begin_stop(&me);
-                }
-                (DEACTIVATION, Rung::Exhausted) if state.step == Step::Stopping => {
-                    let action = state.spec.deactivation.final_action;
-                    state.step = Step::Idle;
-                    state.counter(RetryMsg::Reset { lane: DEACTIVATION });
-                    state.set_state(ResourceState::StopFailed);
-                    state.ctx.emit(EventKind::ResourceFinalAction {
-                        resource: name,
-                        phase: Phase::Deactivation,
-                        action: format!("{action:?}"),
-                    });
-                    (state.report)(state.index, ResourceReport::DeactivationFailed(action));
-                }
-                _ => {}
-            },
+            }
         }
         Ok(())
     }

@@ -239,35 +239,7 @@ impl GroupData {
                 break;
             }
         }
-        let in_flight = self
-            .slots
-            .iter()
-            .any(|s| matches!(s, Slot::PendingStart | Slot::Activating));
-        if in_flight {
-            return;
-        }
-        let ok = self.slots.iter().all(|s| *s == Slot::Online);
-        let group = self.spec.name.clone();
-        self.set_group_state(if ok {
-            GroupState::Online
-        } else {
-            GroupState::OnlinePartial
-        });
-        if ok {
-            self.ctx.emit(EventKind::GroupStartEnd { group });
-        } else {
-            self.ctx.emit(EventKind::GroupStartFailed { group });
-        }
-        if let Some(op) = self.current.take() {
-            if op.then_stop {
-                self.queue.push_front(Op {
-                    kind: OpKind::Stop,
-                    done: None,
-                    then_stop: false,
-                });
-            }
-            finish(op, ok);
-        }
+        self.settle(true);
     }
 
     fn advance_stop(&mut self) {
@@ -311,26 +283,48 @@ impl GroupData {
                 break;
             }
         }
-        let in_flight = self
-            .slots
-            .iter()
-            .any(|s| matches!(s, Slot::PendingStop | Slot::Deactivating));
-        if in_flight {
+        self.settle(false);
+    }
+
+    /// End the start (`starting`) or stop operation once nothing is pending or in flight:
+    /// record the group's state, say how it ended, answer the requester.
+    fn settle(&mut self, starting: bool) {
+        let busy = |s: &Slot| match starting {
+            true => matches!(s, Slot::PendingStart | Slot::Activating),
+            false => matches!(s, Slot::PendingStop | Slot::Deactivating),
+        };
+        if self.slots.iter().any(busy) {
             return;
         }
-        let ok = self.slots.iter().all(|s| *s == Slot::Offline);
+        let target = if starting {
+            Slot::Online
+        } else {
+            Slot::Offline
+        };
+        let ok = self.slots.iter().all(|s| *s == target);
         let group = self.spec.name.clone();
-        self.set_group_state(if ok {
-            GroupState::Offline
-        } else {
-            GroupState::OfflinePartial
-        });
-        if ok {
-            self.ctx.emit(EventKind::GroupStopEnd { group });
-        } else {
-            self.ctx.emit(EventKind::GroupStopFailed { group });
-        }
+        let (state, event) = match (starting, ok) {
+            (true, true) => (GroupState::Online, EventKind::GroupStartEnd { group }),
+            (true, false) => (
+                GroupState::OnlinePartial,
+                EventKind::GroupStartFailed { group },
+            ),
+            (false, true) => (GroupState::Offline, EventKind::GroupStopEnd { group }),
+            (false, false) => (
+                GroupState::OfflinePartial,
+                EventKind::GroupStopFailed { group },
+            ),
+        };
+        self.set_group_state(state);
+        self.ctx.emit(event);
         if let Some(op) = self.current.take() {
+            if op.then_stop {
+                self.queue.push_front(Op {
+                    kind: OpKind::Stop,
+                    done: None,
+                    then_stop: false,
+                });
+            }
             finish(op, ok);
         }
     }
