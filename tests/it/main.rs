@@ -1,9 +1,9 @@
 //! One integration test binary.
 
-mod linux_host;
-mod escalation;
-mod governor;
-mod sim;
-mod real_engine;
 mod bond;
 mod daemon;
+mod escalation;
+mod governor;
+mod linux_host;
+mod real_engine;
+mod sim;
