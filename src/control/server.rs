@@ -133,6 +133,14 @@ pub async fn bind(path: &Path) -> Result<Bound, ServerError> {
     })
 }
 
+impl Bound {
+    /// Give the socket up without serving (the daemon failed to start): remove its file.
+    pub fn discard(self) {
+        drop(self.listener);
+        remove_if_ours(&self.path, self.identity);
+    }
+}
+
 /// A serving socket.
 pub struct Server {
     path: PathBuf,

@@ -132,6 +132,7 @@ pub fn run(options: Options) -> Result<(), DaemonError> {
     let _log_guard = logging::init(&paths.logs, &config.log)?;
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
+        profile = if cfg!(debug_assertions) { "debug" } else { "release" },
         pid = std::process::id(),
         uid = nix::unistd::geteuid().as_raw(),
         config = %options.config.as_deref().map_or_else(|| config::BUILT_IN.into(), |p| p.display().to_string()),
@@ -207,12 +208,19 @@ async fn serve(config: Arc<Config>, paths: Paths) -> Result<(), DaemonError> {
     // Before anything can take long: a SIGTERM during start-up must become an orderly stop,
     // not the default "die and leave the processes behind".
     let mut signals = Signals::install().map_err(DaemonError::Signals)?;
-    let bound = server::bind(&paths.socket).await?;
     let host = Arc::new(LinuxHost::new(config.os_actions, paths.state.clone())?);
     // Scripts that daemonize leave orphans; as their reaper we collect them (no zombies).
     host.become_subreaper()?;
-    let dyn_host: Arc<dyn Host> = host.clone();
-    let engine = Engine::start(config.clone(), dyn_host, INSTANCE).await?;
+    // Bound before the engine starts, so `status` answers while the groups are starting.
+    let bound = server::bind(&paths.socket).await?;
+    let dyn_host: Arc<dyn Host> = host;
+    let engine = match Engine::start(config.clone(), dyn_host, INSTANCE).await {
+        Ok(engine) => engine,
+        Err(e) => {
+            bound.discard();
+            return Err(e.into());
+        }
+    };
     let mut life = life::follow(engine.events());
     let control = Control {
         config: config.clone(),
