@@ -14,7 +14,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::{Duration, SystemTime};
 
-use upkeep_config::{Command, Monitor};
+use upkeep_config::{Command, Monitor, UserSpace, WatchdogMethod};
 
 /// A boxed, sendable future: the Host trait is used as `Arc<dyn Host>`.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -169,6 +169,11 @@ pub enum HostError {
     OsAction { action: OsAction, reason: String },
     #[error("monitor `{monitor}`: {reason}")]
     Probe { monitor: String, reason: String },
+    #[error("watchdog {method:?}: {reason}")]
+    Watchdog {
+        method: WatchdogMethod,
+        reason: String,
+    },
 }
 
 /// The engine's view of the operating system.
@@ -205,4 +210,35 @@ pub trait Host: Send + Sync + 'static {
     fn hostname(&self) -> String {
         "localhost".into()
     }
+
+    /// Open the watchdog of the user-space monitor (USW-5): `softdog` (/dev/watchdog), `ipmi`.
+    /// A real device is opened only when OS actions are real; otherwise the host gives a
+    /// simulated one that records the reset it would cause. Method `none` never gets here.
+    fn open_watchdog(
+        &self,
+        method: WatchdogMethod,
+        timeout: Duration,
+    ) -> Result<Box<dyn Watchdog>, HostError> {
+        let _ = timeout;
+        Err(HostError::Watchdog {
+            method,
+            reason: "this host has no watchdog".into(),
+        })
+    }
+
+    /// One user-space liveness cycle (USW-5): open/close (and write) the dummy file, create
+    /// the dummy thread. `Err` says what failed.
+    fn userspace_check(&self, spec: &UserSpace) -> BoxFuture<'static, Result<(), String>> {
+        let _ = spec;
+        Box::pin(async { Ok(()) })
+    }
+}
+
+/// An open watchdog: fed every cycle; closed with the magic close on an orderly stop so it does
+/// not fire (USW-5, DOWN-5, DOWN-6).
+pub trait Watchdog: Send + Sync {
+    /// Keep-alive: the machine is reset if this stops for longer than the timeout.
+    fn feed(&self) -> Result<(), HostError>;
+    /// Disarm (magic close). After this, `feed` is not called again.
+    fn close(&self) -> Result<(), HostError>;
 }
