@@ -137,4 +137,12 @@ impl Host for LinuxHost {
     fn now_wall(&self) -> SystemTime {
         SystemTime::now()
     }
+
+    /// TRB-12: the server's own name, as `hostname` prints it.
+    fn hostname(&self) -> String {
+        nix::unistd::gethostname()
+            .ok()
+            .and_then(|name| name.into_string().ok())
+            .unwrap_or_else(|| "localhost".into())
+    }
 }
