@@ -6,11 +6,11 @@
 //! the moment the resource records it (MON-10: event-driven, no polling delay).
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::SystemTime;
 
 use tokio::sync::watch;
-use upkeep_config::Config;
+use upkeep_config::{Config, Monitor};
 
 use crate::host::{ExitInfo, Verdict};
 
@@ -125,7 +125,8 @@ pub struct GovernorStatus {
 pub struct Board {
     pub groups: BTreeMap<String, watch::Sender<GroupStatus>>,
     pub resources: BTreeMap<String, watch::Sender<ResourceStatus>>,
-    pub monitors: BTreeMap<String, watch::Sender<MonitorStatus>>,
+    /// Behind a lock because a hot configuration apply adds and removes monitors (APPLY-2 #2).
+    monitors: RwLock<BTreeMap<String, watch::Sender<MonitorStatus>>>,
     pub governor: watch::Sender<GovernorStatus>,
 }
 
@@ -159,23 +160,13 @@ impl Board {
                 (r.name.clone(), tx)
             })
             .collect();
-        let monitors = config
-            .monitors
-            .iter()
-            .map(|m| {
-                let (tx, _) = watch::channel(MonitorStatus {
-                    phase: MonitorPhase::Stopped,
-                    last_verdict: None,
-                    last_detail: String::new(),
-                    failures: 0,
-                    needed: m.retries + 1,
-                    reactivations: 0,
-                    reactivation_threshold: m.recovery.reactivation_threshold,
-                    since: now,
-                });
-                (m.name.clone(), tx)
-            })
-            .collect();
+        let monitors = RwLock::new(
+            config
+                .monitors
+                .iter()
+                .map(|m| (m.name.clone(), monitor_entry(m, now)))
+                .collect(),
+        );
         let (governor, _) = watch::channel(GovernorStatus {
             count: 0,
             max: config.reboot_limit.max_reboot_count,
@@ -204,8 +195,26 @@ impl Board {
     }
 
     pub fn update_monitor(&self, name: &str, f: impl FnOnce(&mut MonitorStatus)) {
-        if let Some(tx) = self.monitors.get(name) {
+        let monitors = self.monitors.read().unwrap_or_else(|p| p.into_inner());
+        if let Some(tx) = monitors.get(name) {
             tx.send_modify(f);
+        }
+    }
+
+    /// Make the monitor entries match `monitors`: new ones start stopped, gone ones go.
+    pub fn set_monitors(&self, monitors: &[Monitor], now: SystemTime) {
+        let mut map = self.monitors.write().unwrap_or_else(|p| p.into_inner());
+        map.retain(|name, _| monitors.iter().any(|m| &m.name == name));
+        for m in monitors {
+            let fresh = monitor_entry(m, now);
+            map.entry(m.name.clone())
+                .and_modify(|tx| {
+                    tx.send_modify(|s| {
+                        s.needed = m.retries + 1;
+                        s.reactivation_threshold = m.recovery.reactivation_threshold;
+                    })
+                })
+                .or_insert(fresh);
         }
     }
 
@@ -218,6 +227,21 @@ impl Board {
     }
 
     pub fn monitor(&self, name: &str) -> Option<MonitorStatus> {
-        self.monitors.get(name).map(|tx| tx.borrow().clone())
+        let monitors = self.monitors.read().unwrap_or_else(|p| p.into_inner());
+        monitors.get(name).map(|tx| tx.borrow().clone())
     }
+}
+
+fn monitor_entry(m: &Monitor, now: SystemTime) -> watch::Sender<MonitorStatus> {
+    let (tx, _) = watch::channel(MonitorStatus {
+        phase: MonitorPhase::Stopped,
+        last_verdict: None,
+        last_detail: String::new(),
+        failures: 0,
+        needed: m.retries + 1,
+        reactivations: 0,
+        reactivation_threshold: m.recovery.reactivation_threshold,
+        since: now,
+    });
+    tx
 }

@@ -1,8 +1,11 @@
 //! What every actor of one daemon shares: the host, the event feed, the status board, the
 //! configuration and the naming scheme of the tree.
 
-use std::sync::Arc;
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::time::SystemTime;
 
+use tokio::time::Instant;
 use upkeep_config::Config;
 
 use crate::board::Board;
@@ -15,8 +18,47 @@ pub struct Ctx {
     pub host: Arc<dyn Host>,
     pub events: Events,
     pub board: Arc<Board>,
+    /// The configuration this actor was started with.
     pub config: Arc<Config>,
+    /// The configuration in force now (a hot apply replaces it without restarting everyone).
+    pub live: Arc<RwLock<Arc<Config>>>,
     pub names: Names,
+    pub journal: Journal,
+}
+
+/// What supervisors record about their children's crashes, for `upkeep tree`: ractor keeps no
+/// restart counts or last failures itself (RACTOR-NOTES §3).
+#[derive(Clone, Default)]
+pub struct Journal(Arc<Mutex<HashMap<String, CrashRecord>>>);
+
+/// Crashes of one actor path.
+#[derive(Debug, Clone, Default)]
+pub struct CrashRecord {
+    pub crashes: VecDeque<Instant>,
+    pub last_failure: Option<(String, SystemTime)>,
+}
+
+impl Journal {
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, CrashRecord>> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Record a crash of the actor registered as `name`.
+    pub fn crashed(&self, name: &str, reason: &str, at: SystemTime) {
+        let mut map = self.lock();
+        let record = map.entry(name.to_string()).or_default();
+        record.crashes.push_back(Instant::now());
+        if record.crashes.len() > 64 {
+            record.crashes.pop_front();
+        }
+        record.last_failure = Some((reason.to_string(), at));
+    }
+
+    pub fn get(&self, name: &str) -> Option<CrashRecord> {
+        self.lock().get(name).cloned()
+    }
 }
 
 impl Ctx {

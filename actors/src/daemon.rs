@@ -3,9 +3,11 @@
 //! that stop the daemon or the OS (RES-4, RES-5, MON-13, DOWN-1..4), and turns a core actor that
 //! keeps crashing into an emergency shutdown (DOWN-3).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
+use upkeep_config::Config;
 
 use crate::ctx::Ctx;
 use crate::event::EventKind;
@@ -59,6 +61,18 @@ pub enum DaemonMsg {
     FinalAction {
         origin: String,
         action: DaemonAction,
+    },
+    /// CMD-3 `upkeep down [--reboot]`: orderly stop, then the OS action; manual, so not
+    /// counted by the governor (MAP-6). Simulated unless OS actions are real.
+    Down {
+        reboot: bool,
+        done: Option<RpcReplyPort<()>>,
+    },
+    /// APPLY-2 #2 (suspend / resume): swap the monitors and the reboot limit while the groups
+    /// keep running. Refused when groups or resources differ (those need a stop / restart).
+    Reconfigure {
+        config: Arc<Config>,
+        done: Option<RpcReplyPort<Result<(), String>>>,
     },
 }
 
@@ -162,6 +176,41 @@ impl DaemonState {
         }));
     }
 
+    async fn reconfigure(&mut self, config: Arc<Config>) -> Result<(), String> {
+        if self.phase == Phase::Stopping {
+            return Err("the daemon is stopping".into());
+        }
+        let current = self.ctx.config.clone();
+        if current.groups != config.groups || current.os_actions != config.os_actions {
+            return Err(
+                "groups, resources or os_actions changed: that needs a stop and restart".into(),
+            );
+        }
+        if let Some(governor) = self.governor() {
+            let _ = governor.cast(GovernorMsg::SetLimit(config.reboot_limit));
+        }
+        if let Some(rm) = self.rm() {
+            let swap = config.clone();
+            rm.call(
+                |port| RmMsg::Replace {
+                    config: swap,
+                    done: Some(port),
+                },
+                Some(Duration::from_secs(60)),
+            )
+            .await
+            .map_err(|e| format!("the monitors could not be swapped: {e}"))?;
+        }
+        self.ctx.config = config.clone();
+        if let Ok(mut live) = self.ctx.live.write() {
+            *live = config;
+        }
+        self.ctx.emit(EventKind::ConfigApplied {
+            method: "suspend/resume".into(),
+        });
+        Ok(())
+    }
+
     async fn final_action(
         &mut self,
         me: &ActorRef<DaemonMsg>,
@@ -221,7 +270,7 @@ impl Actor for Daemon {
         ctx: Ctx,
     ) -> Result<DaemonState, ActorProcessingErr> {
         Ok(DaemonState {
-            children: Children::new(ctx.config.core_restart),
+            children: Children::new(&ctx),
             ctx,
             phase: Phase::Starting,
             monitors_started: false,
@@ -335,6 +384,25 @@ impl Actor for Daemon {
             }
             DaemonMsg::FinalAction { origin, action } => {
                 state.final_action(&me, origin, action).await
+            }
+            DaemonMsg::Down { reboot, done } => {
+                let action = if reboot {
+                    OsAction::Reboot
+                } else {
+                    OsAction::Shutdown
+                };
+                state.stop_waiters.extend(done);
+                if state.pending_os.is_none() {
+                    state.ctx.emit(EventKind::ManualDown { action });
+                    state.pending_os = Some(action);
+                }
+                state.begin_stop(&me, format!("manual {action}"));
+            }
+            DaemonMsg::Reconfigure { config, done } => {
+                let result = state.reconfigure(config).await;
+                if let Some(done) = done {
+                    let _ = done.send(result);
+                }
             }
         }
         Ok(())

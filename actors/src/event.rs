@@ -251,6 +251,22 @@ pub enum EventKind {
         monitor: String,
         reason: String,
     },
+    /// `upkeep down [--reboot]` (CMD-3): manual, so not counted by the governor (MAP-6).
+    ManualDown {
+        action: OsAction,
+    },
+    /// A configuration was applied while running (APPLY-2).
+    ConfigApplied {
+        method: String,
+    },
+    /// OPS-4 for one monitor (`upkeep monitor suspend NAME [--for D]`).
+    MonitorSuspended {
+        monitor: String,
+        until: Option<String>,
+    },
+    MonitorResumed {
+        monitor: String,
+    },
 }
 
 impl EventKind {
@@ -270,7 +286,9 @@ impl EventKind {
             | OsAction { .. }
             | OsActionFailed { .. }
             | RebootCountReset { .. }
-            | RebootStateDamaged { .. } => Module::Pm,
+            | RebootStateDamaged { .. }
+            | ManualDown { .. }
+            | ConfigApplied { .. } => Module::Pm,
             ServerUp { .. } => Module::Nm,
             GroupStartBegin { .. }
             | GroupStartEnd { .. }
@@ -300,7 +318,9 @@ impl EventKind {
             | MonitorFinalAction { .. }
             | MonitorsSuspended
             | MonitorsResumed
-            | ProbeRestarted { .. } => Module::Rm,
+            | ProbeRestarted { .. }
+            | MonitorSuspended { .. }
+            | MonitorResumed { .. } => Module::Rm,
         }
     }
 
@@ -322,6 +342,8 @@ impl EventKind {
             OsActionFailed { .. } => 23,
             RebootCountReset { .. } => 24,
             RebootStateDamaged { .. } => 25,
+            ManualDown { .. } => 26,
+            ConfigApplied { .. } => 30,
             ServerUp { .. } => 1,
             GroupStartBegin { .. } => 10,
             GroupStartEnd { .. } => 11,
@@ -380,6 +402,8 @@ impl EventKind {
             MonitorsSuspended => 20,
             MonitorsResumed => 21,
             ProbeRestarted { .. } => 30,
+            MonitorSuspended { .. } => 22,
+            MonitorResumed { .. } => 23,
         }
     }
 
@@ -529,6 +553,16 @@ impl fmt::Display for EventKind {
             ProbeRestarted { monitor, reason } => {
                 write!(f, "The probe of monitor {monitor} was restarted. ({reason})")
             }
+            MonitorSuspended { monitor, until: None } => write!(f, "Monitor {monitor} suspended."),
+            MonitorSuspended { monitor, until: Some(until) } => {
+                write!(f, "Monitor {monitor} suspended until {until}.")
+            }
+            MonitorResumed { monitor } => write!(f, "Monitor {monitor} resumed."),
+            ManualDown { action } => write!(
+                f,
+                "Manual {action} requested: the daemon stops its groups, then the OS will {action}."
+            ),
+            ConfigApplied { method } => write!(f, "The configuration was applied ({method})."),
         }
     }
 }

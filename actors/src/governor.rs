@@ -166,6 +166,8 @@ pub enum GovernorMsg {
     },
     /// Time to look at the reset window again.
     Tick,
+    /// A hot apply changed CFG-6 / CFG-7 (apply level SuspendResume, CFG-4).
+    SetLimit(upkeep_config::RebootLimit),
 }
 
 pub struct GovernorState {
@@ -339,6 +341,11 @@ impl Actor for RebootGovernor {
                 if let Some(reply) = reply {
                     let _ = reply.send(outcome);
                 }
+            }
+            GovernorMsg::SetLimit(limit) => {
+                state.budget.max = limit.max_reboot_count;
+                state.budget.reset_after = limit.reset_after;
+                state.refresh();
             }
             GovernorMsg::Tick => {
                 let had = state.budget.count > 0 || state.budget.damaged;

@@ -47,6 +47,12 @@ pub enum GroupMsg {
         reason: String,
         done: Option<RpcReplyPort<bool>>,
     },
+    /// Activate or deactivate one resource alone (`upkeep resource start|stop`).
+    Single {
+        resource: String,
+        start: bool,
+        done: Option<RpcReplyPort<bool>>,
+    },
     Report {
         index: usize,
         report: ResourceReport,
@@ -80,6 +86,11 @@ enum OpKind {
     Reactivate {
         index: usize,
         restarting: bool,
+    },
+    /// One resource started or stopped on its own.
+    Single {
+        index: usize,
+        start: bool,
     },
 }
 
@@ -187,6 +198,30 @@ impl GroupData {
                 self.current = Some(op);
                 self.send(index, ExecMsg::Deactivate);
             }
+            OpKind::Single { index, start } => {
+                let already = match start {
+                    true => self.slots[index] == Slot::Online,
+                    false => self.slots[index] == Slot::Offline,
+                };
+                if already {
+                    finish(op, true);
+                    return;
+                }
+                self.slots[index] = if start {
+                    Slot::Activating
+                } else {
+                    Slot::Deactivating
+                };
+                self.current = Some(op);
+                self.send(
+                    index,
+                    if start {
+                        ExecMsg::Activate
+                    } else {
+                        ExecMsg::Deactivate
+                    },
+                );
+            }
         }
     }
 
@@ -196,7 +231,7 @@ impl GroupData {
         match op.kind {
             OpKind::Start => self.advance_start(),
             OpKind::Stop => self.advance_stop(),
-            OpKind::Reactivate { .. } => {}
+            OpKind::Reactivate { .. } | OpKind::Single { .. } => {}
         }
     }
 
@@ -383,6 +418,27 @@ impl GroupData {
         }
         if let Some(Op {
             kind:
+                OpKind::Single {
+                    index: target,
+                    start,
+                },
+            ..
+        }) = self.current
+        {
+            if target == index {
+                let ok = matches!(
+                    (start, report),
+                    (true, ResourceReport::Activated) | (false, ResourceReport::Deactivated)
+                );
+                if let Some(op) = self.current.take() {
+                    finish(op, ok);
+                }
+                self.refresh_group_state();
+            }
+            return;
+        }
+        if let Some(Op {
+            kind:
                 OpKind::Reactivate {
                     index: target,
                     restarting,
@@ -505,7 +561,7 @@ impl Actor for GroupActor {
             deps: dependency_indices(&args.spec),
             slots: vec![Slot::Offline; n],
             actors: vec![None; n],
-            children: Children::new(args.ctx.config.core_restart),
+            children: Children::new(&args.ctx),
             ctx: args.ctx,
             spec: args.spec,
             current: None,
@@ -572,6 +628,22 @@ impl Actor for GroupActor {
                     }
                 }
             }
+            GroupMsg::Single {
+                resource,
+                start,
+                done,
+            } => match state.spec.resources.iter().position(|r| r.name == resource) {
+                Some(index) => state.queue.push_back(Op {
+                    kind: OpKind::Single { index, start },
+                    done,
+                    then_stop: false,
+                }),
+                None => {
+                    if let Some(done) = done {
+                        let _ = done.send(false);
+                    }
+                }
+            },
             GroupMsg::Report { index, report } => {
                 if index < state.slots.len() {
                     state.on_report(index, report);

@@ -25,6 +25,7 @@ pub mod rm;
 pub mod sim;
 pub mod supervise;
 pub mod task;
+pub mod tree;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,12 +38,40 @@ use crate::ctx::{Ctx, Names};
 use crate::daemon::{Daemon, DaemonMsg};
 use crate::event::Events;
 use crate::host::Host;
+use crate::rc::RcMsg;
+use crate::rm::RmMsg;
 
 /// Errors starting the engine.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     #[error("cannot start the daemon's actor tree: {0}")]
     Spawn(String),
+}
+
+/// Errors of an operator operation on a running engine.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OpError {
+    #[error("the daemon is not running")]
+    NotRunning,
+    #[error("unknown {kind} `{name}`")]
+    Unknown { kind: &'static str, name: String },
+    #[error("{0}")]
+    Refused(String),
+    #[error("{what} did not succeed; see `upkeep events`")]
+    Failed { what: String },
+}
+
+/// How long an operator operation may take before the caller is told (scripts have their own
+/// timeouts; this only bounds the wait for the answer).
+const OP_TIMEOUT: Duration = Duration::from_secs(3600);
+
+fn answer<T>(
+    reply: Result<ractor::rpc::CallResult<T>, ractor::MessagingErr<impl Sized>>,
+) -> Result<T, OpError> {
+    match reply {
+        Ok(ractor::rpc::CallResult::Success(v)) => Ok(v),
+        _ => Err(OpError::NotRunning),
+    }
 }
 
 /// One running daemon tree.
@@ -63,12 +92,15 @@ impl Engine {
         let clock_host = host.clone();
         let events = Events::new(Arc::new(move || clock_host.now_wall()));
         let board = Board::new(&config, host.now_wall());
+        let live = Arc::new(std::sync::RwLock::new(config.clone()));
         let ctx = Ctx {
             host,
             events,
             board,
             config,
+            live,
             names: Names::new(instance),
+            journal: Default::default(),
         };
         let (daemon, join) = Actor::spawn(Some(ctx.names.daemon()), Daemon, ctx.clone())
             .await
@@ -108,5 +140,168 @@ impl Engine {
     /// Whether the root actor has stopped.
     pub fn is_finished(&self) -> bool {
         self.join.is_finished()
+    }
+
+    /// The configuration in force (a hot apply replaces it).
+    pub fn config(&self) -> Arc<Config> {
+        match self.ctx.live.read() {
+            Ok(c) => c.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// The live supervision tree (`upkeep tree`).
+    pub fn tree(&self) -> tree::TreeNode {
+        tree::snapshot(&self.ctx, &self.daemon.get_cell())
+    }
+
+    /// OPS-2 / OPS-3: suspend or resume all monitoring; groups keep running.
+    pub async fn suspend(&self, suspend: bool) -> Result<(), OpError> {
+        let reply = self
+            .daemon
+            .call(
+                |done| match suspend {
+                    true => DaemonMsg::Suspend { done: Some(done) },
+                    false => DaemonMsg::Resume { done: Some(done) },
+                },
+                Some(OP_TIMEOUT),
+            )
+            .await;
+        answer(reply)
+    }
+
+    /// `group start|stop NAME` (CMD-4).
+    pub async fn group(&self, name: &str, start: bool) -> Result<(), OpError> {
+        if self.config().group(name).is_none() {
+            return Err(OpError::Unknown {
+                kind: "group",
+                name: name.into(),
+            });
+        }
+        let rc = ActorRef::<RcMsg>::where_is(self.ctx.names.rc()).ok_or(OpError::NotRunning)?;
+        let group = name.to_string();
+        let reply = rc
+            .call(
+                |done| RcMsg::Group {
+                    group,
+                    start,
+                    reason: "operator".into(),
+                    done: Some(done),
+                },
+                Some(OP_TIMEOUT),
+            )
+            .await;
+        match answer(reply)? {
+            true => Ok(()),
+            false => Err(OpError::Failed {
+                what: format!("{} of group `{name}`", verb(start)),
+            }),
+        }
+    }
+
+    /// `resource start|stop NAME`: one exec resource alone.
+    pub async fn resource(&self, name: &str, start: bool) -> Result<(), OpError> {
+        if self.config().resource(name).is_none() {
+            return Err(OpError::Unknown {
+                kind: "resource",
+                name: name.into(),
+            });
+        }
+        let rc = ActorRef::<RcMsg>::where_is(self.ctx.names.rc()).ok_or(OpError::NotRunning)?;
+        let resource = name.to_string();
+        let reply = rc
+            .call(
+                |done| RcMsg::Resource {
+                    resource,
+                    start,
+                    done: Some(done),
+                },
+                Some(OP_TIMEOUT),
+            )
+            .await;
+        match answer(reply)? {
+            true => Ok(()),
+            false => Err(OpError::Failed {
+                what: format!("{} of resource `{name}`", verb(start)),
+            }),
+        }
+    }
+
+    /// OPS-4 (`clpmonctrl -s`): suspend monitors by name (all when `names` is empty), for
+    /// `for_` if given (the suspension then ends by itself).
+    pub async fn suspend_monitors(
+        &self,
+        names: Vec<String>,
+        for_: Option<Duration>,
+    ) -> Result<(), OpError> {
+        let rm = ActorRef::<RmMsg>::where_is(self.ctx.names.rm()).ok_or(OpError::NotRunning)?;
+        let reply = rm
+            .call(
+                |done| RmMsg::SuspendMonitors {
+                    names,
+                    for_,
+                    done: Some(done),
+                },
+                Some(OP_TIMEOUT),
+            )
+            .await;
+        answer(reply)?.map_err(OpError::Refused)
+    }
+
+    /// OPS-4 (`clpmonctrl -r`).
+    pub async fn resume_monitors(&self, names: Vec<String>) -> Result<(), OpError> {
+        let rm = ActorRef::<RmMsg>::where_is(self.ctx.names.rm()).ok_or(OpError::NotRunning)?;
+        let reply = rm
+            .call(
+                |done| RmMsg::ResumeMonitors {
+                    names,
+                    done: Some(done),
+                },
+                Some(OP_TIMEOUT),
+            )
+            .await;
+        answer(reply)?.map_err(OpError::Refused)
+    }
+
+    /// CMD-3 `upkeep down [--reboot]`: orderly stop, then shutdown or reboot (manual: not
+    /// counted; simulated unless OS actions are real). Returns once the daemon has stopped.
+    pub async fn down(self, reboot: bool) -> Result<(), OpError> {
+        let reply = self
+            .daemon
+            .call(
+                |done| DaemonMsg::Down {
+                    reboot,
+                    done: Some(done),
+                },
+                Some(OP_TIMEOUT),
+            )
+            .await;
+        answer(reply)?;
+        let _ = self.join.await;
+        Ok(())
+    }
+
+    /// APPLY-2 #2: apply a configuration whose changes need only a suspend / resume
+    /// (monitors, reboot limit) while the groups keep running.
+    pub async fn reconfigure(&self, config: Arc<Config>) -> Result<(), OpError> {
+        let reply = self
+            .daemon
+            .call(
+                |done| DaemonMsg::Reconfigure {
+                    config,
+                    done: Some(done),
+                },
+                Some(OP_TIMEOUT),
+            )
+            .await;
+        answer(reply)?.map_err(OpError::Refused)
+    }
+}
+
+fn verb(start: bool) -> &'static str {
+    if start {
+        "start"
+    } else {
+        "stop"
     }
 }

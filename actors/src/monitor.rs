@@ -32,6 +32,8 @@ pub struct MonitorArgs {
     pub spec: Monitor,
     /// Start suspended (the daemon is suspended while this monitor is (re)started).
     pub suspended: bool,
+    /// Start suspended by the operator (`upkeep monitor suspend NAME`).
+    pub operator_suspended: bool,
 }
 
 pub enum MonitorMsg {
@@ -61,6 +63,8 @@ pub enum MonitorMsg {
     },
     Suspend,
     Resume,
+    OperatorSuspend,
+    OperatorResume,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,7 +83,9 @@ pub struct MonitorState {
     awaiting_rung: bool,
     /// A reactivation happened: the next normal check resets the ladder (MON-15).
     pending_reset: bool,
+    /// OPS-2 (daemon suspend) and OPS-4 (this monitor suspended): either one pauses it.
     suspended: bool,
+    operator_suspended: bool,
     probe: Option<ActorRef<ProbeMsg>>,
     counter: Option<ActorRef<RetryMsg>>,
     children: Children<Child>,
@@ -153,7 +159,7 @@ impl MonitorState {
     fn arm(&mut self, me: &ActorRef<MonitorMsg>) {
         self.epoch += 1;
         self.waiting = None;
-        if self.suspended {
+        if self.suspended || self.operator_suspended {
             self.set_phase(MonitorPhase::Suspended);
             return;
         }
@@ -379,7 +385,7 @@ impl Actor for MonitorActor {
         args: MonitorArgs,
     ) -> Result<MonitorState, ActorProcessingErr> {
         Ok(MonitorState {
-            children: Children::new(args.ctx.config.core_restart),
+            children: Children::new(&args.ctx),
             ctx: args.ctx,
             spec: args.spec,
             phase: MonitorPhase::Stopped,
@@ -388,6 +394,7 @@ impl Actor for MonitorActor {
             awaiting_rung: false,
             pending_reset: false,
             suspended: args.suspended,
+            operator_suspended: args.operator_suspended,
             probe: None,
             counter: None,
             ticker: None,
@@ -542,6 +549,16 @@ impl Actor for MonitorActor {
             }
             MonitorMsg::Resume => {
                 state.suspended = false;
+                state.arm(&me);
+            }
+            MonitorMsg::OperatorSuspend => {
+                state.operator_suspended = true;
+                state.awaiting_rung = false;
+                state.failures = 0;
+                state.arm(&me);
+            }
+            MonitorMsg::OperatorResume => {
+                state.operator_suspended = false;
                 state.arm(&me);
             }
         }

@@ -30,6 +30,12 @@ pub enum RcMsg {
         reason: String,
         done: Option<RpcReplyPort<bool>>,
     },
+    /// `resource start|stop NAME`: one resource alone.
+    Resource {
+        resource: String,
+        start: bool,
+        done: Option<RpcReplyPort<bool>>,
+    },
     /// MON-11: reactivate a resource or restart a group.
     Recover {
         target: RecoveryTarget,
@@ -111,7 +117,7 @@ impl Actor for ResourceControl {
         ctx: Ctx,
     ) -> Result<RcState, ActorProcessingErr> {
         Ok(RcState {
-            children: Children::new(ctx.config.core_restart),
+            children: Children::new(&ctx),
             ctx,
             groups: BTreeMap::new(),
             work: Vec::new(),
@@ -207,6 +213,27 @@ impl Actor for ResourceControl {
                     }
                 }
             },
+            RcMsg::Resource {
+                resource,
+                start,
+                done,
+            } => {
+                let group = state.ctx.config.group_of(&resource).map(|g| g.name.clone());
+                match group.and_then(|g| state.groups.get(&g)) {
+                    Some(actor) => {
+                        let _ = actor.cast(GroupMsg::Single {
+                            resource,
+                            start,
+                            done,
+                        });
+                    }
+                    None => {
+                        if let Some(done) = done {
+                            let _ = done.send(false);
+                        }
+                    }
+                }
+            }
             RcMsg::Recover {
                 target,
                 reason,

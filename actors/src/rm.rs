@@ -1,19 +1,26 @@
-//! ResourceMonitor ("rm"): starts, stops, suspends and resumes the monitors (OPS-2..4) and
-//! restarts a crashed one within its budget. If it crashes beyond its own budget the daemon makes
-//! an emergency shutdown (DOWN-3, PROC-2 `clprm`).
+//! ResourceMonitor ("rm"): starts, stops, suspends and resumes the monitors (OPS-2..4) — all of
+//! them or some by name, for a while or until resumed — swaps them on a hot configuration apply
+//! (APPLY-2 #2), and restarts a crashed one within its budget. If it crashes beyond its own
+//! budget the daemon makes an emergency shutdown (DOWN-3, PROC-2 `clprm`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 use std::time::Duration;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
+use upkeep_config::Config;
 
 use crate::ctx::Ctx;
 use crate::event::EventKind;
 use crate::ladder::Intensity;
 use crate::monitor::{MonitorActor, MonitorArgs, MonitorMsg};
 use crate::supervise::{ChildExit, Children};
+use crate::task::Task;
 
 pub struct ResourceMonitor;
+
+/// The answer to an operation on named monitors: `Err` names what is wrong.
+pub type NamedReply = RpcReplyPort<Result<(), String>>;
 
 pub enum RmMsg {
     /// Start every monitor (TRB-17: `Monitor <name> start.` each).
@@ -24,11 +31,27 @@ pub enum RmMsg {
     Stop {
         done: Option<RpcReplyPort<()>>,
     },
-    /// OPS-2 / OPS-4: no checks and no actions until resumed.
+    /// OPS-2: no checks and no actions until resumed.
     Suspend {
         done: Option<RpcReplyPort<()>>,
     },
     Resume {
+        done: Option<RpcReplyPort<()>>,
+    },
+    /// OPS-4 (`clpmonctrl -s`): suspend these monitors (all when empty), for a while if `for_`.
+    SuspendMonitors {
+        names: Vec<String>,
+        for_: Option<Duration>,
+        done: Option<NamedReply>,
+    },
+    /// OPS-4 (`clpmonctrl -r`).
+    ResumeMonitors {
+        names: Vec<String>,
+        done: Option<NamedReply>,
+    },
+    /// A hot apply: stop the monitors, take the new configuration's, start them again.
+    Replace {
+        config: Arc<Config>,
         done: Option<RpcReplyPort<()>>,
     },
 }
@@ -39,6 +62,9 @@ pub struct RmState {
     children: Children<String>,
     started: bool,
     suspended: bool,
+    operator_suspended: BTreeSet<String>,
+    /// Timed suspensions that end by themselves (`--for`).
+    timers: Vec<Task>,
 }
 
 impl RmState {
@@ -59,6 +85,7 @@ impl RmState {
                     ctx: self.ctx.clone(),
                     spec,
                     suspended: self.suspended,
+                    operator_suspended: self.operator_suspended.contains(name),
                 },
             )
             .await?;
@@ -67,16 +94,105 @@ impl RmState {
         Ok(())
     }
 
+    async fn start_all(&mut self, me: &ActorRef<RmMsg>) -> Result<(), ActorProcessingErr> {
+        self.started = true;
+        let names: Vec<String> = self
+            .ctx
+            .config
+            .monitors
+            .iter()
+            .map(|m| m.name.clone())
+            .collect();
+        for name in names {
+            self.spawn_monitor(me, &name).await?;
+        }
+        Ok(())
+    }
+
+    async fn stop_all(&mut self) {
+        for monitor in std::mem::take(&mut self.monitors).into_values().rev() {
+            let _ = monitor
+                .stop_and_wait(Some("stop".into()), Some(Duration::from_secs(5)))
+                .await;
+        }
+    }
+
     fn broadcast(&self, msg: impl Fn() -> MonitorMsg) {
         for monitor in self.monitors.values() {
             let _ = monitor.cast(msg());
         }
     }
+
+    /// The monitors `names` designates (all when empty), or which names are unknown.
+    fn resolve(&self, names: Vec<String>) -> Result<Vec<String>, String> {
+        let known: Vec<&str> = self
+            .ctx
+            .config
+            .monitors
+            .iter()
+            .map(|m| m.name.as_str())
+            .collect();
+        if names.is_empty() {
+            return Ok(known.iter().map(|s| s.to_string()).collect());
+        }
+        let unknown: Vec<&String> = names
+            .iter()
+            .filter(|n| !known.contains(&n.as_str()))
+            .collect();
+        match unknown.as_slice() {
+            [] => Ok(names),
+            _ => Err(format!(
+                "unknown monitor {}",
+                unknown
+                    .iter()
+                    .map(|n| format!("`{n}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+        }
+    }
+
+    fn suspend_named(&mut self, me: &ActorRef<RmMsg>, names: Vec<String>, for_: Option<Duration>) {
+        let until = for_.map(|d| {
+            let at = self.ctx.host.now_wall() + d;
+            humantime::format_rfc3339_seconds(at).to_string()
+        });
+        for name in &names {
+            if self.operator_suspended.insert(name.clone()) {
+                if let Some(m) = self.monitors.get(name) {
+                    let _ = m.cast(MonitorMsg::OperatorSuspend);
+                }
+                self.ctx.emit(EventKind::MonitorSuspended {
+                    monitor: name.clone(),
+                    until: until.clone(),
+                });
+            }
+        }
+        if let Some(d) = for_ {
+            let me = me.clone();
+            self.timers.retain(|t| !t.is_finished());
+            self.timers.push(Task::spawn(async move {
+                tokio::time::sleep(d).await;
+                let _ = me.cast(RmMsg::ResumeMonitors { names, done: None });
+            }));
+        }
+    }
+
+    fn resume_named(&mut self, names: Vec<String>) {
+        for name in names {
+            if self.operator_suspended.remove(&name) {
+                if let Some(m) = self.monitors.get(&name) {
+                    let _ = m.cast(MonitorMsg::OperatorResume);
+                }
+                self.ctx.emit(EventKind::MonitorResumed { monitor: name });
+            }
+        }
+    }
 }
 
-fn reply(done: Option<RpcReplyPort<()>>) {
+fn reply<T>(done: Option<RpcReplyPort<T>>, value: T) {
     if let Some(done) = done {
-        let _ = done.send(());
+        let _ = done.send(value);
     }
 }
 
@@ -92,11 +208,13 @@ impl Actor for ResourceMonitor {
     ) -> Result<RmState, ActorProcessingErr> {
         // A restarted rm resumes monitoring if the daemon had started it.
         Ok(RmState {
-            children: Children::new(ctx.config.core_restart),
+            children: Children::new(&ctx),
             ctx,
             monitors: BTreeMap::new(),
             started,
             suspended: false,
+            operator_suspended: BTreeSet::new(),
+            timers: Vec::new(),
         })
     }
 
@@ -106,8 +224,7 @@ impl Actor for ResourceMonitor {
         state: &mut RmState,
     ) -> Result<(), ActorProcessingErr> {
         if state.started {
-            let _ = me.cast(RmMsg::Start { done: None });
-            state.started = false;
+            state.start_all(&me).await?;
         }
         Ok(())
     }
@@ -120,33 +237,15 @@ impl Actor for ResourceMonitor {
     ) -> Result<(), ActorProcessingErr> {
         match msg {
             RmMsg::Start { done } => {
-                if !state.started {
-                    state.started = true;
-                    let names: Vec<String> = state
-                        .ctx
-                        .config
-                        .monitors
-                        .iter()
-                        .map(|m| m.name.clone())
-                        .collect();
-                    for name in names {
-                        state.spawn_monitor(&me, &name).await?;
-                    }
+                if state.monitors.is_empty() {
+                    state.start_all(&me).await?;
                 }
-                reply(done);
+                reply(done, ());
             }
             RmMsg::Stop { done } => {
                 state.started = false;
-                let monitors: Vec<_> = std::mem::take(&mut state.monitors)
-                    .into_values()
-                    .rev()
-                    .collect();
-                for monitor in monitors {
-                    let _ = monitor
-                        .stop_and_wait(Some("daemon stop".into()), Some(Duration::from_secs(5)))
-                        .await;
-                }
-                reply(done);
+                state.stop_all().await;
+                reply(done, ());
             }
             RmMsg::Suspend { done } => {
                 if !state.suspended {
@@ -154,7 +253,7 @@ impl Actor for ResourceMonitor {
                     state.broadcast(|| MonitorMsg::Suspend);
                     state.ctx.emit(EventKind::MonitorsSuspended);
                 }
-                reply(done);
+                reply(done, ());
             }
             RmMsg::Resume { done } => {
                 if state.suspended {
@@ -162,7 +261,37 @@ impl Actor for ResourceMonitor {
                     state.broadcast(|| MonitorMsg::Resume);
                     state.ctx.emit(EventKind::MonitorsResumed);
                 }
-                reply(done);
+                reply(done, ());
+            }
+            RmMsg::SuspendMonitors { names, for_, done } => match state.resolve(names) {
+                Ok(names) => {
+                    state.suspend_named(&me, names, for_);
+                    reply(done, Ok(()));
+                }
+                Err(e) => reply(done, Err(e)),
+            },
+            RmMsg::ResumeMonitors { names, done } => match state.resolve(names) {
+                Ok(names) => {
+                    state.resume_named(names);
+                    reply(done, Ok(()));
+                }
+                Err(e) => reply(done, Err(e)),
+            },
+            RmMsg::Replace { config, done } => {
+                let was_started = state.started || !state.monitors.is_empty();
+                state.stop_all().await;
+                state
+                    .ctx
+                    .board
+                    .set_monitors(&config.monitors, state.ctx.host.now_wall());
+                state
+                    .operator_suspended
+                    .retain(|n| config.monitor(n).is_some());
+                state.ctx.config = config;
+                if was_started {
+                    state.start_all(&me).await?;
+                }
+                reply(done, ());
             }
         }
         Ok(())
@@ -197,11 +326,7 @@ impl Actor for ResourceMonitor {
         _me: ActorRef<RmMsg>,
         state: &mut RmState,
     ) -> Result<(), ActorProcessingErr> {
-        for monitor in std::mem::take(&mut state.monitors).into_values().rev() {
-            let _ = monitor
-                .stop_and_wait(Some("shutdown".into()), Some(Duration::from_secs(5)))
-                .await;
-        }
+        state.stop_all().await;
         Ok(())
     }
 }

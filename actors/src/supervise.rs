@@ -8,6 +8,7 @@ use ractor::{ActorCell, ActorId, SupervisionEvent};
 use tokio::time::Instant;
 use upkeep_config::RestartIntensity;
 
+use crate::ctx::{Ctx, Journal};
 use crate::ladder::{Intensity, RestartWindow};
 
 /// How a child left.
@@ -20,17 +21,22 @@ pub enum ChildExit<K> {
 }
 
 /// The children of one supervisor, keyed by what they are (a group name, a monitor name, ...).
-#[derive(Debug)]
 pub struct Children<K> {
     by_id: HashMap<ActorId, (K, ActorCell)>,
     window: RestartWindow,
+    journal: Journal,
+    host: std::sync::Arc<dyn crate::host::Host>,
 }
 
 impl<K: Clone> Children<K> {
-    pub fn new(intensity: RestartIntensity) -> Self {
+    /// Children under the daemon's core restart intensity (`core_restart`).
+    pub fn new(ctx: &Ctx) -> Self {
+        let intensity: RestartIntensity = ctx.config.core_restart;
         Children {
             by_id: HashMap::new(),
             window: RestartWindow::new(intensity.max_restarts, intensity.period),
+            journal: ctx.journal.clone(),
+            host: ctx.host.clone(),
         }
     }
 
@@ -49,8 +55,13 @@ impl<K: Clone> Children<K> {
                     reason: err.to_string(),
                 })
             }
-            SupervisionEvent::ActorTerminated(cell, _, _) => {
+            SupervisionEvent::ActorTerminated(cell, _, reason) => {
                 let (key, _) = self.by_id.remove(&cell.get_id())?;
+                if reason.as_deref() == Some("killed") {
+                    if let Some(name) = cell.get_name() {
+                        self.journal.crashed(&name, "killed", self.host.now_wall());
+                    }
+                }
                 Some(ChildExit::Stopped { key })
             }
             _ => None,
