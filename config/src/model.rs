@@ -30,6 +30,26 @@ pub struct Config {
     pub log: LogSettings,
     /// Restart intensity of the engine's core supervisors (DOWN-3).
     pub core_restart: RestartIntensity,
+    /// Where the probes read the kernel's procfs and sysfs (MAP-20).
+    pub paths: Paths,
+}
+
+/// The procfs and sysfs roots the probes read (soft RAID, NIC link). Settable so that a
+/// containerised upkeep can watch the host through bind mounts (like node_exporter's
+/// `--path.procfs` / `--path.sysfs`), and so that tests can point them at fixtures.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Paths {
+    pub procfs: PathBuf,
+    pub sysfs: PathBuf,
+}
+
+impl Default for Paths {
+    fn default() -> Self {
+        Paths {
+            procfs: PathBuf::from("/proc"),
+            sysfs: PathBuf::from("/sys"),
+        }
+    }
 }
 
 /// Whether OS actions (shutdown, reboot, reset, watchdog) are performed or only recorded.
@@ -245,6 +265,9 @@ pub struct Monitor {
     /// MON-9, -20..=19.
     pub nice: i32,
     pub recovery: Recovery,
+    /// The engine reports a delay warning when one check takes more than this share (percent)
+    /// of `timeout`; `None` = never. 1..=99, default 80.
+    pub delay_warning_percent: Option<u8>,
 }
 
 impl Monitor {
@@ -275,11 +298,13 @@ impl Monitor {
 pub enum MonitorKind {
     /// MON-10: watches the process of an async exec resource.
     Pid { resource: String },
-    /// Read `read_size` bytes from a block device or file.
+    /// Read `read_size` bytes from a block device or file. With `write_test`, `path` is a
+    /// folder on the mount point to check: a test file is written, synced, read back and removed.
     Disk {
         path: PathBuf,
         read_size: u32,
         direct: bool,
+        write_test: bool,
     },
     /// Read from a raw device with O_DIRECT.
     Raw { path: PathBuf, read_size: u32 },
@@ -291,6 +316,18 @@ pub enum MonitorKind {
     SoftRaid { device: String },
     /// USW-1..8.
     UserSpace(UserSpace),
+    /// Run a program: exit 0 = normal, `warning_exit_code` = warning, anything else = error.
+    /// Runs with the monitor's nice value (MON-9).
+    Custom {
+        /// Absolute, resolved against the config folder when it was relative.
+        program: PathBuf,
+        args: Vec<String>,
+        warning_exit_code: Option<i32>,
+    },
+    /// A TCP connect to `host:port`.
+    Tcp { host: String, port: u16 },
+    /// A plain HTTP/1.1 GET of `url` (`http://` only), which must answer `expect_status`.
+    Http { url: String, expect_status: u16 },
     /// MTM-1: members and thresholds (counts of members in error).
     MultiTarget {
         members: Vec<String>,

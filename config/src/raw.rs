@@ -66,6 +66,13 @@ pub(crate) mod defaults {
 
     /// Disk / raw read size in bytes: one sector, which is also valid for O_DIRECT.
     pub(crate) const READ_SIZE: u32 = 512;
+    /// Share of the timeout after which a slow check is reported (upkeep's own setting): late
+    /// enough to stay quiet on normal jitter, early enough to warn before the timeout hits.
+    pub(crate) const DELAY_WARNING_PERCENT: u8 = 80;
+    /// The answer a healthy HTTP endpoint gives.
+    pub(crate) const HTTP_STATUS: u16 = 200;
+    pub(crate) const PROCFS: &str = "/proc";
+    pub(crate) const SYSFS: &str = "/sys";
 }
 
 /// The top level of the file.
@@ -78,6 +85,7 @@ pub(crate) struct RawConfig {
     pub reboot_limit: Option<RawRebootLimit>,
     pub core_restart: Option<RawRestartIntensity>,
     pub log: Option<RawLog>,
+    pub paths: Option<RawPaths>,
     #[serde(default)]
     pub groups: Vec<RawGroup>,
     #[serde(default)]
@@ -110,6 +118,13 @@ pub(crate) struct RawRestartIntensity {
 pub(crate) struct RawLog {
     pub level: Option<String>,
     pub keep_files: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename = "Paths", deny_unknown_fields)]
+pub(crate) struct RawPaths {
+    pub procfs: Option<String>,
+    pub sysfs: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -209,6 +224,7 @@ pub(crate) struct RawMonitor {
     pub timing: Option<RawTiming>,
     pub nice: Option<i64>,
     pub recovery: Option<RawRecovery>,
+    pub delay_warning_percent: Option<i64>,
 }
 
 /// MON-1. Struct variants, so the file reads `Pid(resource: "web")`.
@@ -222,6 +238,7 @@ pub(crate) enum RawKind {
         path: Option<String>,
         read_size: Option<i64>,
         direct: Option<bool>,
+        write_test: Option<bool>,
     },
     Raw {
         path: Option<String>,
@@ -241,6 +258,20 @@ pub(crate) enum RawKind {
         method: Option<RawMethod>,
         dummy_file: Option<RawDummyFile>,
         dummy_thread: Option<bool>,
+    },
+    Custom {
+        program: Option<String>,
+        #[serde(default)]
+        args: Vec<String>,
+        warning_exit_code: Option<i64>,
+    },
+    Tcp {
+        host: Option<String>,
+        port: Option<i64>,
+    },
+    Http {
+        url: Option<String>,
+        expect_status: Option<i64>,
     },
     MultiTarget {
         #[serde(default)]

@@ -67,6 +67,8 @@ enum Class {
     Hardware,
     UserSpace,
     MultiTarget,
+    /// custom, tcp, http: upkeep's own checks, not hardware (MON-2), so any timing and target.
+    Check,
 }
 
 /// Where every exec resource is, for cross references.
@@ -116,6 +118,7 @@ impl Validator<'_> {
         let reboot_limit = self.reboot_limit(raw.reboot_limit.as_ref());
         let core_restart = self.core_restart(raw.core_restart.as_ref());
         let log = self.log(raw.log.as_ref());
+        let paths = self.paths(raw.paths.as_ref());
 
         let groups = self.groups(&raw.groups);
         let resources: HashMap<String, ResourceInfo> = groups
@@ -137,6 +140,30 @@ impl Validator<'_> {
             monitors,
             log,
             core_restart,
+            paths,
+        }
+    }
+
+    /// MAP-20: the kernel interfaces the probes read; absolute so that the daemon's working
+    /// folder never changes what is read.
+    fn paths(&mut self, raw: Option<&raw::RawPaths>) -> Paths {
+        let Some(raw) = raw else {
+            return Paths::default();
+        };
+        let root = |v: &mut Self, field: &str, given: Option<&str>, default: &str| match given {
+            None => PathBuf::from(default),
+            Some(p) if Path::new(p).is_absolute() && !p.contains('\0') => PathBuf::from(p),
+            Some(p) => {
+                v.err(
+                    &format!("paths.{field}"),
+                    format!("must be an absolute path such as `\"{default}\"` (got `{p}`)"),
+                );
+                PathBuf::from(default)
+            }
+        };
+        Paths {
+            procfs: root(self, "procfs", raw.procfs.as_deref(), defaults::PROCFS),
+            sysfs: root(self, "sysfs", raw.sysfs.as_deref(), defaults::SYSFS),
         }
     }
 
@@ -373,29 +400,7 @@ impl Validator<'_> {
     /// RES-8 / RES-9: programs run directly (no shell, no PATH search); a relative path means a
     /// script bundled beside the configuration.
     fn command(&mut self, cp: &str, raw: &raw::RawCommand) -> Command {
-        let pp = format!("{cp}.program");
-        let program = match raw.program.as_deref() {
-            None => {
-                self.err(&pp, "missing field `program`");
-                PathBuf::new()
-            }
-            Some("") => {
-                self.err(&pp, "must not be empty");
-                PathBuf::new()
-            }
-            Some(p) if p.contains('\0') => {
-                self.err(&pp, "must not contain a NUL byte");
-                PathBuf::new()
-            }
-            Some(p) => {
-                let p = Path::new(p);
-                if p.is_absolute() {
-                    p.to_path_buf()
-                } else {
-                    self.base_dir.join(p)
-                }
-            }
-        };
+        let program = self.program(&format!("{cp}.program"), raw.program.as_deref());
         for (i, a) in raw.args.iter().enumerate() {
             if a.contains('\0') {
                 self.err(&format!("{cp}.args[{i}]"), "must not contain a NUL byte");
@@ -425,6 +430,50 @@ impl Validator<'_> {
             program,
             args: raw.args.clone(),
             env: raw.env.clone(),
+        }
+    }
+
+    /// A program to run: absolute, or relative to the config folder (RES-9).
+    fn program(&mut self, pp: &str, v: Option<&str>) -> PathBuf {
+        match v {
+            None => {
+                self.err(pp, "missing field `program`");
+                PathBuf::new()
+            }
+            Some("") => {
+                self.err(pp, "must not be empty");
+                PathBuf::new()
+            }
+            Some(p) if p.contains('\0') => {
+                self.err(pp, "must not contain a NUL byte");
+                PathBuf::new()
+            }
+            Some(p) => {
+                let p = Path::new(p);
+                if p.is_absolute() {
+                    p.to_path_buf()
+                } else {
+                    self.base_dir.join(p)
+                }
+            }
+        }
+    }
+
+    /// A host name or address for a network check.
+    fn host(&mut self, hp: &str, v: Option<&str>) -> String {
+        match v {
+            None | Some("") => {
+                self.err(hp, "missing field `host`; write e.g. `host: \"127.0.0.1\"`");
+                String::new()
+            }
+            Some(h)
+                if h.chars()
+                    .any(|c| c.is_whitespace() || c.is_control() || c == '/') =>
+            {
+                self.err(hp, format!("`{h}` is not a host name or address"));
+                h.to_owned()
+            }
+            Some(h) => h.to_owned(),
         }
     }
 
@@ -580,7 +629,7 @@ impl Validator<'_> {
         let (default_interval, default_timeout) = match class {
             Class::Pid(_) => (defaults::PID_INTERVAL, defaults::PID_TIMEOUT),
             Class::UserSpace => (defaults::USERSPACE_INTERVAL, defaults::USERSPACE_TIMEOUT),
-            Class::Hardware | Class::MultiTarget => {
+            Class::Hardware | Class::MultiTarget | Class::Check => {
                 (defaults::OTHER_INTERVAL, defaults::OTHER_TIMEOUT)
             }
         };
@@ -601,8 +650,11 @@ impl Validator<'_> {
             default_timeout,
         );
 
+        let delay_warning_percent = self.delay_warning(mp, rm.delay_warning_percent);
         if class == Class::UserSpace {
-            return Some(self.user_space(mp, name, kind, interval, timeout, rm));
+            let mut m = self.user_space(mp, name, kind, interval, timeout, rm);
+            m.delay_warning_percent = delay_warning_percent;
+            return Some(m);
         }
 
         // MON-5: 0..=999.
@@ -641,7 +693,20 @@ impl Validator<'_> {
             timing,
             nice: i32::try_from(nice).unwrap_or(defaults::NICE),
             recovery,
+            delay_warning_percent,
         })
+    }
+
+    /// upkeep's own setting: 1..=99 percent of the timeout, 0 = no delay warning.
+    fn delay_warning(&mut self, mp: &str, v: Option<i64>) -> Option<u8> {
+        let pct = self.int(
+            &format!("{mp}.delay_warning_percent"),
+            v,
+            0,
+            99,
+            i64::from(defaults::DELAY_WARNING_PERCENT),
+        );
+        u8::try_from(pct).ok().filter(|p| *p > 0)
     }
 
     /// MON-1 type parameters (MAP-10 decides the hardware ones).
@@ -690,6 +755,7 @@ impl Validator<'_> {
                 path,
                 read_size,
                 direct,
+                write_test,
             } => {
                 let direct = direct.unwrap_or(false);
                 let path = self.absolute(&format!("{kp}.path"), path.as_deref());
@@ -699,6 +765,7 @@ impl Validator<'_> {
                         path,
                         read_size,
                         direct,
+                        write_test: write_test.unwrap_or(false),
                     },
                     Class::Hardware,
                 )
@@ -793,6 +860,87 @@ impl Validator<'_> {
                     dummy_thread: dummy_thread.unwrap_or(false),
                 };
                 (MonitorKind::UserSpace(us), Class::UserSpace)
+            }
+            raw::RawKind::Custom {
+                program,
+                args,
+                warning_exit_code,
+            } => {
+                let program = self.program(&format!("{kp}.program"), program.as_deref());
+                for (i, a) in args.iter().enumerate() {
+                    if a.contains('\0') {
+                        self.err(&format!("{kp}.args[{i}]"), "must not contain a NUL byte");
+                    }
+                }
+                // 0 already means normal; exit statuses stop at 255.
+                let warning_exit_code = warning_exit_code.map(|c| {
+                    let c = self.int(&format!("{kp}.warning_exit_code"), Some(c), 1, 255, 1);
+                    i32::try_from(c).unwrap_or(1)
+                });
+                (
+                    MonitorKind::Custom {
+                        program,
+                        args: args.clone(),
+                        warning_exit_code,
+                    },
+                    Class::Check,
+                )
+            }
+            raw::RawKind::Tcp { host, port } => {
+                let host = self.host(&format!("{kp}.host"), host.as_deref());
+                let port = match port {
+                    None => {
+                        self.err(
+                            &format!("{kp}.port"),
+                            "missing field `port`; write e.g. `port: 80`",
+                        );
+                        1
+                    }
+                    Some(p) => self.int(&format!("{kp}.port"), Some(*p), 1, 65535, 1),
+                };
+                (
+                    MonitorKind::Tcp {
+                        host,
+                        port: u16::try_from(port).unwrap_or(1),
+                    },
+                    Class::Check,
+                )
+            }
+            raw::RawKind::Http { url, expect_status } => {
+                let up = format!("{kp}.url");
+                let url = match url.as_deref() {
+                    None | Some("") => {
+                        self.err(&up, "missing field `url`; write e.g. `url: \"http://127.0.0.1:8080/health\"`");
+                        String::new()
+                    }
+                    Some(u) => {
+                        match u.strip_prefix("http://") {
+                            None if u.starts_with("https://") => self.err(&up, format!("`https://` is not supported (no TLS); probe the plain-HTTP port or use a `Tcp` monitor (got `{u}`)")),
+                            None => self.err(&up, format!("must start with `http://` (got `{u}`)")),
+                            Some(rest) => {
+                                let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+                                if authority.is_empty() || u.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                                    self.err(&up, format!("must name a host, as in `http://host:port/path`, without spaces (got `{u}`)"));
+                                }
+                            }
+                        }
+                        u.to_owned()
+                    }
+                };
+                let status = self.int(
+                    &format!("{kp}.expect_status"),
+                    *expect_status,
+                    100,
+                    599,
+                    i64::from(defaults::HTTP_STATUS),
+                );
+                (
+                    MonitorKind::Http {
+                        url,
+                        expect_status: u16::try_from(status).unwrap_or(defaults::HTTP_STATUS),
+                    },
+                    Class::Check,
+                )
             }
             raw::RawKind::MultiTarget {
                 members,
@@ -932,6 +1080,7 @@ impl Validator<'_> {
                 reactivation_threshold: 0,
                 final_action: MonitorFinalAction::NoOp,
             },
+            delay_warning_percent: None,
         }
     }
 

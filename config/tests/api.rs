@@ -97,7 +97,8 @@ fn defaults_fill_every_omitted_field() {
         MonitorKind::Disk {
             path: "/dev/sda".into(),
             read_size: 512,
-            direct: false
+            direct: false,
+            write_test: false,
         }
     );
     assert_eq!(

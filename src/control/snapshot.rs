@@ -188,6 +188,9 @@ fn monitor_kind(kind: &MonitorKind) -> &'static str {
         MonitorKind::SoftRaid { .. } => "soft_raid",
         MonitorKind::UserSpace(_) => "user_space",
         MonitorKind::MultiTarget { .. } => "multi_target",
+        MonitorKind::Custom { .. } => "custom",
+        MonitorKind::Tcp { .. } => "tcp",
+        MonitorKind::Http { .. } => "http",
     }
 }
 

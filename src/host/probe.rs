@@ -20,6 +20,9 @@ pub fn kind_key(kind: &MonitorKind) -> &'static str {
         MonitorKind::SoftRaid { .. } => "soft_raid",
         MonitorKind::UserSpace(_) => "userspace",
         MonitorKind::MultiTarget { .. } => "multi_target",
+        MonitorKind::Custom { .. } => "custom",
+        MonitorKind::Tcp { .. } => "tcp",
+        MonitorKind::Http { .. } => "http",
     }
 }
 
@@ -35,7 +38,10 @@ pub(crate) fn probe(monitor: &Monitor) -> BoxFuture<'static, ProbeResult> {
         | MonitorKind::NicLink { .. }
         | MonitorKind::SoftRaid { .. }
         | MonitorKind::UserSpace(_)
-        | MonitorKind::MultiTarget { .. } => not_implemented(&monitor.kind),
+        | MonitorKind::MultiTarget { .. }
+        | MonitorKind::Custom { .. }
+        | MonitorKind::Tcp { .. }
+        | MonitorKind::Http { .. } => not_implemented(&monitor.kind),
     };
     Box::pin(std::future::ready(result))
 }

@@ -408,6 +408,7 @@ async fn probes_not_in_this_build_say_so() {
             reactivation_threshold: 0,
             final_action: MonitorFinalAction::NoOp,
         },
+        delay_warning_percent: None,
     };
     let result = host.probe(&monitor).await;
     assert_eq!(result.verdict, Verdict::Error);
