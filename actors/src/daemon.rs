@@ -18,6 +18,16 @@ use crate::rc::{RcMsg, ResourceControl};
 use crate::rm::{ResourceMonitor, RmMsg};
 use crate::supervise::{ChildExit, Children};
 use crate::task::Task;
+use crate::userspace::{UserSpaceActor, UserSpaceArgs, UserSpaceMsg};
+
+/// USW-2: at most one user-space monitor.
+fn user_space_monitor(config: &Config) -> Option<upkeep_config::Monitor> {
+    config
+        .monitors
+        .iter()
+        .find(|m| matches!(m.kind, upkeep_config::MonitorKind::UserSpace(_)))
+        .cloned()
+}
 
 /// A final action that reaches the daemon.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,6 +91,7 @@ enum Core {
     Governor,
     Rc,
     Rm,
+    UserSpace,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,6 +143,21 @@ impl DaemonState {
                 )
                 .await
                 .map(|(a, _)| a.get_cell()),
+            Core::UserSpace => {
+                let Some(spec) = user_space_monitor(&self.ctx.config) else {
+                    return Ok(());
+                };
+                cell.spawn_linked(
+                    Some(names.monitor(&spec.name)),
+                    UserSpaceActor,
+                    UserSpaceArgs {
+                        ctx: self.ctx.clone(),
+                        spec,
+                    },
+                )
+                .await
+                .map(|(a, _)| a.get_cell())
+            }
         };
         match spawned {
             Ok(cell) => {
@@ -326,6 +352,9 @@ impl Actor for Daemon {
                 if state.phase == Phase::Starting {
                     state.phase = Phase::Running;
                     state.monitors_started = true;
+                    if let Err(e) = state.spawn_core(&me, Core::UserSpace).await {
+                        tracing::error!(error = %e, "cannot start the user-space monitor");
+                    }
                     if let Some(rm) = state.rm() {
                         let _ = rm.cast(RmMsg::Start { done: None });
                     }
@@ -336,6 +365,24 @@ impl Actor for Daemon {
                 state.begin_stop(&me, reason);
             }
             DaemonMsg::StopComplete => {
+                // USW-5: closed (magic close) on an orderly stop; left armed while the OS goes
+                // down, so a hung shutdown is reset (DOWN-6).
+                if let Some(spec) = user_space_monitor(&state.ctx.config) {
+                    if let Some(us) =
+                        ActorRef::<UserSpaceMsg>::where_is(state.ctx.names.monitor(&spec.name))
+                    {
+                        let keep_armed = state.pending_os.is_some();
+                        let _ = us
+                            .call(
+                                |done| UserSpaceMsg::Disarm {
+                                    keep_armed,
+                                    done: Some(done),
+                                },
+                                Some(GOVERNOR_TIMEOUT),
+                            )
+                            .await;
+                    }
+                }
                 if let Some(os) = state.pending_os {
                     // DOWN-1..4: groups are stopped; now the OS action through the governor.
                     if let Some(governor) = state.governor() {
@@ -430,6 +477,7 @@ impl Actor for Daemon {
             Core::Governor => "governor",
             Core::Rc => "rc",
             Core::Rm => "rm",
+            Core::UserSpace => "userspace",
         }
         .to_string();
         if state.children.record_crash() == Intensity::Restart {

@@ -267,6 +267,18 @@ pub enum EventKind {
     MonitorResumed {
         monitor: String,
     },
+    /// A check took more than `percent` % of its timeout.
+    MonitorDelay {
+        monitor: String,
+        timeout_s: u64,
+        actual_ms: u64,
+        percent: u8,
+    },
+    /// MTM-1: a member's own recovery is held; its multi-target monitor decides.
+    MonitorHeld {
+        monitor: String,
+        by: String,
+    },
 }
 
 impl EventKind {
@@ -320,7 +332,9 @@ impl EventKind {
             | MonitorsResumed
             | ProbeRestarted { .. }
             | MonitorSuspended { .. }
-            | MonitorResumed { .. } => Module::Rm,
+            | MonitorResumed { .. }
+            | MonitorDelay { .. }
+            | MonitorHeld { .. } => Module::Rm,
         }
     }
 
@@ -404,6 +418,8 @@ impl EventKind {
             ProbeRestarted { .. } => 30,
             MonitorSuspended { .. } => 22,
             MonitorResumed { .. } => 23,
+            MonitorDelay { .. } => 71,
+            MonitorHeld { .. } => 15,
         }
     }
 
@@ -412,6 +428,8 @@ impl EventKind {
         use EventKind::*;
         match self {
             CoreRestarted { .. }
+            | MonitorDelay { .. }
+            | MonitorHeld { .. }
             | MonitorCheckFailed { .. }
             | MonitorWarning { .. }
             | ResourceRetry { .. }
@@ -558,6 +576,14 @@ impl fmt::Display for EventKind {
                 write!(f, "Monitor {monitor} suspended until {until}.")
             }
             MonitorResumed { monitor } => write!(f, "Monitor {monitor} resumed."),
+            MonitorDelay { monitor, timeout_s, actual_ms, percent } => write!(
+                f,
+                "Detected a monitor delay in monitor {monitor}. (timeout={timeout_s}s actual-time={actual_ms}ms delay warning rate={percent}%)"
+            ),
+            MonitorHeld { monitor, by } => write!(
+                f,
+                "Recovery of monitor {monitor} is held: multi-target monitor {by} decides."
+            ),
             ManualDown { action } => write!(
                 f,
                 "Manual {action} requested: the daemon stops its groups, then the OS will {action}."

@@ -235,7 +235,8 @@ pub trait Host: Send + Sync + 'static {
 }
 
 /// An open watchdog: fed every cycle; closed with the magic close on an orderly stop so it does
-/// not fire (USW-5, DOWN-5, DOWN-6).
+/// not fire (USW-5, DOWN-5, DOWN-6). Dropping it without `close` leaves it armed, as closing
+/// /dev/watchdog without the magic character does: that is what lets a hung shutdown be reset.
 pub trait Watchdog: Send + Sync {
     /// Keep-alive: the machine is reset if this stops for longer than the timeout.
     fn feed(&self) -> Result<(), HostError>;

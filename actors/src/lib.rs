@@ -26,6 +26,7 @@ pub mod sim;
 pub mod supervise;
 pub mod task;
 pub mod tree;
+pub mod userspace;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -34,6 +34,8 @@ pub struct MonitorArgs {
     pub suspended: bool,
     /// Start suspended by the operator (`upkeep monitor suspend NAME`).
     pub operator_suspended: bool,
+    /// MTM-1: the multi-target monitor this one is a member of; its own actions are held.
+    pub held_by: Option<String>,
 }
 
 pub enum MonitorMsg {
@@ -48,6 +50,8 @@ pub enum MonitorMsg {
     CheckResult {
         epoch: u64,
         result: ProbeResult,
+        /// How long the check took (for the delay warning).
+        elapsed: Duration,
     },
     /// Pushed by the pid probe the moment the watched process exits.
     ProcessGone {
@@ -86,6 +90,7 @@ pub struct MonitorState {
     /// OPS-2 (daemon suspend) and OPS-4 (this monitor suspended): either one pauses it.
     suspended: bool,
     operator_suspended: bool,
+    held_by: Option<String>,
     probe: Option<ActorRef<ProbeMsg>>,
     counter: Option<ActorRef<RetryMsg>>,
     children: Children<Child>,
@@ -193,6 +198,23 @@ impl MonitorState {
         }
     }
 
+    /// A check that used more than its share of the timeout is reported before it fails
+    /// outright (ECX's delay warning).
+    fn check_delay(&self, elapsed: Duration) {
+        let Some(percent) = self.spec.delay_warning_percent else {
+            return;
+        };
+        let limit = self.spec.timeout.mul_f64(f64::from(percent) / 100.0);
+        if elapsed > limit && elapsed < self.spec.timeout {
+            self.ctx.emit(EventKind::MonitorDelay {
+                monitor: self.name(),
+                timeout_s: self.spec.timeout.as_secs(),
+                actual_ms: elapsed.as_millis() as u64,
+                percent,
+            });
+        }
+    }
+
     fn on_result(&mut self, result: ProbeResult) {
         let name = self.name();
         let previous = self.ctx.board.monitor(&name).and_then(|m| m.last_verdict);
@@ -259,6 +281,11 @@ impl MonitorState {
             monitor: name.clone(),
             detail,
         });
+        if let Some(by) = self.held_by.clone() {
+            // MTM-1: the multi-target monitor decides from its members' states.
+            self.ctx.emit(EventKind::MonitorHeld { monitor: name, by });
+            return;
+        }
         if let Some(governor) = ActorRef::<GovernorMsg>::where_is(self.ctx.names.governor()) {
             let _ = governor.cast(GovernorMsg::ErrorDeclared);
         }
@@ -395,6 +422,7 @@ impl Actor for MonitorActor {
             pending_reset: false,
             suspended: args.suspended,
             operator_suspended: args.operator_suspended,
+            held_by: args.held_by,
             probe: None,
             counter: None,
             ticker: None,
@@ -494,11 +522,16 @@ impl Actor for MonitorActor {
                 }
                 _ => {}
             },
-            MonitorMsg::CheckResult { epoch, result } => {
+            MonitorMsg::CheckResult {
+                epoch,
+                result,
+                elapsed,
+            } => {
                 if epoch == state.epoch
                     && state.phase == MonitorPhase::Monitoring
                     && !state.awaiting_rung
                 {
+                    state.check_delay(elapsed);
                     state.on_result(result);
                 }
             }

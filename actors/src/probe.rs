@@ -12,9 +12,10 @@ use upkeep_config::{Monitor, MonitorKind};
 
 use crate::board::ResourceState;
 use crate::ctx::Ctx;
-use crate::host::ProbeResult;
+use crate::host::{ProbeResult, Verdict};
 use crate::monitor::MonitorMsg;
 use crate::task::Task;
+use std::time::Duration;
 
 pub struct ProbeActor;
 
@@ -38,6 +39,40 @@ pub struct ProbeState {
 }
 
 impl ProbeState {
+    /// MTM-1: the multi-target monitor counts its members in error (their last check); error
+    /// at `error_threshold` of them (default: all), warning at `warning_threshold`.
+    fn check_members(
+        &self,
+        members: &[String],
+        error_at: Option<u32>,
+        warning_at: Option<u32>,
+    ) -> ProbeResult {
+        let failing: Vec<&str> = members
+            .iter()
+            .filter(|m| {
+                self.ctx.board.monitor(m).and_then(|s| s.last_verdict) == Some(Verdict::Error)
+            })
+            .map(String::as_str)
+            .collect();
+        let count = failing.len() as u32;
+        let total = members.len() as u32;
+        let detail = format!(
+            "{count} of {total} members in error: {}",
+            failing.join(", ")
+        );
+        if count > 0 && count >= error_at.unwrap_or(total) {
+            ProbeResult::error(1, detail)
+        } else if warning_at.is_some_and(|w| count > 0 && count >= w) {
+            ProbeResult {
+                verdict: Verdict::Warning,
+                code: 0,
+                message: detail,
+            }
+        } else {
+            ProbeResult::normal()
+        }
+    }
+
     /// MON-10: the resource's process is alive when the board shows a pid for it.
     fn check_pid(&self, resource: &str) -> ProbeResult {
         match self.ctx.board.resource(resource) {
@@ -114,11 +149,22 @@ impl Actor for ProbeActor {
         state: &mut ProbeState,
     ) -> Result<(), ActorProcessingErr> {
         let ProbeMsg::Check { epoch } = msg;
-        if let MonitorKind::Pid { resource } = &state.spec.kind {
-            let result = state.check_pid(resource);
-            let _ = state
-                .monitor
-                .cast(MonitorMsg::CheckResult { epoch, result });
+        // Checks that only read the board answer at once.
+        let immediate = match &state.spec.kind {
+            MonitorKind::Pid { resource } => Some(state.check_pid(resource)),
+            MonitorKind::MultiTarget {
+                members,
+                error_threshold,
+                warning_threshold,
+            } => Some(state.check_members(members, *error_threshold, *warning_threshold)),
+            _ => None,
+        };
+        if let Some(result) = immediate {
+            let _ = state.monitor.cast(MonitorMsg::CheckResult {
+                epoch,
+                result,
+                elapsed: Duration::ZERO,
+            });
             return Ok(());
         }
         // One check at a time: a check still running (it has its timeout) makes this tick a no-op.
@@ -130,6 +176,7 @@ impl Actor for ProbeActor {
         let monitor = state.monitor.clone();
         state.in_flight = Some(Task::spawn(async move {
             let timeout = spec.timeout;
+            let started = tokio::time::Instant::now();
             let mut check = tokio::spawn(async move { host.probe(&spec).await });
             let result = match tokio::time::timeout(timeout, &mut check).await {
                 Ok(Ok(result)) => result,
@@ -143,7 +190,12 @@ impl Actor for ProbeActor {
                     )
                 }
             };
-            let _ = monitor.cast(MonitorMsg::CheckResult { epoch, result });
+            let elapsed = started.elapsed();
+            let _ = monitor.cast(MonitorMsg::CheckResult {
+                epoch,
+                result,
+                elapsed,
+            });
         }));
         Ok(())
     }

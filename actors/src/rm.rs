@@ -86,6 +86,14 @@ impl RmState {
                     spec,
                     suspended: self.suspended,
                     operator_suspended: self.operator_suspended.contains(name),
+                    held_by: self.ctx.config.monitors.iter().find_map(|m| match &m.kind {
+                        upkeep_config::MonitorKind::MultiTarget { members, .. }
+                            if members.iter().any(|x| x == name) =>
+                        {
+                            Some(m.name.clone())
+                        }
+                        _ => None,
+                    }),
                 },
             )
             .await?;
@@ -96,11 +104,13 @@ impl RmState {
 
     async fn start_all(&mut self, me: &ActorRef<RmMsg>) -> Result<(), ActorProcessingErr> {
         self.started = true;
+        // The user-space monitor is the daemon's own child (it guards the whole tree).
         let names: Vec<String> = self
             .ctx
             .config
             .monitors
             .iter()
+            .filter(|m| !matches!(m.kind, upkeep_config::MonitorKind::UserSpace(_)))
             .map(|m| m.name.clone())
             .collect();
         for name in names {

@@ -8,11 +8,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::watch;
-use upkeep_config::Monitor;
+use upkeep_config::{Monitor, UserSpace, WatchdogMethod};
 
 use crate::host::{
     BoxFuture, ExitInfo, Host, HostError, OsAction, OsActionOutcome, ProbeResult, ProcessHandle,
-    ScriptOutcome, ScriptRun,
+    ScriptOutcome, ScriptRun, Watchdog,
 };
 
 /// What a scripted program does when run.
@@ -32,6 +32,8 @@ pub enum SimProbe {
     Answer(ProbeResult),
     /// Never answers: the monitor's timeout must catch it.
     Hang,
+    /// Answers after this long (a slow check).
+    After(Duration, ProbeResult),
 }
 
 /// Everything the simulated host did, in order.
@@ -61,6 +63,23 @@ pub enum HostAction {
     Quarantined {
         name: String,
     },
+    WatchdogOpened {
+        method: WatchdogMethod,
+    },
+    /// The magic close: disarmed.
+    WatchdogClosed,
+    /// Not fed within its timeout: the machine would be reset now (recorded as well as
+    /// `OsAction(Reset)`).
+    WatchdogFired,
+}
+
+/// What one user-space cycle (USW-5 dummy file / thread) does on the simulated host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SimCycle {
+    Ok,
+    Fail(String),
+    /// Never completes: user space is stalled.
+    Hang,
 }
 
 /// State files that survive a simulated reboot: share one between two hosts to model a boot.
@@ -95,6 +114,7 @@ struct Inner {
     next_pid: u32,
     actions: Vec<HostAction>,
     unreadable: Vec<String>,
+    cycles: VecDeque<SimCycle>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -162,6 +182,11 @@ impl SimulatedHost {
         lock(&self.inner)
             .steady_probes
             .insert(monitor.to_string(), answer);
+    }
+
+    /// The next user-space cycles do these, in order; then they succeed.
+    pub fn userspace_cycles(&self, cycles: impl IntoIterator<Item = SimCycle>) {
+        lock(&self.inner).cycles.extend(cycles);
     }
 
     /// Make the state file `name` unreadable (an I/O error on load).
@@ -360,6 +385,10 @@ impl Host for SimulatedHost {
             match answer {
                 SimProbe::Answer(result) => result,
                 SimProbe::Hang => std::future::pending().await,
+                SimProbe::After(delay, result) => {
+                    tokio::time::sleep(delay).await;
+                    result
+                }
             }
         })
     }
@@ -413,5 +442,81 @@ impl Host for SimulatedHost {
 
     fn hostname(&self) -> String {
         "server1".into()
+    }
+
+    fn open_watchdog(
+        &self,
+        method: WatchdogMethod,
+        timeout: Duration,
+    ) -> Result<Box<dyn Watchdog>, HostError> {
+        self.record(HostAction::WatchdogOpened { method });
+        let state = Arc::new(Mutex::new(SimWatch {
+            last_feed: tokio::time::Instant::now(),
+            closed: false,
+        }));
+        let host = self.clone();
+        let watched = state.clone();
+        // The simulated device: like softdog, it fires once it goes unfed for `timeout`, whether
+        // or not anyone still holds it.
+        tokio::spawn(async move {
+            loop {
+                let deadline = {
+                    let w = lock(&watched);
+                    if w.closed {
+                        return;
+                    }
+                    w.last_feed + timeout
+                };
+                tokio::time::sleep_until(deadline).await;
+                let fire = {
+                    let w = lock(&watched);
+                    !w.closed && tokio::time::Instant::now() >= w.last_feed + timeout
+                };
+                if fire {
+                    host.record(HostAction::WatchdogFired);
+                    host.record(HostAction::OsAction(OsAction::Reset));
+                    tracing::warn!("simulated watchdog: not fed for {timeout:?}; would reset");
+                    return;
+                }
+            }
+        });
+        Ok(Box::new(SimWatchdog {
+            state,
+            host: self.clone(),
+        }))
+    }
+
+    fn userspace_check(&self, _spec: &UserSpace) -> BoxFuture<'static, Result<(), String>> {
+        let cycle = lock(&self.inner).cycles.pop_front().unwrap_or(SimCycle::Ok);
+        Box::pin(async move {
+            match cycle {
+                SimCycle::Ok => Ok(()),
+                SimCycle::Fail(why) => Err(why),
+                SimCycle::Hang => std::future::pending().await,
+            }
+        })
+    }
+}
+
+struct SimWatch {
+    last_feed: tokio::time::Instant,
+    closed: bool,
+}
+
+struct SimWatchdog {
+    state: Arc<Mutex<SimWatch>>,
+    host: SimulatedHost,
+}
+
+impl Watchdog for SimWatchdog {
+    fn feed(&self) -> Result<(), HostError> {
+        lock(&self.state).last_feed = tokio::time::Instant::now();
+        Ok(())
+    }
+
+    fn close(&self) -> Result<(), HostError> {
+        lock(&self.state).closed = true;
+        self.host.record(HostAction::WatchdogClosed);
+        Ok(())
     }
 }
