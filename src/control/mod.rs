@@ -1,13 +1,18 @@
 //! The control socket (ARCHITECTURE §5 Edges; STYLE-ANCHORS item 11): JSON lines over a Unix
-//! socket between `upkeep daemon` and the operator commands (CMD-1 `status`, later the rest of
-//! CMD-2..9).
+//! socket between `upkeep daemon` and the operator commands (CMD-1..9, OPS-1..5, APPLY-2..6).
 //!
 //! `proto` holds the only wire types; `snapshot` turns the engine's board and events into them;
-//! `server` serves them inside the daemon; `client` is the commands' side; `life` follows the
-//! daemon's own phase from the event feed.
+//! `ops` owns the engine slot and every operation; `apply` classifies configuration changes;
+//! `explain` words the escalation ladders; `feed` numbers events across engines; `server` serves
+//! all of it inside the daemon; `client` is the commands' side; `life` follows the daemon's own
+//! phase from the event feed.
 
+pub mod apply;
 pub mod client;
+pub mod explain;
+pub mod feed;
 pub mod life;
+pub mod ops;
 pub mod proto;
 pub mod server;
 pub mod snapshot;

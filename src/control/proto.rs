@@ -1,5 +1,6 @@
 //! The control protocol's wire types: the only types that cross the Unix socket, and the only
-//! ones `--json` prints (STYLE-ANCHORS item 11, ARCHITECTURE §5 Edges; CMD-1 status).
+//! ones `--json` prints (STYLE-ANCHORS item 11, ARCHITECTURE §5 Edges; CMD-1..9, OPS-1..5,
+//! APPLY-2). docs/PROTOCOL.md shows every message; a test parses its examples.
 //!
 //! Framing: one JSON object per line (UTF-8, `\n`-terminated) each way; one reply line per
 //! request line. Every message is an object with a `type` tag and a `version` field
@@ -22,9 +23,12 @@ pub const PROTOCOL_VERSION: u32 = 1;
 
 /// Longest request line the daemon reads; a longer one gets an `Error` reply and the connection
 /// is closed (a bad client must not make the daemon buffer without bound).
-pub const MAX_LINE: usize = 64 * 1024;
+pub const MAX_LINE: usize = 1024 * 1024;
 
 /// Client → daemon.
+///
+/// `Status`, `Events`, `Follow`, `Tree` and `Explain` only read; every other request changes
+/// state and is served only to root, the daemon's own user or the operator group (SO_PEERCRED).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type")]
 pub enum Request {
@@ -32,6 +36,108 @@ pub enum Request {
     Status { version: u32 },
     /// The events still kept by the daemon whose `seq` is greater than `since` (0 = all).
     Events { version: u32, since: u64 },
+    /// Like `Events`, then one `Event` line per new event until the client hangs up.
+    Follow { version: u32, since: u64 },
+    /// The live supervision tree.
+    Tree { version: u32 },
+    /// The escalation ladder of one monitor or resource, in plain words.
+    Explain { version: u32, name: String },
+    /// CMD-2 (`clpcl`): start / stop / suspend / resume the daemon (OPS-1..3, OPS-5).
+    Daemon { version: u32, action: DaemonAction },
+    /// CMD-4 (`clpgrp`): start or stop one group.
+    Group {
+        version: u32,
+        name: String,
+        action: Toggle,
+    },
+    /// Start or stop one exec resource.
+    Resource {
+        version: u32,
+        name: String,
+        action: Toggle,
+    },
+    /// CMD-9 (`clpmonctrl`): suspend or resume monitors (all when `names` is empty); a
+    /// suspension with `for_s` ends by itself (OPS-4).
+    Monitors {
+        version: u32,
+        action: MonitorAction,
+        #[serde(default)]
+        names: Vec<String>,
+        #[serde(default)]
+        for_s: Option<u64>,
+    },
+    /// CMD-3 (`clpdown`): orderly stop, then shutdown or reboot (simulated unless OS actions are
+    /// real); the daemon process ends after the reply.
+    Down {
+        version: u32,
+        #[serde(default)]
+        reboot: bool,
+    },
+    /// CMD-6 / APPLY-1..6: classify the change from the configuration in force to `text` and,
+    /// unless `dry_run`, apply it (a stop/restart only with `restart`).
+    ConfigApply {
+        version: u32,
+        text: String,
+        /// The file name for messages.
+        #[serde(default)]
+        origin: String,
+        #[serde(default)]
+        restart: bool,
+        #[serde(default)]
+        dry_run: bool,
+    },
+    /// CMD-6c / BAK-3: the configuration text in force.
+    ConfigPull { version: u32 },
+    /// CMD-7 (`clplogcf`): replace the daemon's log filter at run time.
+    LogLevel { version: u32, filter: String },
+    /// Inject a fault into the live daemon to rehearse recovery.
+    Inject { version: u32, fault: FaultDto },
+}
+
+/// `Daemon` actions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DaemonAction {
+    Start,
+    Stop,
+    Suspend,
+    Resume,
+}
+
+/// Start or stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Toggle {
+    Start,
+    Stop,
+}
+
+/// `Monitors` actions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MonitorAction {
+    Suspend,
+    Resume,
+}
+
+/// A fault for `Inject`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "fault", rename_all = "snake_case")]
+pub enum FaultDto {
+    /// The next `times` checks of the monitor fail.
+    ProbeFails { monitor: String, times: u32 },
+    /// Every check of the monitor hangs until `clear`.
+    ProbeHangs { monitor: String },
+    /// The next `times` runs of `program` exit with `code`.
+    ScriptFails {
+        program: String,
+        times: u32,
+        code: i32,
+    },
+    /// SIGKILL the resource's current process.
+    ProcessKilled { resource: String },
+    /// Remove every injected fault.
+    Clear,
 }
 
 impl Request {
@@ -51,7 +157,54 @@ impl Request {
     /// The version the client spoke.
     pub fn version(&self) -> u32 {
         match self {
-            Request::Status { version } | Request::Events { version, .. } => *version,
+            Request::Status { version }
+            | Request::Events { version, .. }
+            | Request::Follow { version, .. }
+            | Request::Tree { version }
+            | Request::Explain { version, .. }
+            | Request::Daemon { version, .. }
+            | Request::Group { version, .. }
+            | Request::Resource { version, .. }
+            | Request::Monitors { version, .. }
+            | Request::Down { version, .. }
+            | Request::ConfigApply { version, .. }
+            | Request::ConfigPull { version }
+            | Request::LogLevel { version, .. }
+            | Request::Inject { version, .. } => *version,
+        }
+    }
+
+    /// Whether serving it needs an operator (root, the daemon's user or the operator group).
+    /// `ConfigPull` counts: a configuration may carry secrets in its environment variables.
+    pub fn changes_state(&self) -> bool {
+        match self {
+            Request::Status { .. }
+            | Request::Events { .. }
+            | Request::Follow { .. }
+            | Request::Tree { .. }
+            | Request::Explain { .. } => false,
+            Request::ConfigApply { dry_run, .. } => !dry_run,
+            _ => true,
+        }
+    }
+
+    /// The `type` tag, for logs and messages.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Request::Status { .. } => "Status",
+            Request::Events { .. } => "Events",
+            Request::Follow { .. } => "Follow",
+            Request::Tree { .. } => "Tree",
+            Request::Explain { .. } => "Explain",
+            Request::Daemon { .. } => "Daemon",
+            Request::Group { .. } => "Group",
+            Request::Resource { .. } => "Resource",
+            Request::Monitors { .. } => "Monitors",
+            Request::Down { .. } => "Down",
+            Request::ConfigApply { .. } => "ConfigApply",
+            Request::ConfigPull { .. } => "ConfigPull",
+            Request::LogLevel { .. } => "LogLevel",
+            Request::Inject { .. } => "Inject",
         }
     }
 }
@@ -62,22 +215,164 @@ impl Request {
 pub enum Response {
     Status(StatusReply),
     Events(EventsReply),
+    /// One new event of a `Follow` stream.
+    Event(EventDto),
+    Tree(TreeReply),
+    Explain(ExplainReply),
+    /// A state-changing request succeeded.
+    Done(DoneReply),
+    Apply(ApplyReply),
+    Config(ConfigReply),
     Error(ErrorReply),
 }
 
 impl Response {
     pub fn error(message: impl Into<String>) -> Response {
+        Response::failure(ErrorKind::BadRequest, message)
+    }
+
+    pub fn failure(kind: ErrorKind, message: impl Into<String>) -> Response {
         Response::Error(ErrorReply {
+            version: PROTOCOL_VERSION,
+            kind,
+            message: message.into(),
+        })
+    }
+
+    pub fn done(message: impl Into<String>) -> Response {
+        Response::Done(DoneReply {
             version: PROTOCOL_VERSION,
             message: message.into(),
         })
     }
 }
 
+/// Why a request failed; the CLI maps each to an exit status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// Malformed, oversized or unsupported request.
+    #[default]
+    BadRequest,
+    /// The caller may not change state.
+    Denied,
+    /// No group, resource or monitor of that name.
+    Unknown,
+    /// Not possible now (wrong state, needs a restart, ...); `message` says why.
+    Refused,
+    /// Tried and failed; see the events.
+    Failed,
+    /// The daemon is busy (too many connections).
+    Busy,
+}
+
+/// A state-changing request succeeded; `message` says what happened.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DoneReply {
+    pub version: u32,
+    pub message: String,
+}
+
+/// Answer to `Tree`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TreeReply {
+    pub version: u32,
+    pub root: TreeNodeDto,
+}
+
+/// One actor of the supervision tree.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TreeNodeDto {
+    /// `rc/web/exec1`; the root is the instance name.
+    pub path: String,
+    /// `daemon`, `governor`, `rc`, `rm`, `group`, `resource`, `retry-counter`, `monitor`, `probe`.
+    pub kind: String,
+    /// ractor's lifecycle status (`running`, `stopping`, ...).
+    pub status: String,
+    /// Crashes within the restart period.
+    pub restarts: u32,
+    pub last_failure: Option<String>,
+    pub last_failure_at: Option<String>,
+    pub pid: Option<u32>,
+    #[serde(default)]
+    pub children: Vec<TreeNodeDto>,
+}
+
+/// Answer to `Explain`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExplainReply {
+    pub version: u32,
+    /// `monitor` or `resource`.
+    pub kind: String,
+    pub name: String,
+    /// The ladder, one step per line, in plain words.
+    pub lines: Vec<String>,
+}
+
+/// APPLY-2 apply methods, least to most disruptive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApplyMethod {
+    /// #1: nothing is interrupted.
+    UploadOnly,
+    /// #2: monitors stopped while suspended; groups keep running.
+    SuspendResume,
+    /// #3: groups and monitors stopped while the daemon restarts.
+    StopRestart,
+    /// #3': as #3 plus a server reboot.
+    Reboot,
+}
+
+impl ApplyMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApplyMethod::UploadOnly => "upload only",
+            ApplyMethod::SuspendResume => "suspend/resume",
+            ApplyMethod::StopRestart => "stop/restart",
+            ApplyMethod::Reboot => "shutdown/reboot",
+        }
+    }
+}
+
+/// One changed field of a configuration and the method it needs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeDto {
+    /// `monitors[web-pid]`, `groups[web]`, `os_actions`, ...
+    pub field: String,
+    /// `added`, `removed` or `changed`.
+    pub what: String,
+    pub method: ApplyMethod,
+}
+
+/// Answer to `ConfigApply`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApplyReply {
+    pub version: u32,
+    /// The most disruptive method among `changes`; `upload_only` when nothing changed.
+    pub method: ApplyMethod,
+    pub changes: Vec<ChangeDto>,
+    /// The new configuration is in force.
+    pub applied: bool,
+    /// Where the new text was installed (the daemon's configuration file), if it was.
+    pub installed: Option<String>,
+    pub message: String,
+}
+
+/// Answer to `ConfigPull`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfigReply {
+    pub version: u32,
+    /// Where the text in force came from.
+    pub origin: String,
+    pub text: String,
+}
+
 /// The daemon could not answer the request; `message` is meant for humans.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorReply {
     pub version: u32,
+    #[serde(default)]
+    pub kind: ErrorKind,
     pub message: String,
 }
 
@@ -222,7 +517,10 @@ mod tests {
     #[test]
     fn replies_carry_their_type_and_version() {
         let json = serde_json::to_string(&Response::error("nope")).expect("serialize");
-        assert_eq!(json, r#"{"type":"Error","version":1,"message":"nope"}"#);
+        assert_eq!(
+            json,
+            r#"{"type":"Error","version":1,"kind":"bad_request","message":"nope"}"#
+        );
         let exit = serde_json::to_string(&ExitDto::Signal(9)).expect("serialize");
         assert_eq!(exit, r#"{"signal":9}"#);
     }

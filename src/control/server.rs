@@ -1,9 +1,14 @@
-//! The daemon's side of the control socket (ARCHITECTURE §5 Edges; CMD-1 status).
+//! The daemon's side of the control socket (ARCHITECTURE §5 Edges; CMD-1..9 through `ops`).
 //!
 //! One task per connection, one reply line per request line. Whatever a client does (garbage,
 //! endless lines, connection floods, never reading its replies) costs it its own connection at
-//! most: lines are bounded ([`MAX_LINE`]), idle and slow peers time out, connections are capped,
-//! and no request reaches an actor: status reads the board's watch channels (see `snapshot`).
+//! most: lines are bounded ([`MAX_LINE`]), idle and slow peers time out, connections are capped
+//! (a burst waits briefly for a free place before being told to retry), and reads never reach an
+//! actor: status reads the board's watch channels (see `snapshot`).
+//!
+//! Rights (PEERS §3 item 12): the peer's uid and gid come from SO_PEERCRED. Reading is for
+//! whoever may open the socket (its mode says who); changing state is for root, the daemon's own
+//! user and members of the operator group (`upkeep daemon --operator-group`).
 
 use std::io;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
@@ -11,20 +16,17 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::ops::Ops;
+use super::proto::{ErrorKind, EventsReply, Request, Response, MAX_LINE, PROTOCOL_VERSION};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::Semaphore;
 use tokio::task::{JoinHandle, JoinSet};
-use upkeep_actors::board::Board;
-use upkeep_actors::event::Events;
-use upkeep_config::Config;
 
-use super::life::Life;
-use super::proto::{EventsReply, Request, Response, MAX_LINE, PROTOCOL_VERSION};
-use super::snapshot::{self, ServerFacts};
-
-/// Connections served at once; more are told so and closed (file descriptors are finite).
-const MAX_CONNECTIONS: usize = 64;
+/// Connections served at once (file descriptors are finite); a burst beyond waits up to
+/// [`QUEUE_WAIT`] for a free place, then is told to retry.
+const MAX_CONNECTIONS: usize = 256;
+const QUEUE_WAIT: Duration = Duration::from_secs(5);
 /// A connection that sends nothing for this long is closed.
 const IDLE: Duration = Duration::from_secs(300);
 /// A client that does not read its reply within this long is dropped.
@@ -32,14 +34,53 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long the "is someone already serving this socket" probe waits.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Everything a request may read.
+/// Everything a request may use, and who may change state.
 #[derive(Clone)]
 pub struct Control {
-    pub config: Arc<Config>,
-    pub board: Arc<Board>,
-    pub events: Events,
-    pub facts: ServerFacts,
-    pub life: watch::Receiver<Life>,
+    pub ops: Arc<Ops>,
+    pub access: Access,
+}
+
+/// Who may change state besides root.
+#[derive(Debug, Clone, Default)]
+pub struct Access {
+    /// The daemon's own effective uid (a user daemon serves its user).
+    pub owner: u32,
+    /// The operator group's gid and name.
+    pub operator_group: Option<(u32, String)>,
+}
+
+impl Access {
+    /// Whether `uid`/`gid` may change state; group membership is the primary gid or the
+    /// group's member list (SO_PEERCRED carries no supplementary groups).
+    pub fn may_change(&self, uid: u32, gid: u32) -> bool {
+        if uid == 0 || uid == self.owner {
+            return true;
+        }
+        let Some((op_gid, _)) = &self.operator_group else {
+            return false;
+        };
+        if gid == *op_gid {
+            return true;
+        }
+        let user = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
+            .ok()
+            .flatten();
+        let group = nix::unistd::Group::from_gid(nix::unistd::Gid::from_raw(*op_gid))
+            .ok()
+            .flatten();
+        match (user, group) {
+            (Some(u), Some(g)) => g.mem.contains(&u.name) || u.gid.as_raw() == *op_gid,
+            _ => false,
+        }
+    }
+
+    fn who_may(&self) -> String {
+        match &self.operator_group {
+            Some((_, name)) => format!("root or members of the operator group `{name}`"),
+            None => "root (start the daemon with `--operator-group GROUP` to allow a group)".into(),
+        }
+    }
 }
 
 /// Why the socket could not be set up.
@@ -67,7 +108,11 @@ pub struct Bound {
 
 /// Bind `path`: refuse when another daemon answers there, replace a stale socket file left by a
 /// daemon that died, and restrict the file to the owner (and, as root, its group).
-pub async fn bind(path: &Path) -> Result<Bound, ServerError> {
+pub async fn bind(
+    path: &Path,
+    mode: Option<u32>,
+    group: Option<u32>,
+) -> Result<Bound, ServerError> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         crate::daemon::dirs::create(parent, crate::daemon::dirs::private_mode()).map_err(
             |source| ServerError::Folder {
@@ -117,11 +162,16 @@ pub async fn bind(path: &Path) -> Result<Bound, ServerError> {
     let listener = UnixListener::bind(path).map_err(bind_err)?;
     // Root shares the socket with its group (an operators' group can run `upkeep status`);
     // a user daemon keeps it to itself.
-    let mode = if nix::unistd::geteuid().is_root() {
+    let mode = mode.unwrap_or(if nix::unistd::geteuid().is_root() {
         0o660
     } else {
         0o600
-    };
+    });
+    if let Some(gid) = group {
+        // The operator group reaches the socket through its group bits.
+        nix::unistd::chown(path, None, Some(nix::unistd::Gid::from_raw(gid)))
+            .map_err(|e| bind_err(e.into()))?;
+    }
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(bind_err)?;
     let identity = std::fs::symlink_metadata(path)
         .ok()
@@ -195,18 +245,19 @@ async fn accept_loop(listener: UnixListener, control: Control) {
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => match permits.clone().try_acquire_owned() {
-                    Ok(permit) => {
-                        let control = control.clone();
-                        connections.spawn(async move {
-                            connection(stream, &control).await;
-                            drop(permit);
-                        });
-                    }
-                    Err(_) => {
-                        connections.spawn(refuse(stream));
-                    }
-                },
+                Ok((stream, _)) => {
+                    let control = control.clone();
+                    let permits = permits.clone();
+                    connections.spawn(async move {
+                        match tokio::time::timeout(QUEUE_WAIT, permits.acquire_owned()).await {
+                            Ok(Ok(permit)) => {
+                                connection(stream, &control).await;
+                                drop(permit);
+                            }
+                            _ => refuse(stream).await,
+                        }
+                    });
+                }
                 Err(e) => {
                     // EMFILE and friends: back off instead of spinning.
                     tracing::warn!("control socket: accept failed: {e}");
@@ -225,13 +276,19 @@ async fn accept_loop(listener: UnixListener, control: Control) {
 }
 
 async fn refuse(mut stream: UnixStream) {
-    let reply = Response::error(format!(
-        "too many connections (at most {MAX_CONNECTIONS}); try again"
-    ));
+    let reply = Response::failure(
+        ErrorKind::Busy,
+        format!("too many connections (at most {MAX_CONNECTIONS}); try again"),
+    );
     let _ = write_reply(&mut stream, &reply).await;
 }
 
 async fn connection(stream: UnixStream, control: &Control) {
+    // No credentials (cannot happen on Linux): treated as nobody.
+    let (uid, gid) = stream
+        .peer_cred()
+        .map(|c| (c.uid(), c.gid()))
+        .unwrap_or((u32::MAX, u32::MAX));
     let (read, mut write) = stream.into_split();
     let mut reader = BufReader::new(read);
     let mut line = Vec::new();
@@ -255,9 +312,102 @@ async fn connection(stream: UnixStream, control: &Control) {
         if text.trim().is_empty() {
             continue;
         }
-        let reply = answer(text.trim(), control);
-        if write_reply(&mut write, &reply).await.is_err() {
+        let request = match parse(text.trim()) {
+            Ok(r) => r,
+            Err(reply) => {
+                if write_reply(&mut write, &reply).await.is_err() {
+                    return;
+                }
+                continue;
+            }
+        };
+        if request.changes_state() && !control.access.may_change(uid, gid) {
+            tracing::warn!(
+                uid,
+                request = request.name(),
+                "control socket: refused a state change"
+            );
+            let reply = Response::failure(
+                ErrorKind::Denied,
+                format!(
+                    "permission denied: uid {uid} may read but not change state (`{}` is for {})",
+                    request.name(),
+                    control.access.who_may()
+                ),
+            );
+            if write_reply(&mut write, &reply).await.is_err() {
+                return;
+            }
+            continue;
+        }
+        if request.changes_state() {
+            tracing::info!(
+                uid,
+                request = request.name(),
+                "control socket: operator request"
+            );
+        }
+        if let Request::Follow { since, .. } = request {
+            follow(since, control, &mut reader, &mut write).await;
             return;
+        }
+        let down = matches!(request, Request::Down { .. });
+        let reply = control.ops.answer(request).await;
+        let written = write_reply(&mut write, &reply).await;
+        if down {
+            // The reply is out: now the process may end (ops already said so).
+            control.ops.signal_reply_sent();
+        }
+        if written.is_err() {
+            return;
+        }
+    }
+}
+
+/// `events --follow`: the kept events, then each new one, until the client hangs up.
+async fn follow<R, W>(since: u64, control: &Control, reader: &mut R, write: &mut W)
+where
+    R: AsyncReadExt + Unpin,
+    W: AsyncWriteExt + Unpin,
+{
+    let (past, mut live) = control.ops.feed.since(since);
+    let mut last = past.last().map_or(since, |e| e.seq);
+    let first = Response::Events(EventsReply {
+        version: PROTOCOL_VERSION,
+        events: past,
+    });
+    if write_reply(write, &first).await.is_err() {
+        return;
+    }
+    let mut scratch = [0u8; 256];
+    loop {
+        tokio::select! {
+            event = live.recv() => match event {
+                Ok(e) if e.seq > last => {
+                    last = e.seq;
+                    if write_reply(write, &Response::Event(e)).await.is_err() {
+                        return;
+                    }
+                }
+                Ok(_) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                    // Catch up from the ring; the client sees no gap unless it lost a whole ring.
+                    let (missed, fresh) = control.ops.feed.since(last);
+                    live = fresh;
+                    for e in missed {
+                        last = e.seq;
+                        if write_reply(write, &Response::Event(e)).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            },
+            // Anything but EOF from a follower is ignored; EOF ends the stream.
+            read = reader.read(&mut scratch) => match read {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            },
         }
     }
 }
@@ -274,36 +424,17 @@ async fn write_reply<W: AsyncWriteExt + Unpin>(out: &mut W, reply: &Response) ->
     }
 }
 
-/// One request line → one reply.
-fn answer(line: &str, control: &Control) -> Response {
+/// One request line → a request, or the error reply.
+fn parse(line: &str) -> Result<Request, Response> {
     let request: Request = match serde_json::from_str(line) {
         Ok(r) => r,
-        Err(e) => return Response::error(format!("bad request: {e}")),
+        Err(e) => return Err(Response::error(format!("bad request: {e}"))),
     };
     let version = request.version();
     if version == 0 || version > PROTOCOL_VERSION {
-        return Response::error(format!(
+        return Err(Response::error(format!(
             "protocol version {version} is not supported (this daemon speaks {PROTOCOL_VERSION})"
-        ));
+        )));
     }
-    match request {
-        Request::Status { .. } => {
-            let last_seq = control.events.recent().last().map_or(0, |e| e.seq);
-            let life = *control.life.borrow();
-            Response::Status(snapshot::status(
-                &control.config,
-                &control.board,
-                &control.facts,
-                life,
-                last_seq,
-            ))
-        }
-        Request::Events { since, .. } => {
-            let (past, _) = control.events.subscribe_since(since);
-            Response::Events(EventsReply {
-                version: PROTOCOL_VERSION,
-                events: past.iter().map(snapshot::event).collect(),
-            })
-        }
-    }
+    Ok(request)
 }

@@ -1,6 +1,7 @@
 //! Logging of the daemon (ARCHITECTURE §5 Edges; STYLE-ANCHORS item 13): tracing to stderr and
 //! to a daily rolling file in the log folder. The filter comes from `UPKEEP_LOG`, else the
-//! configuration's `log.level`. Every engine event is logged by the event feed itself (MSG-6).
+//! configuration's `log.level`; `upkeep log level` (CMD-7) swaps it at run time through a reload
+//! layer. Every engine event is logged by the event feed itself (MSG-6).
 
 use std::io::IsTerminal;
 use std::path::Path;
@@ -9,7 +10,7 @@ use tracing_appender::non_blocking::WorkerGuard;
 use tracing_appender::rolling::{Builder, Rotation};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::{reload, EnvFilter, Registry};
 use upkeep_config::LogSettings;
 
 /// The environment variable that overrides `log.level`.
@@ -43,6 +44,20 @@ impl LoggingError {
 /// Keeps the file writer's worker alive: drop it only after the last log line (it flushes).
 pub struct LogGuard {
     _file: WorkerGuard,
+    reload: reload::Handle<EnvFilter, Registry>,
+}
+
+impl LogGuard {
+    /// CMD-7 (`upkeep log level`): a setter for the filter, for the control socket.
+    pub fn filter_setter(
+        &self,
+    ) -> std::sync::Arc<dyn Fn(&str) -> Result<(), String> + Send + Sync> {
+        let handle = self.reload.clone();
+        std::sync::Arc::new(move |directive: &str| {
+            let filter = EnvFilter::try_new(directive).map_err(|e| e.to_string())?;
+            handle.reload(filter).map_err(|e| e.to_string())
+        })
+    }
 }
 
 /// Install the global subscriber.
@@ -68,6 +83,7 @@ pub fn init(log_dir: &Path, settings: &LogSettings) -> Result<LogGuard, LoggingE
         reason: e.to_string(),
     })?;
     let (file_writer, guard) = tracing_appender::non_blocking(appender);
+    let (filter, reload) = reload::Layer::new(filter);
     tracing_subscriber::registry()
         .with(filter)
         .with(
@@ -82,5 +98,8 @@ pub fn init(log_dir: &Path, settings: &LogSettings) -> Result<LogGuard, LoggingE
         )
         .try_init()
         .map_err(|e| LoggingError::Install(e.to_string()))?;
-    Ok(LogGuard { _file: guard })
+    Ok(LogGuard {
+        _file: guard,
+        reload,
+    })
 }

@@ -14,6 +14,7 @@
 pub mod config;
 pub mod dirs;
 pub mod logging;
+pub mod notify;
 
 use std::fs::File;
 use std::io;
@@ -23,13 +24,15 @@ use std::time::Duration;
 
 use nix::fcntl::{Flock, FlockArg};
 use tokio::signal::unix::{signal, Signal, SignalKind};
+use upkeep_actors::fault::{Fault, FaultPlan, Faulty};
 use upkeep_actors::host::{Host, HostError};
-use upkeep_actors::{Engine, EngineError};
+use upkeep_actors::EngineError;
 use upkeep_config::{Config, OsActions};
 
 use crate::cli::exit::Exit;
-use crate::control::life::{self, Life, Phase};
-use crate::control::server::{self, Control, ServerError};
+use crate::control::life::Phase;
+use crate::control::ops::{Ending as OpsEnding, Ops, Setup, Source};
+use crate::control::server::{self, Access, Control, ServerError};
 use crate::control::snapshot::ServerFacts;
 use crate::host::paths::{default_log_dir, default_state_dir};
 use crate::host::reaper::SubreaperError;
@@ -37,8 +40,6 @@ use crate::host::LinuxHost;
 use config::LoadError;
 use logging::LoggingError;
 
-/// The registered-name prefix of the daemon's actor tree.
-const INSTANCE: &str = "upkeep";
 /// The lock file in the state folder: one daemon per reboot history.
 const LOCK_FILE: &str = "daemon.lock";
 /// How long the runtime waits for stray blocking work after the engine is down.
@@ -51,6 +52,10 @@ pub struct Options {
     pub state_dir: Option<PathBuf>,
     pub socket: Option<PathBuf>,
     pub log_dir: Option<PathBuf>,
+    /// Members of this group may change state through the socket (besides root).
+    pub operator_group: Option<String>,
+    /// The socket's mode instead of 0660 (root) / 0600 (user).
+    pub socket_mode: Option<u32>,
 }
 
 /// Why the daemon could not start or run.
@@ -82,6 +87,10 @@ pub enum DaemonError {
     Runtime(io::Error),
     #[error("cannot install the signal handlers: {0}")]
     Signals(io::Error),
+    #[error(
+        "unknown operator group `{0}`; create it with `groupadd {0}` or pick an existing group"
+    )]
+    OperatorGroup(String),
 }
 
 impl DaemonError {
@@ -103,21 +112,48 @@ impl DaemonError {
                 Exit::OsErr
             }
             DaemonError::Engine(_) => Exit::Software,
+            DaemonError::OperatorGroup(_) => Exit::Usage,
         }
     }
 }
 
-/// The resolved places.
+/// The resolved places and access settings.
 #[derive(Debug, Clone)]
 struct Paths {
     state: PathBuf,
     socket: PathBuf,
     logs: PathBuf,
+    access: Access,
+    socket_mode: Option<u32>,
+    source: Source,
 }
 
 /// Run the daemon until it is stopped; `Ok` on an orderly stop.
 pub fn run(options: Options) -> Result<(), DaemonError> {
     let config = Arc::new(config::load(options.config.as_deref())?);
+    let operator_group = match &options.operator_group {
+        None => None,
+        Some(name) => match nix::unistd::Group::from_name(name) {
+            Ok(Some(g)) => Some((g.gid.as_raw(), name.clone())),
+            _ => return Err(DaemonError::OperatorGroup(name.clone())),
+        },
+    };
+    let source = match &options.config {
+        // Read again for `config pull`: the model does not keep the text.
+        Some(path) => Source {
+            text: std::fs::read_to_string(path).map_err(|source| LoadError::Read {
+                path: path.clone(),
+                source,
+            })?,
+            origin: path.display().to_string(),
+            file: Some(std::path::absolute(path).unwrap_or_else(|_| path.clone())),
+        },
+        None => Source {
+            text: upkeep_config::DEFAULT_CONFIG.to_string(),
+            origin: config::BUILT_IN.to_string(),
+            file: None,
+        },
+    };
     let paths = Paths {
         state: options.state_dir.unwrap_or_else(default_state_dir),
         // The caller resolved `--socket`, then UPKEEP_SOCKET.
@@ -125,11 +161,17 @@ pub fn run(options: Options) -> Result<(), DaemonError> {
             .socket
             .unwrap_or_else(crate::control::default_socket_path),
         logs: options.log_dir.unwrap_or_else(default_log_dir),
+        access: Access {
+            owner: nix::unistd::geteuid().as_raw(),
+            operator_group,
+        },
+        socket_mode: options.socket_mode,
+        source,
     };
     folder("state", &paths.state, 0o700)?;
     folder("log", &paths.logs, dirs::private_mode())?;
     let _lock = lock_state(&paths.state)?;
-    let _log_guard = logging::init(&paths.logs, &config.log)?;
+    let log_guard = logging::init(&paths.logs, &config.log)?;
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
         profile = if cfg!(debug_assertions) { "debug" } else { "release" },
@@ -154,7 +196,7 @@ pub fn run(options: Options) -> Result<(), DaemonError> {
         .thread_name("upkeep")
         .build()
         .map_err(DaemonError::Runtime)?;
-    let result = runtime.block_on(serve(config, paths));
+    let result = runtime.block_on(serve(config, paths, &log_guard));
     runtime.shutdown_timeout(RUNTIME_GRACE);
     match &result {
         Ok(()) => tracing::info!("upkeep daemon stopped"),
@@ -200,50 +242,72 @@ fn lock_state(dir: &Path) -> Result<Flock<File>, DaemonError> {
 /// How the main loop ended.
 enum Ending {
     Signal(&'static str),
-    /// The engine stopped by itself: a final action stopped the daemon.
-    Engine,
+    /// The engine stopped by itself (a final action) or `upkeep down` ran.
+    Ops(OpsEnding),
 }
 
-async fn serve(config: Arc<Config>, paths: Paths) -> Result<(), DaemonError> {
+async fn serve(
+    config: Arc<Config>,
+    paths: Paths,
+    log: &logging::LogGuard,
+) -> Result<(), DaemonError> {
     // Before anything can take long: a SIGTERM during start-up must become an orderly stop,
     // not the default "die and leave the processes behind".
     let mut signals = Signals::install().map_err(DaemonError::Signals)?;
     let host = Arc::new(LinuxHost::new(config.os_actions, paths.state.clone())?);
     // Scripts that daemonize leave orphans; as their reaper we collect them (no zombies).
     host.become_subreaper()?;
+    // `upkeep inject`: every host call goes through the fault plan (empty unless an operator
+    // injects); OS actions stay whatever the configuration says.
+    let faulty = Arc::new(Faulty::new(host, FaultPlan::default()));
     // Bound before the engine starts, so `status` answers while the groups are starting.
-    let bound = server::bind(&paths.socket).await?;
-    let dyn_host: Arc<dyn Host> = host;
-    let engine = match Engine::start(config.clone(), dyn_host, INSTANCE).await {
-        Ok(engine) => engine,
-        Err(e) => {
-            bound.discard();
-            return Err(e.into());
-        }
-    };
-    let mut life = life::follow(engine.events());
-    let control = Control {
-        config: config.clone(),
-        board: engine.board().clone(),
-        events: engine.events().clone(),
+    let group = paths.access.operator_group.as_ref().map(|(gid, _)| *gid);
+    let bound = server::bind(&paths.socket, paths.socket_mode, group).await?;
+    let dyn_host: Arc<dyn Host> = faulty.clone();
+    let injector = faulty.clone();
+    let setup = Setup {
+        host: dyn_host,
+        inject: Arc::new(move |fault: Option<Fault>| match fault {
+            Some(f) => injector.inject(f),
+            None => injector.clear(),
+        }),
+        log_filter: Some(log.filter_setter()),
+        source: paths.source.clone(),
+        state_dir: paths.state.clone(),
         facts: ServerFacts {
             host: hostname(),
             pid: std::process::id(),
             started: tokio::time::Instant::now(),
         },
-        life: life.clone(),
+    };
+    let ops = match Ops::start(config.clone(), setup).await {
+        Ok(ops) => ops,
+        Err(e) => {
+            bound.discard();
+            return Err(e.into());
+        }
+    };
+    let control = Control {
+        ops: ops.clone(),
+        access: paths.access.clone(),
     };
     let server = server::serve(bound, control);
     tracing::info!(socket = %server.path().display(), "control socket listening");
+    let ready = ready_when_online(&ops);
 
-    let ending = tokio::select! {
+    let mut ending = ops.ending();
+    let ended = tokio::select! {
         name = signals.next() => Ending::Signal(name),
-        () = stopped_by_itself(&engine, &mut life) => Ending::Engine,
+        why = ending.wait_for(Option::is_some) => {
+            Ending::Ops(why.ok().and_then(|w| *w).unwrap_or(OpsEnding::FinalAction))
+        }
     };
-    match ending {
+    ready.abort();
+    notify::notify("STOPPING=1");
+    match ended {
         Ending::Signal(name) => {
             tracing::info!("received {name}: stopping (groups are deactivated first)");
-            let stop = engine.stop("signal");
+            let stop = ops.shutdown("signal");
             tokio::pin!(stop);
             loop {
                 tokio::select! {
@@ -254,36 +318,34 @@ async fn serve(config: Arc<Config>, paths: Paths) -> Result<(), DaemonError> {
                 }
             }
         }
-        Ending::Engine => {
-            tracing::warn!("the daemon was stopped by a final action");
-            engine.wait().await;
+        Ending::Ops(OpsEnding::FinalAction) => {
+            tracing::warn!("the daemon was stopped by a final action")
         }
+        Ending::Ops(OpsEnding::Down) => tracing::warn!("the daemon was stopped by `upkeep down`"),
     }
     server.shutdown().await;
     Ok(())
 }
 
-/// Resolves once the engine has stopped without being asked to.
-async fn stopped_by_itself(engine: &Engine, life: &mut tokio::sync::watch::Receiver<Life>) {
-    // The feed says "stopped" first; the poll catches a root actor that died without saying so.
-    let mut poll = tokio::time::interval(Duration::from_millis(250));
-    let mut following = true;
-    loop {
-        tokio::select! {
-            changed = life.wait_for(|l| l.phase == Phase::Stopped), if following => {
-                if changed.is_ok() {
-                    return;
-                }
-                // The follower is gone; rely on the poll alone.
-                following = false;
-            }
-            _ = poll.tick() => {
-                if engine.is_finished() {
-                    return;
-                }
-            }
+/// READY=1 once the first engine is online (groups started, PROC-3), then WATCHDOG=1 keep-alives
+/// while the runtime is responsive.
+fn ready_when_online(ops: &Arc<Ops>) -> tokio::task::JoinHandle<()> {
+    let mut life = ops.view().life;
+    tokio::spawn(async move {
+        let _ = life
+            .wait_for(|l| matches!(l.phase, Phase::Online | Phase::Stopped))
+            .await;
+        notify::notify("READY=1");
+        tracing::info!("ready: groups started");
+        let Some(every) = notify::watchdog_interval() else {
+            return;
+        };
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tick.tick().await;
+            notify::notify("WATCHDOG=1");
         }
-    }
+    })
 }
 
 struct Signals {

@@ -1,0 +1,145 @@
+//! The daemon's event feed across engines (MSG-5, MSG-6; `upkeep events`): one numbering for the
+//! life of the process.
+//!
+//! `upkeep stop` / `start` and a stop/restart apply (OPS-1, OPS-5, APPLY-5) replace the engine,
+//! and each engine numbers its events from 1. Readers of `events --since N` need one sequence
+//! that never goes back, so each engine's events are relayed here, renumbered, as wire DTOs.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::broadcast;
+use upkeep_actors::event::{Event, Events};
+
+use super::proto::EventDto;
+use super::snapshot;
+
+/// How many events late readers can still get.
+const RING: usize = 8192;
+
+struct Ring {
+    seq: u64,
+    events: VecDeque<EventDto>,
+}
+
+/// The relayed feed; cheap to clone.
+#[derive(Clone)]
+pub struct Feed {
+    ring: Arc<Mutex<Ring>>,
+    tx: broadcast::Sender<EventDto>,
+}
+
+impl Default for Feed {
+    fn default() -> Self {
+        Feed::new()
+    }
+}
+
+impl Feed {
+    pub fn new() -> Feed {
+        let (tx, _) = broadcast::channel(RING);
+        Feed {
+            ring: Arc::new(Mutex::new(Ring {
+                seq: 0,
+                events: VecDeque::new(),
+            })),
+            tx,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Ring> {
+        self.ring.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn push(&self, mut event: EventDto) {
+        let mut ring = self.lock();
+        ring.seq += 1;
+        event.seq = ring.seq;
+        if ring.events.len() == RING {
+            ring.events.pop_front();
+        }
+        ring.events.push_back(event.clone());
+        // Under the lock: subscribers see `seq` order, and a subscriber made under the lock
+        // misses nothing between its snapshot and its receiver.
+        let _ = self.tx.send(event);
+    }
+
+    /// The newest `seq` handed out.
+    pub fn last_seq(&self) -> u64 {
+        self.lock().seq
+    }
+
+    /// Events after `since` still kept, and a receiver for the ones that follow.
+    pub fn since(&self, since: u64) -> (Vec<EventDto>, broadcast::Receiver<EventDto>) {
+        let ring = self.lock();
+        let past = ring
+            .events
+            .iter()
+            .filter(|e| e.seq > since)
+            .cloned()
+            .collect();
+        (past, self.tx.subscribe())
+    }
+
+    /// Relay every event of one engine until [`Relay::finish`].
+    pub fn relay(&self, events: &Events) -> Relay {
+        let feed = self.clone();
+        let source = events.clone();
+        let last = Arc::new(AtomicU64::new(0));
+        let seen = last.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let (past, mut live) = source.subscribe_since(seen.load(Ordering::SeqCst));
+                for e in past {
+                    feed.forward(&seen, &e);
+                }
+                loop {
+                    match live.recv().await {
+                        Ok(e) => feed.forward(&seen, &e),
+                        // Re-read from the ring: nothing lost unless a whole ring went by.
+                        Err(broadcast::error::RecvError::Lagged(_)) => break,
+                        Err(broadcast::error::RecvError::Closed) => return,
+                    }
+                }
+            }
+        });
+        Relay {
+            task,
+            last,
+            events: events.clone(),
+            feed: self.clone(),
+        }
+    }
+
+    fn forward(&self, seen: &AtomicU64, e: &Event) {
+        // No await between the check and the push: an abort cannot split them.
+        if e.seq > seen.load(Ordering::SeqCst) {
+            seen.store(e.seq, Ordering::SeqCst);
+            self.push(snapshot::event(e));
+        }
+    }
+}
+
+/// The relay of one engine's events.
+pub struct Relay {
+    task: tokio::task::JoinHandle<()>,
+    last: Arc<AtomicU64>,
+    events: Events,
+    feed: Feed,
+}
+
+impl Relay {
+    /// Stop relaying once the engine is down, after forwarding what it said last (its
+    /// `stopped` event must not be lost to the abort).
+    pub async fn finish(self) {
+        self.task.abort();
+        let _ = self.task.await;
+        let (rest, _) = self
+            .events
+            .subscribe_since(self.last.load(Ordering::SeqCst));
+        for e in rest {
+            self.feed.forward(&self.last, &e);
+        }
+    }
+}

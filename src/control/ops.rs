@@ -1,0 +1,825 @@
+//! The daemon's operations behind the control socket: one engine slot and what operators do to
+//! it (OPS-1..5, CMD-2..4, CMD-6, CMD-7, CMD-9, DOWN-8, APPLY-2..6).
+//!
+//! `upkeep stop` stops the engine but keeps the process and the socket (state `stopped`);
+//! `upkeep start` builds a new engine from the configuration in force. State-changing requests
+//! take the slot's lock, so two operators cannot interleave a stop and a start; reads (status,
+//! tree, explain) use the [`View`] and never wait on a running operation.
+
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use ractor::ActorRef;
+use tokio::sync::{watch, Mutex};
+use upkeep_actors::board::Board;
+use upkeep_actors::ctx::Ctx;
+use upkeep_actors::daemon::DaemonMsg;
+use upkeep_actors::fault::Fault;
+use upkeep_actors::host::{Host, OsAction, OsActionOutcome};
+use upkeep_actors::{Engine, EngineError, OpError};
+use upkeep_config::Config;
+
+use super::apply;
+use super::explain;
+use super::feed::{Feed, Relay};
+use super::life::{self, Life, Phase};
+use super::proto::{
+    ApplyMethod, ApplyReply, ConfigReply, DaemonAction, ErrorKind, FaultDto, MonitorAction,
+    Request, Response, Toggle, TreeNodeDto, TreeReply, PROTOCOL_VERSION,
+};
+use super::snapshot::{self, ServerFacts};
+
+/// The registered-name prefix of the daemon's actor tree.
+pub const INSTANCE: &str = "upkeep";
+
+/// Injects faults into the live host (the daemon wraps its host in `Faulty`).
+pub type Injector = Arc<dyn Fn(Option<Fault>) + Send + Sync>;
+/// Replaces the log filter; `Err` says why the directive is invalid.
+pub type LogFilter = Arc<dyn Fn(&str) -> Result<(), String> + Send + Sync>;
+
+/// Why the daemon process should end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// A final action stopped the engine (RES-4, RES-5, MON-13).
+    FinalAction,
+    /// `upkeep down` (CMD-3).
+    Down,
+}
+
+/// The configuration text in force and where it came from (for `config pull`, BAK-3).
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub text: String,
+    pub origin: String,
+    /// The daemon's `--config` file: `config apply` installs the new text there (CMD-6a).
+    pub file: Option<PathBuf>,
+}
+
+/// What the operations need besides the engine.
+pub struct Setup {
+    pub host: Arc<dyn Host>,
+    pub inject: Injector,
+    pub log_filter: Option<LogFilter>,
+    pub source: Source,
+    pub state_dir: PathBuf,
+    pub facts: ServerFacts,
+}
+
+struct Slot {
+    engine: Option<Engine>,
+    relay: Option<Relay>,
+    generation: u64,
+}
+
+/// What reads see: the newest engine's board and life, even after it stopped.
+#[derive(Clone)]
+pub struct View {
+    pub config: Arc<Config>,
+    pub board: Arc<Board>,
+    pub life: watch::Receiver<Life>,
+    tree: (Ctx, ActorRef<DaemonMsg>),
+}
+
+/// The operations; one per daemon, shared by every connection.
+pub struct Ops {
+    setup: Setup,
+    slot: Mutex<Slot>,
+    view: RwLock<View>,
+    source: std::sync::Mutex<Source>,
+    pub feed: Feed,
+    ending: watch::Sender<Option<Ending>>,
+    /// `down` finished; the process ends once its reply is written.
+    down_pending: std::sync::atomic::AtomicBool,
+}
+
+impl Ops {
+    /// Start the first engine (OPS-1) and return the operations around it.
+    pub async fn start(config: Arc<Config>, setup: Setup) -> Result<Arc<Ops>, EngineError> {
+        let feed = Feed::new();
+        let engine = Engine::start(config.clone(), setup.host.clone(), INSTANCE).await?;
+        let relay = feed.relay(engine.events());
+        let view = view_of(&engine, config);
+        let source = setup.source.clone();
+        let ops = Arc::new(Ops {
+            setup,
+            slot: Mutex::new(Slot {
+                engine: Some(engine),
+                relay: Some(relay),
+                generation: 1,
+            }),
+            view: RwLock::new(view),
+            source: std::sync::Mutex::new(source),
+            feed,
+            ending: watch::channel(None).0,
+            down_pending: std::sync::atomic::AtomicBool::new(false),
+        });
+        ops.watch_engine(1);
+        Ok(ops)
+    }
+
+    /// The current view.
+    pub fn view(&self) -> View {
+        match self.view.read() {
+            Ok(v) => v.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    /// Resolves when the process should end.
+    pub fn ending(&self) -> watch::Receiver<Option<Ending>> {
+        self.ending.subscribe()
+    }
+
+    /// The server wrote the reply to `down` (or lost its client): end the process now.
+    pub fn signal_reply_sent(&self) {
+        if self.down_pending.load(std::sync::atomic::Ordering::SeqCst) {
+            let _ = self.ending.send(Some(Ending::Down));
+        }
+    }
+
+    pub fn facts(&self) -> &ServerFacts {
+        &self.setup.facts
+    }
+
+    /// SIGTERM / SIGINT: orderly stop of whatever engine runs (OPS-5).
+    pub async fn shutdown(&self, reason: &str) {
+        let mut slot = self.slot.lock().await;
+        self.stop_engine(&mut slot, reason).await;
+    }
+
+    /// Notice an engine that stops by itself (a final action) and end the process then.
+    fn watch_engine(self: &Arc<Self>, generation: u64) {
+        let ops = Arc::downgrade(self);
+        let mut life = self.view().life;
+        tokio::spawn(async move {
+            let mut poll = tokio::time::interval(Duration::from_millis(250));
+            loop {
+                tokio::select! {
+                    _ = life.wait_for(|l| l.phase == Phase::Stopped) => {}
+                    _ = poll.tick() => {}
+                }
+                let Some(ops) = ops.upgrade() else { return };
+                let Ok(mut slot) = ops.slot.try_lock() else {
+                    // An operation runs; it decides this engine's fate.
+                    continue;
+                };
+                if slot.generation != generation || slot.engine.is_none() {
+                    return;
+                }
+                let finished = slot.engine.as_ref().is_some_and(Engine::is_finished)
+                    || life.borrow().phase == Phase::Stopped;
+                if !finished {
+                    continue;
+                }
+                tracing::warn!("the daemon was stopped by a final action");
+                if let Some(engine) = slot.engine.take() {
+                    engine.wait().await;
+                }
+                if let Some(relay) = slot.relay.take() {
+                    relay.finish().await;
+                }
+                let _ = ops.ending.send(Some(Ending::FinalAction));
+                return;
+            }
+        });
+    }
+
+    async fn stop_engine(&self, slot: &mut Slot, reason: &str) -> bool {
+        let Some(engine) = slot.engine.take() else {
+            return false;
+        };
+        engine.stop(reason).await;
+        if let Some(relay) = slot.relay.take() {
+            relay.finish().await;
+        }
+        true
+    }
+
+    async fn start_engine(
+        self: &Arc<Self>,
+        slot: &mut Slot,
+        config: Arc<Config>,
+    ) -> Result<(), EngineError> {
+        let engine = Engine::start(config.clone(), self.setup.host.clone(), INSTANCE).await?;
+        slot.relay = Some(self.feed.relay(engine.events()));
+        let view = view_of(&engine, config);
+        slot.engine = Some(engine);
+        slot.generation += 1;
+        match self.view.write() {
+            Ok(mut v) => *v = view,
+            Err(p) => *p.into_inner() = view,
+        }
+        self.watch_engine(slot.generation);
+        Ok(())
+    }
+
+    /// Serve one request (the caller checked the peer's right to it).
+    pub async fn answer(self: &Arc<Self>, request: Request) -> Response {
+        match request {
+            Request::Status { .. } => Response::Status(self.status()),
+            Request::Events { since, .. } | Request::Follow { since, .. } => {
+                let (events, _) = self.feed.since(since);
+                Response::Events(super::proto::EventsReply {
+                    version: PROTOCOL_VERSION,
+                    events,
+                })
+            }
+            Request::Tree { .. } => {
+                let view = self.view();
+                let root = upkeep_actors::tree::snapshot(&view.tree.0, &view.tree.1.get_cell());
+                Response::Tree(TreeReply {
+                    version: PROTOCOL_VERSION,
+                    root: tree_dto(&root),
+                })
+            }
+            Request::Explain { name, .. } => {
+                let view = self.view();
+                match explain::explain(&view.config, &view.board, &name) {
+                    Ok(reply) => Response::Explain(reply),
+                    Err(message) => Response::failure(ErrorKind::Unknown, message),
+                }
+            }
+            Request::Daemon { action, .. } => self.daemon(action).await,
+            Request::Group { name, action, .. } => {
+                let start = action == Toggle::Start;
+                let slot = self.slot.lock().await;
+                let Some(engine) = running(&slot) else {
+                    return stopped_error();
+                };
+                result(
+                    engine.group(&name, start).await,
+                    format!(
+                        "group `{name}` {}",
+                        if start { "started" } else { "stopped" }
+                    ),
+                )
+            }
+            Request::Resource { name, action, .. } => {
+                let start = action == Toggle::Start;
+                let slot = self.slot.lock().await;
+                let Some(engine) = running(&slot) else {
+                    return stopped_error();
+                };
+                result(
+                    engine.resource(&name, start).await,
+                    format!(
+                        "resource `{name}` {}",
+                        if start { "started" } else { "stopped" }
+                    ),
+                )
+            }
+            Request::Monitors {
+                action,
+                names,
+                for_s,
+                ..
+            } => {
+                let slot = self.slot.lock().await;
+                let Some(engine) = running(&slot) else {
+                    return stopped_error();
+                };
+                let which = if names.is_empty() {
+                    "all monitors".to_string()
+                } else {
+                    names
+                        .iter()
+                        .map(|n| format!("`{n}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                match action {
+                    MonitorAction::Suspend => {
+                        let for_ = for_s.map(Duration::from_secs);
+                        let until = for_.map_or(String::new(), |d| {
+                            format!(" for {}", humantime::format_duration(d))
+                        });
+                        result(
+                            engine.suspend_monitors(names, for_).await,
+                            format!("suspended {which}{until}"),
+                        )
+                    }
+                    MonitorAction::Resume => result(
+                        engine.resume_monitors(names).await,
+                        format!("resumed {which}"),
+                    ),
+                }
+            }
+            Request::Down { reboot, .. } => self.down(reboot).await,
+            Request::ConfigApply {
+                text,
+                origin,
+                restart,
+                dry_run,
+                ..
+            } => self.apply(&text, &origin, restart, dry_run).await,
+            Request::ConfigPull { .. } => {
+                let source = self.source();
+                Response::Config(ConfigReply {
+                    version: PROTOCOL_VERSION,
+                    origin: source.origin,
+                    text: source.text,
+                })
+            }
+            Request::LogLevel { filter, .. } => match &self.setup.log_filter {
+                None => Response::failure(
+                    ErrorKind::Refused,
+                    "this daemon's log filter cannot be changed",
+                ),
+                Some(set) => match set(&filter) {
+                    Ok(()) => {
+                        tracing::info!(filter = %filter, "log filter changed by an operator");
+                        Response::done(format!("log filter is now `{filter}`"))
+                    }
+                    Err(e) => Response::failure(
+                        ErrorKind::BadRequest,
+                        format!("invalid log filter `{filter}`: {e}"),
+                    ),
+                },
+            },
+            Request::Inject { fault, .. } => self.inject(fault),
+        }
+    }
+
+    /// `status` from the newest engine's board (its last states once stopped).
+    pub fn status(&self) -> super::proto::StatusReply {
+        let view = self.view();
+        let life = *view.life.borrow();
+        snapshot::status(
+            &view.config,
+            &view.board,
+            &self.setup.facts,
+            life,
+            self.feed.last_seq(),
+        )
+    }
+
+    fn source(&self) -> Source {
+        match self.source.lock() {
+            Ok(s) => s.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    async fn daemon(self: &Arc<Self>, action: DaemonAction) -> Response {
+        let mut slot = self.slot.lock().await;
+        match action {
+            DaemonAction::Start => {
+                if running(&slot).is_some() {
+                    return Response::failure(ErrorKind::Refused, "the daemon is already started");
+                }
+                let config = self.view().config;
+                match self.start_engine(&mut slot, config).await {
+                    Ok(()) => Response::done("daemon started"),
+                    Err(e) => Response::failure(ErrorKind::Failed, e.to_string()),
+                }
+            }
+            DaemonAction::Stop => {
+                if self.stop_engine(&mut slot, "operator").await {
+                    Response::done("daemon stopped: groups deactivated, monitors stopped")
+                } else {
+                    Response::failure(ErrorKind::Refused, "the daemon is already stopped")
+                }
+            }
+            DaemonAction::Suspend | DaemonAction::Resume => {
+                let Some(engine) = running(&slot) else {
+                    return stopped_error();
+                };
+                let suspend = action == DaemonAction::Suspend;
+                result(
+                    engine.suspend(suspend).await,
+                    if suspend {
+                        "daemon suspended: monitors stopped, groups keep running"
+                    } else {
+                        "daemon resumed: monitors restarted"
+                    },
+                )
+            }
+        }
+    }
+
+    async fn down(&self, reboot: bool) -> Response {
+        let mut slot = self.slot.lock().await;
+        let action = if reboot { "reboot" } else { "shutdown" };
+        let outcome = match slot.engine.take() {
+            Some(engine) => {
+                let done = engine.down(reboot).await;
+                if let Some(relay) = slot.relay.take() {
+                    relay.finish().await;
+                }
+                done.map(|()| None)
+            }
+            // Already stopped (OPS-5 done): only the OS action is left.
+            None => {
+                let os = if reboot {
+                    OsAction::Reboot
+                } else {
+                    OsAction::Shutdown
+                };
+                Ok(self.setup.host.os_action(os).await.ok())
+            }
+        };
+        match outcome {
+            Ok(out) => {
+                self.down_pending
+                    .store(true, std::sync::atomic::Ordering::SeqCst);
+                let how = match (out, self.view().config.os_actions) {
+                    (Some(OsActionOutcome::Performed), _)
+                    | (None, upkeep_config::OsActions::Real) => {
+                        format!("the OS will {action} now")
+                    }
+                    _ => format!("OS actions are simulated: the OS would {action} now"),
+                };
+                Response::done(format!("daemon stopped; {how}"))
+            }
+            Err(e) => op_error(e),
+        }
+    }
+
+    async fn apply(
+        self: &Arc<Self>,
+        text: &str,
+        origin: &str,
+        restart: bool,
+        dry_run: bool,
+    ) -> Response {
+        let origin = if origin.is_empty() {
+            "<request>"
+        } else {
+            origin
+        };
+        let new = match upkeep_config::parse(text, &self.base_path(origin)) {
+            Ok(c) => Arc::new(c),
+            Err(errors) => {
+                return Response::failure(
+                    ErrorKind::BadRequest,
+                    format!("`{origin}` is not a valid configuration:\n{errors}"),
+                )
+            }
+        };
+        let mut slot = self.slot.lock().await;
+        let old = self.view().config;
+        let changes = apply::classify(&old, &new);
+        let method = apply::method(&changes);
+        let reply = |applied: bool, installed: Option<String>, message: String| {
+            Response::Apply(ApplyReply {
+                version: PROTOCOL_VERSION,
+                method,
+                changes: changes.clone(),
+                applied,
+                installed,
+                message,
+            })
+        };
+        if dry_run {
+            return reply(false, None, format!("needs {}", method.as_str()));
+        }
+        let engine_runs = running(&slot).is_some();
+        if engine_runs && method == ApplyMethod::StopRestart && !restart {
+            return Response::failure(
+                ErrorKind::Refused,
+                format!(
+                    "Need to stop cluster and restart: {} changed; nothing applied. Run again with `--restart` (groups and monitors stop while the daemon restarts)",
+                    fields(&changes, ApplyMethod::StopRestart)
+                ),
+            );
+        }
+        let installed = match self.install(text, origin) {
+            Ok(path) => path,
+            Err(e) => return Response::failure(ErrorKind::Failed, e),
+        };
+        if method == ApplyMethod::Reboot {
+            return reply(
+                false,
+                Some(installed.clone()),
+                format!(
+                    "Need to shutdown system and reboot: {} changed. Installed as `{installed}`; please shutdown system after push: run `upkeep down --reboot`",
+                    fields(&changes, ApplyMethod::Reboot)
+                ),
+            );
+        }
+        let log_changed = old.log.level != new.log.level;
+        let message = if !engine_runs {
+            self.set_config(new.clone());
+            "the daemon is stopped: the new configuration is used by `upkeep start`".to_string()
+        } else {
+            match method {
+                ApplyMethod::UploadOnly => {
+                    self.set_config(new.clone());
+                    "applied (upload only): nothing was interrupted".into()
+                }
+                ApplyMethod::SuspendResume => {
+                    let Some(engine) = running(&slot) else {
+                        return stopped_error();
+                    };
+                    let was_suspended = self.view().life.borrow().suspended;
+                    if !was_suspended {
+                        if let Err(e) = engine.suspend(true).await {
+                            return op_error(e);
+                        }
+                    }
+                    let swapped = engine.reconfigure(new.clone()).await;
+                    if swapped.is_ok() {
+                        self.set_config(new.clone());
+                    }
+                    if !was_suspended {
+                        if let Err(e) = engine.suspend(false).await {
+                            return op_error(e);
+                        }
+                    }
+                    if let Err(e) = swapped {
+                        return op_error(e);
+                    }
+                    "applied (suspend/resume): monitors were suspended, swapped and resumed; groups kept running".into()
+                }
+                ApplyMethod::StopRestart | ApplyMethod::Reboot => {
+                    self.stop_engine(&mut slot, "configuration apply").await;
+                    if let Err(e) = self.start_engine(&mut slot, new.clone()).await {
+                        return Response::failure(
+                            ErrorKind::Failed,
+                            format!("the daemon stopped but did not start again: {e}"),
+                        );
+                    }
+                    "applied (stop/restart): the daemon was stopped and started again".into()
+                }
+            }
+        };
+        if log_changed {
+            if let Some(set) = &self.setup.log_filter {
+                if let Err(e) = set(&new.log.level) {
+                    tracing::warn!("the applied log.level is not a valid filter: {e}");
+                }
+            }
+        }
+        tracing::info!(method = method.as_str(), "configuration applied");
+        reply(true, Some(installed), message)
+    }
+
+    fn set_config(&self, config: Arc<Config>) {
+        match self.view.write() {
+            Ok(mut v) => v.config = config,
+            Err(p) => p.into_inner().config = config,
+        }
+    }
+
+    /// Relative script paths in an applied text resolve against the installed file's folder.
+    fn base_path(&self, origin: &str) -> PathBuf {
+        match &self.source().file {
+            Some(file) => file.clone(),
+            None => self
+                .setup
+                .state_dir
+                .join(origin.rsplit('/').next().unwrap_or("applied.ron")),
+        }
+    }
+
+    /// CMD-6a: install the text as the daemon's configuration file (the previous one is kept in
+    /// the state folder, BAK-3); a daemon running the built-in demo keeps it in the state folder.
+    fn install(&self, text: &str, origin: &str) -> Result<String, String> {
+        let source = self.source();
+        let target = source
+            .file
+            .clone()
+            .unwrap_or_else(|| self.setup.state_dir.join("applied.ron"));
+        let backup = self.setup.state_dir.join("config.previous.ron");
+        write_private(&backup, source.text.as_bytes()).map_err(|e| {
+            format!(
+                "cannot back up the configuration to `{}`: {e}",
+                backup.display()
+            )
+        })?;
+        write_atomic(&target, text.as_bytes()).map_err(|e| {
+            format!(
+                "cannot install the configuration as `{}`: {e}",
+                target.display()
+            )
+        })?;
+        let mut s = match self.source.lock() {
+            Ok(s) => s,
+            Err(p) => p.into_inner(),
+        };
+        s.text = text.to_string();
+        s.origin = format!("{} (applied from {origin})", target.display());
+        Ok(target.display().to_string())
+    }
+
+    fn inject(&self, fault: FaultDto) -> Response {
+        let inject = &self.setup.inject;
+        let view = self.view();
+        match fault {
+            FaultDto::ProbeFails { monitor, times } => {
+                if view.config.monitor(&monitor).is_none() {
+                    return unknown(
+                        "monitor",
+                        &monitor,
+                        view.config.monitors.iter().map(|m| &m.name),
+                    );
+                }
+                inject(Some(Fault::ProbeFails {
+                    monitor: monitor.clone(),
+                    times,
+                }));
+                Response::done(format!(
+                    "the next {times} checks of monitor `{monitor}` fail"
+                ))
+            }
+            FaultDto::ProbeHangs { monitor } => {
+                if view.config.monitor(&monitor).is_none() {
+                    return unknown(
+                        "monitor",
+                        &monitor,
+                        view.config.monitors.iter().map(|m| &m.name),
+                    );
+                }
+                inject(Some(Fault::ProbeHangs {
+                    monitor: monitor.clone(),
+                }));
+                Response::done(format!(
+                    "every check of monitor `{monitor}` hangs until `upkeep inject clear`"
+                ))
+            }
+            FaultDto::ScriptFails {
+                program,
+                times,
+                code,
+            } => {
+                inject(Some(Fault::ScriptFails {
+                    program: program.clone(),
+                    times,
+                    code,
+                }));
+                Response::done(format!(
+                    "the next {times} runs of `{program}` exit with code {code}"
+                ))
+            }
+            FaultDto::ProcessKilled { resource } => {
+                let Some(state) = view.board.resource(&resource) else {
+                    let names: Vec<&String> = view
+                        .config
+                        .groups
+                        .iter()
+                        .flat_map(|g| g.resources.iter().map(|r| &r.name))
+                        .collect();
+                    return unknown("resource", &resource, names.into_iter());
+                };
+                let Some(pid) = state.pid else {
+                    return Response::failure(
+                        ErrorKind::Refused,
+                        format!("resource `{resource}` has no running process"),
+                    );
+                };
+                let target = nix::unistd::Pid::from_raw(i32::try_from(pid).unwrap_or(0));
+                match nix::sys::signal::kill(target, nix::sys::signal::Signal::SIGKILL) {
+                    Ok(()) => Response::done(format!(
+                        "killed process {pid} of resource `{resource}` (SIGKILL)"
+                    )),
+                    Err(e) => Response::failure(
+                        ErrorKind::Failed,
+                        format!("cannot kill process {pid} of resource `{resource}`: {e}"),
+                    ),
+                }
+            }
+            FaultDto::Clear => {
+                inject(None);
+                Response::done("every injected fault was removed")
+            }
+        }
+    }
+}
+
+fn view_of(engine: &Engine, config: Arc<Config>) -> View {
+    View {
+        config,
+        board: engine.board().clone(),
+        life: life::follow(engine.events()),
+        tree: (engine.ctx.clone(), engine.daemon.clone()),
+    }
+}
+
+fn running(slot: &Slot) -> Option<&Engine> {
+    slot.engine.as_ref().filter(|e| !e.is_finished())
+}
+
+fn stopped_error() -> Response {
+    Response::failure(
+        ErrorKind::Refused,
+        "the daemon is stopped; start it with `upkeep start`",
+    )
+}
+
+fn result(outcome: Result<(), OpError>, done: impl Into<String>) -> Response {
+    match outcome {
+        Ok(()) => Response::done(done),
+        Err(e) => op_error(e),
+    }
+}
+
+fn op_error(e: OpError) -> Response {
+    let kind = match &e {
+        OpError::NotRunning => ErrorKind::Refused,
+        OpError::Unknown { .. } => ErrorKind::Unknown,
+        OpError::Refused(_) => ErrorKind::Refused,
+        OpError::Failed { .. } => ErrorKind::Failed,
+    };
+    Response::failure(kind, e.to_string())
+}
+
+/// `unknown monitor `x`; did you mean `y`?`
+pub fn unknown<'a>(kind: &str, name: &str, known: impl Iterator<Item = &'a String>) -> Response {
+    let known: Vec<&String> = known.collect();
+    let hint = match did_you_mean(name, known.iter().map(|s| s.as_str())) {
+        Some(best) => format!("; did you mean `{best}`?"),
+        None if known.is_empty() => format!("; there is no {kind}"),
+        None => format!(
+            "; known: {}",
+            known
+                .iter()
+                .map(|k| format!("`{k}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    Response::failure(ErrorKind::Unknown, format!("unknown {kind} `{name}`{hint}"))
+}
+
+/// The closest name within an edit distance of a third of its length.
+pub fn did_you_mean<'a>(name: &str, known: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    known
+        .map(|k| (distance(name, k), k))
+        .filter(|(d, k)| *d <= (k.len().max(3)) / 3)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
+fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+fn fields(changes: &[super::proto::ChangeDto], method: ApplyMethod) -> String {
+    changes
+        .iter()
+        .filter(|c| c.method == method)
+        .map(|c| format!("`{}`", c.field))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn tree_dto(node: &upkeep_actors::tree::TreeNode) -> TreeNodeDto {
+    TreeNodeDto {
+        path: node.path.clone(),
+        kind: node.kind.to_string(),
+        status: node.status.clone(),
+        restarts: u32::try_from(node.restarts).unwrap_or(u32::MAX),
+        last_failure: node.last_failure.clone(),
+        last_failure_at: node.last_failure_at.map(snapshot::time),
+        pid: node.pid,
+        children: node.children.iter().map(tree_dto).collect(),
+    }
+}
+
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()
+}
+
+/// Temp file beside the target, then rename: a crash leaves the old or the new file, whole.
+fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "upkeep.ron".into());
+    let tmp = path.with_file_name(format!(".{name}.tmp"));
+    write_private(&tmp, bytes)?;
+    std::fs::rename(&tmp, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggests_close_names_only() {
+        let known = ["web-pid", "db-pid", "disk"];
+        assert_eq!(did_you_mean("web-pdi", known.into_iter()), Some("web-pid"));
+        assert_eq!(did_you_mean("nothing-like", known.into_iter()), None);
+    }
+}

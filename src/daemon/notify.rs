@@ -1,0 +1,40 @@
+//! systemd readiness and watchdog (`Type=notify`, packaging/upkeep.service): `READY=1` once the
+//! groups are up (OPS-1, PROC-3), `WATCHDOG=1` keep-alives when `WatchdogSec=` is set,
+//! `STOPPING=1` on the way out.
+//!
+//! The protocol is one datagram to `$NOTIFY_SOCKET`; a dozen lines by hand beat a dependency.
+//! Outside systemd (no variable) every call does nothing.
+
+use std::os::unix::net::UnixDatagram;
+use std::time::Duration;
+
+/// Send one state line; errors are logged, never fatal (the daemon works without systemd).
+pub fn notify(state: &str) {
+    let Some(path) = std::env::var_os("NOTIFY_SOCKET") else {
+        return;
+    };
+    let bytes = path.as_encoded_bytes();
+    let sent = UnixDatagram::unbound().and_then(|sock| {
+        if let Some(abstract_name) = bytes.strip_prefix(b"@") {
+            use std::os::linux::net::SocketAddrExt;
+            let addr = std::os::unix::net::SocketAddr::from_abstract_name(abstract_name)?;
+            sock.send_to_addr(state.as_bytes(), &addr)
+        } else {
+            sock.send_to(state.as_bytes(), &path)
+        }
+    });
+    if let Err(e) = sent {
+        tracing::warn!("cannot notify systemd ({state}): {e}");
+    }
+}
+
+/// Half of `WatchdogSec=` when systemd asks for keep-alives for this very process.
+pub fn watchdog_interval() -> Option<Duration> {
+    let usec: u64 = std::env::var("WATCHDOG_USEC").ok()?.parse().ok()?;
+    if let Some(pid) = std::env::var("WATCHDOG_PID").ok() {
+        if pid.parse::<u32>().ok() != Some(std::process::id()) {
+            return None;
+        }
+    }
+    (usec > 0).then(|| Duration::from_micros(usec / 2))
+}
