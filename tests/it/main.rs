@@ -5,5 +5,7 @@ mod daemon;
 mod escalation;
 mod governor;
 mod linux_host;
+mod probes;
+mod monitors;
 mod real_engine;
 mod sim;
