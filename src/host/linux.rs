@@ -3,22 +3,25 @@
 //!
 //! This file only wires the trait to the modules that do the work: `process` (spawn, wait,
 //! terminate, scripts), `reaper` (subreaper and orphans), `state` (atomic state files),
-//! `os_action` (the safety-switched shutdown / reboot / reset) and `probe` (monitor dispatch).
+//! `os_action` (the safety-switched shutdown / reboot / reset), `probe` (monitor dispatch, with
+//! the procfs / sysfs roots of MAP-20), `watchdog` and `userspace` (USW-5).
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use tokio::task::JoinHandle;
 use upkeep_actors::host::{
     BoxFuture, Host, HostError, OsAction, OsActionOutcome, ProbeResult, ProcessHandle,
-    ScriptOutcome, ScriptRun,
+    ScriptOutcome, ScriptRun, Watchdog,
 };
-use upkeep_config::{Monitor, OsActions};
+use upkeep_config::{Monitor, OsActions, UserSpace, WatchdogMethod};
 
+use super::probe::Roots;
 use super::reaper::{self, SubreaperError};
 use super::state::StateDir;
-use super::{os_action, probe, process};
+use super::watchdog::WatchdogSettings;
+use super::{os_action, probe, process, userspace, watchdog};
 
 /// The real host. Build one per daemon and share it as `Arc<dyn Host>`.
 ///
@@ -29,6 +32,8 @@ pub struct LinuxHost {
     os_actions: OsActions,
     state: Arc<StateDir>,
     orphan_reaper: Mutex<Option<JoinHandle<()>>>,
+    roots: Roots,
+    watchdog: WatchdogSettings,
 }
 
 impl LinuxHost {
@@ -40,7 +45,26 @@ impl LinuxHost {
             os_actions,
             state: Arc::new(StateDir::open(state_dir)?),
             orphan_reaper: Mutex::new(None),
+            roots: Roots::default(),
+            watchdog: WatchdogSettings::default(),
         })
+    }
+
+    /// Read the kernel's state under these roots instead of /proc and /sys (the config's
+    /// `paths`, MAP-20).
+    pub fn with_roots(mut self, procfs: PathBuf, sysfs: PathBuf) -> LinuxHost {
+        self.roots = Roots { procfs, sysfs };
+        self
+    }
+
+    /// Use this softdog device instead of /dev/watchdog, in either OS-action mode (see
+    /// `host::watchdog`): for tests of the keep-alive protocol against a plain file.
+    pub fn with_watchdog_device(mut self, path: PathBuf) -> LinuxHost {
+        self.watchdog = WatchdogSettings {
+            device: path,
+            explicit: true,
+        };
+        self
     }
 
     pub fn os_actions(&self) -> OsActions {
@@ -109,7 +133,19 @@ impl Host for LinuxHost {
     }
 
     fn probe(&self, monitor: &Monitor) -> BoxFuture<'static, ProbeResult> {
-        probe::probe(monitor)
+        probe::probe(monitor, &self.roots)
+    }
+
+    fn open_watchdog(
+        &self,
+        method: WatchdogMethod,
+        timeout: Duration,
+    ) -> Result<Box<dyn Watchdog>, HostError> {
+        watchdog::open(method, timeout, self.os_actions, &self.watchdog)
+    }
+
+    fn userspace_check(&self, spec: &UserSpace) -> BoxFuture<'static, Result<(), String>> {
+        Box::pin(userspace::check(spec.clone()))
     }
 
     fn os_action(

@@ -13,6 +13,8 @@ mod process;
 pub mod procfs;
 pub mod reaper;
 mod state;
+mod userspace;
+pub mod watchdog;
 
 pub use linux::LinuxHost;
 pub use process::{EVENT_VAR, LOST_EXIT};

@@ -394,8 +394,8 @@ async fn probes_not_in_this_build_say_so() {
     let host = host(dir.path());
     let monitor = Monitor {
         name: "diskw".into(),
-        kind: MonitorKind::NicLink {
-            interface: "eth0".into(),
+        kind: MonitorKind::Pid {
+            resource: "app".into(),
         },
         interval: Duration::from_secs(60),
         timeout: Duration::from_secs(120),
@@ -415,7 +415,7 @@ async fn probes_not_in_this_build_say_so() {
     assert_eq!(result.code, 5);
     assert_eq!(
         result.message,
-        "monitor type nic_link is not implemented by this build"
+        "monitor type pid is watched by the engine, not probed by the host"
     );
 }
 

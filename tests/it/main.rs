@@ -6,6 +6,7 @@ mod escalation;
 mod governor;
 mod linux_host;
 mod probes;
+mod probes;
 mod monitors;
 mod real_engine;
 mod sim;
