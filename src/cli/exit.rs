@@ -7,13 +7,21 @@ use std::process::ExitCode;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
     Ok,
+    /// The daemon refused: not possible in its current state (already stopped, needs
+    /// `--restart`, ...); the message says what to do.
+    Refused,
+    /// The daemon tried and failed (a group did not start, ...); see `upkeep events`.
+    Failed,
+    /// EX_TEMPFAIL: the daemon is busy or did not answer in time; try again.
+    TempFail,
     /// EX_USAGE: the command line is wrong.
     Usage,
-    /// EX_DATAERR: the daemon refused the request.
+    /// EX_DATAERR: no group, resource or monitor of that name.
     DataErr,
     /// EX_NOINPUT: an input file cannot be read.
     NoInput,
-    /// EX_UNAVAILABLE: the daemon is not running or cannot be reached, or is already running.
+    /// EX_UNAVAILABLE: the daemon is not running (no socket, or nobody listens on it); for
+    /// `upkeep daemon`: another daemon already runs.
     Unavailable,
     /// EX_SOFTWARE: an internal error.
     Software,
@@ -35,6 +43,9 @@ impl Exit {
     pub fn code(self) -> u8 {
         match self {
             Exit::Ok => 0,
+            Exit::Refused => 1,
+            Exit::Failed => 2,
+            Exit::TempFail => 75,
             Exit::Usage => 64,
             Exit::DataErr => 65,
             Exit::NoInput => 66,

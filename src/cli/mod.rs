@@ -1,21 +1,31 @@
-//! The `upkeep` command line (ARCHITECTURE §5 Edges): clap definitions and dispatch for
-//! `daemon` (OPS-1, OPS-5), `status` (CMD-1) and `config check` (CFG-1, MAP-4).
+//! The `upkeep` command line (ARCHITECTURE §5 Edges): clap definitions and dispatch for the
+//! daemon (OPS-1, OPS-5) and every operator command: status (CMD-1), start/stop/suspend/resume
+//! (CMD-2, OPS-1..5), down (CMD-3), group/resource (CMD-4), logs collect (CMD-5), config
+//! (CMD-6, APPLY-1..6, BAK-3), log level (CMD-7), monitor suspend/resume (CMD-9, OPS-4), tree,
+//! events, explain, inject, completions, man and install. `compat` maps the seed's `clp*` names.
 //!
 //! This is the edge where typed errors become human: one `upkeep: <message>` line on stderr and
 //! an [`exit::Exit`] status (sysexits where the spec is silent). `bond` / `clpbondcf` never get
 //! here: `main` hands them to the bonding tool first, with the seed's own option syntax.
 
+pub mod collect;
+pub mod compat;
 pub mod exit;
+pub mod install;
+pub mod ops;
+pub mod probe;
 pub mod status;
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 
-use crate::control::client::{self, ClientError};
-use crate::control::proto::{Request, Response};
+use crate::control::client::ClientError;
+use crate::control::proto::{
+    DaemonAction, FaultDto, MonitorAction, Request, Response, Toggle, PROTOCOL_VERSION,
+};
 use crate::control::SOCKET_ENV;
 use crate::daemon::config::{self as config_file, LoadError};
 use crate::daemon::{self, DaemonError};
@@ -28,24 +38,122 @@ use exit::Exit;
     name = "upkeep",
     version,
     arg_required_else_help = true,
-    after_help = "The bonding setup tool runs as `upkeep bond ...` (or as `clpbondcf`)."
+    after_help = "Exit statuses: 0 ok, 1 refused, 2 failed, 64 usage, 65 unknown name, 66 no input, \
+69 daemon not running, 75 busy, 76 protocol, 77 permission denied, 78 invalid configuration \
+(docs/OPERATIONS.md).\nThe bonding setup tool runs as `upkeep bond ...` (or as `clpbondcf`)."
 )]
 pub struct Cli {
+    #[command(flatten)]
+    global: Global,
     #[command(subcommand)]
     command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Clone, Args)]
+pub struct Global {
+    /// The control socket [default: /run/upkeep/upkeep.sock as root, else
+    /// $XDG_RUNTIME_DIR/upkeep/upkeep.sock].
+    #[arg(long, value_name = "PATH", env = SOCKET_ENV, global = true)]
+    pub socket: Option<PathBuf>,
+    /// Print the daemon's reply as JSON (the control protocol's types, docs/PROTOCOL.md).
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+impl Global {
+    pub fn socket_path(&self) -> PathBuf {
+        self.socket
+            .clone()
+            .unwrap_or_else(crate::control::default_socket_path)
+    }
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the supervisor in the foreground (the built-in demo without --config).
     Daemon(DaemonArgs),
-    /// Show the server, its groups, resources and monitors, and the reboot count.
-    Status(StatusArgs),
-    /// Work with configuration files.
+    /// Show the server, its groups, resources and monitors, and the reboot count (clpstat).
+    Status,
+    /// Run one monitor's check once, without the daemon: verdict, message, time taken.
+    /// Exit 0 normal, 1 warning, 2 error, 64 unknown monitor, 78 invalid configuration.
+    Probe(probe::ProbeArgs),
+    /// Show the live supervision tree: every actor, its state, restarts and last failure.
+    Tree,
+    /// Show the daemon's events: the ones kept, then (with --follow) each new one.
+    Events {
+        /// Keep printing new events until interrupted.
+        #[arg(long, short = 'f')]
+        follow: bool,
+        /// Only events after this: a sequence number, a duration ago ("10m") or a time
+        /// (RFC 3339).
+        #[arg(long, value_name = "T")]
+        since: Option<String>,
+    },
+    /// Start the daemon's groups and monitors again after `stop` (clpcl -s, OPS-1).
+    Start,
+    /// Stop groups and monitors; the daemon keeps answering (clpcl -t, OPS-5).
+    Stop,
+    /// Stop the monitors; groups keep running (clpcl --suspend, OPS-2).
+    Suspend,
+    /// Restart the monitors (clpcl --resume, OPS-3).
+    Resume,
+    /// Start or stop one group (clpgrp).
+    Group {
+        #[command(subcommand)]
+        action: ToggleCommand,
+    },
+    /// Start or stop one exec resource.
+    Resource {
+        #[command(subcommand)]
+        action: ToggleCommand,
+    },
+    /// Suspend or resume monitors (clpmonctrl -s / -r, OPS-4).
+    Monitor {
+        #[command(subcommand)]
+        action: MonitorCommand,
+    },
+    /// Orderly stop, then shut down (or reboot) the OS; simulated unless `os_actions: Real`
+    /// (clpdown). Manual: the reboot limit does not count it.
+    Down {
+        /// Reboot instead of shutting down.
+        #[arg(long, short = 'r')]
+        reboot: bool,
+    },
+    /// Check, show, compare, apply or save configurations (clpcfctrl).
     Config {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Change the daemon's log filter at run time (clplogcf).
+    Log {
+        #[command(subcommand)]
+        command: LogCommand,
+    },
+    /// Collect logs, configuration, state, status, tree, events and system facts (clplogcc).
+    Logs {
+        #[command(subcommand)]
+        command: LogsCommand,
+    },
+    /// Explain the escalation ladder of a monitor or resource and where its counters stand.
+    Explain {
+        #[arg(value_name = "MONITOR|RESOURCE")]
+        name: String,
+    },
+    /// Inject a fault into the live daemon to rehearse recovery (OS actions stay as configured).
+    Inject {
+        #[command(subcommand)]
+        fault: InjectCommand,
+    },
+    /// Print a shell completion script.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff).
+    Man,
+    /// Install the systemd unit and the clp* command links.
+    Install(install::InstallArgs),
 }
 
 #[derive(Debug, Args)]
@@ -57,36 +165,42 @@ struct DaemonArgs {
     /// $XDG_STATE_HOME/upkeep].
     #[arg(long, value_name = "DIR")]
     state_dir: Option<PathBuf>,
-    #[command(flatten)]
-    socket: SocketArg,
     /// Where the daily log files go [default: /var/log/upkeep as root, else <state>/log].
     #[arg(long, value_name = "DIR")]
     log_dir: Option<PathBuf>,
+    /// Members of this group may change state through the socket (root always may); the
+    /// socket's group becomes this group.
+    #[arg(long, value_name = "GROUP")]
+    operator_group: Option<String>,
+    /// The socket's permission bits in octal [default: 660 as root, else 600].
+    #[arg(long, value_name = "OCTAL", value_parser = parse_mode)]
+    socket_mode: Option<u32>,
 }
 
-#[derive(Debug, Args)]
-struct StatusArgs {
-    /// Print the daemon's status reply as JSON (the control protocol's `StatusReply`).
-    #[arg(long)]
-    json: bool,
-    #[command(flatten)]
-    socket: SocketArg,
+fn parse_mode(text: &str) -> Result<u32, String> {
+    u32::from_str_radix(text.trim_start_matches("0o"), 8)
+        .ok()
+        .filter(|m| *m <= 0o777)
+        .ok_or_else(|| format!("`{text}` is not an octal mode like 660"))
 }
 
-#[derive(Debug, Args)]
-struct SocketArg {
-    /// The control socket [default: /run/upkeep/upkeep.sock as root, else
-    /// $XDG_RUNTIME_DIR/upkeep/upkeep.sock].
-    #[arg(long, value_name = "PATH", env = SOCKET_ENV)]
-    socket: Option<PathBuf>,
+#[derive(Debug, Subcommand)]
+enum ToggleCommand {
+    Start { name: String },
+    Stop { name: String },
 }
 
-impl SocketArg {
-    fn path(&self) -> PathBuf {
-        self.socket
-            .clone()
-            .unwrap_or_else(crate::control::default_socket_path)
-    }
+#[derive(Debug, Subcommand)]
+enum MonitorCommand {
+    /// Suspend monitors (all without names); no monitor-triggered server down meanwhile.
+    Suspend {
+        names: Vec<String>,
+        /// End the suspension by itself after this long ("30m").
+        #[arg(long = "for", value_name = "DURATION", value_parser = humantime::parse_duration)]
+        for_: Option<std::time::Duration>,
+    },
+    /// Resume monitors (all without names).
+    Resume { names: Vec<String> },
 }
 
 #[derive(Debug, Subcommand)]
@@ -96,10 +210,88 @@ enum ConfigCommand {
         #[arg(value_name = "FILE")]
         file: PathBuf,
     },
+    /// Print the configuration in force.
+    Show,
+    /// Show what applying FILE would change and which apply method it needs.
+    Diff {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+    /// Apply FILE: upload only and suspend/resume changes at once; stop/restart ones only with
+    /// --restart; a shutdown/reboot change is installed for the next start.
+    Apply {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// Allow a stop/restart of the daemon (groups and monitors stop meanwhile).
+        #[arg(long)]
+        restart: bool,
+        /// Print the seed's prompts and `success.(code:0)` (clpcfctrl --push).
+        #[arg(long, hide = true)]
+        clp: bool,
+    },
+    /// Save the configuration in force to FILE (back up before a change, BAK-3).
+    Pull {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        #[arg(long, hide = true)]
+        clp: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum LogCommand {
+    /// Set the filter: `debug`, `info`, `upkeep=debug,warn`, ...
+    Level { filter: String },
+}
+
+#[derive(Debug, Subcommand)]
+enum LogsCommand {
+    /// Write a tar.gz archive [default: upkeep-logs-<host>-<time>.tar.gz in the temp folder].
+    Collect(collect::CollectArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum InjectCommand {
+    /// The next N checks of MONITOR fail.
+    ProbeFails {
+        monitor: String,
+        #[arg(long, default_value_t = 1)]
+        times: u32,
+    },
+    /// Every check of MONITOR hangs until `upkeep inject clear`.
+    ProbeHangs { monitor: String },
+    /// The next N runs of PROGRAM (a start or stop script) exit with CODE.
+    ScriptFails {
+        program: String,
+        #[arg(long, default_value_t = 1)]
+        times: u32,
+        #[arg(long, default_value_t = 1)]
+        code: i32,
+    },
+    /// SIGKILL the current process of RESOURCE.
+    Kill { resource: String },
+    /// Remove every injected fault.
+    Clear,
 }
 
 /// Parse `args` (including the program name) and run the command.
 pub fn main(args: &[String]) -> ExitCode {
+    let argv0 = args
+        .first()
+        .map(|a| a.rsplit('/').next().unwrap_or(a).to_string())
+        .unwrap_or_default();
+    let translated;
+    let args = match compat::translate(&argv0, args.get(1..).unwrap_or(&[])) {
+        None => args,
+        Some(Ok(upkeep_args)) => {
+            translated = upkeep_args;
+            &translated[..]
+        }
+        Some(Err(message)) => {
+            eprintln!("{argv0}: {message}");
+            return Exit::Usage.into();
+        }
+    };
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
@@ -113,23 +305,159 @@ pub fn main(args: &[String]) -> ExitCode {
             return exit.into();
         }
     };
+    let g = cli.global.clone();
     let exit = match cli.command {
-        Command::Daemon(args) => run_daemon(args),
-        Command::Status(args) => run_status(&args),
+        Command::Daemon(args) => run_daemon(args, &g),
+        Command::Status => run_status(&g),
+        Command::Probe(args) => return probe::run(&args, g.json),
         Command::Config {
             command: ConfigCommand::Check { file },
         } => config_check(&file),
+        Command::Tree => ops::tree(&g),
+        Command::Events { follow, since } => ops::events(&g, follow, since.as_deref()),
+        Command::Start => ops::daemon(&g, DaemonAction::Start),
+        Command::Stop => ops::daemon(&g, DaemonAction::Stop),
+        Command::Suspend => ops::daemon(&g, DaemonAction::Suspend),
+        Command::Resume => ops::daemon(&g, DaemonAction::Resume),
+        Command::Group { action } => {
+            let (name, action) = toggle(action);
+            ops::simple(
+                &g,
+                Request::Group {
+                    version: PROTOCOL_VERSION,
+                    name,
+                    action,
+                },
+            )
+        }
+        Command::Resource { action } => {
+            let (name, action) = toggle(action);
+            ops::simple(
+                &g,
+                Request::Resource {
+                    version: PROTOCOL_VERSION,
+                    name,
+                    action,
+                },
+            )
+        }
+        Command::Monitor { action } => {
+            let request = match action {
+                MonitorCommand::Suspend { names, for_ } => Request::Monitors {
+                    version: PROTOCOL_VERSION,
+                    action: MonitorAction::Suspend,
+                    names,
+                    for_s: for_.map(|d| d.as_secs().max(1)),
+                },
+                MonitorCommand::Resume { names } => Request::Monitors {
+                    version: PROTOCOL_VERSION,
+                    action: MonitorAction::Resume,
+                    names,
+                    for_s: None,
+                },
+            };
+            ops::simple(&g, request)
+        }
+        Command::Down { reboot } => ops::simple(
+            &g,
+            Request::Down {
+                version: PROTOCOL_VERSION,
+                reboot,
+            },
+        ),
+        Command::Config { command } => match command {
+            ConfigCommand::Check { .. } => Exit::Software,
+            ConfigCommand::Show => ops::config_show(&g),
+            ConfigCommand::Diff { file } => ops::config_apply(&g, &file, false, true, false),
+            ConfigCommand::Apply { file, restart, clp } => {
+                ops::config_apply(&g, &file, restart, false, clp)
+            }
+            ConfigCommand::Pull { file, clp } => ops::config_pull(&g, &file, clp),
+        },
+        Command::Log {
+            command: LogCommand::Level { filter },
+        } => {
+            match tracing_subscriber::EnvFilter::try_new(&filter) {
+                Err(e) => {
+                    fail(format!("invalid log filter `{filter}`: {e} (examples: `debug`, `info,upkeep=debug`)"));
+                    Exit::Usage
+                }
+                Ok(_) => ops::simple(
+                    &g,
+                    Request::LogLevel {
+                        version: PROTOCOL_VERSION,
+                        filter,
+                    },
+                ),
+            }
+        }
+        Command::Logs {
+            command: LogsCommand::Collect(args),
+        } => collect::run(&g, &args),
+        Command::Explain { name } => ops::explain(&g, name),
+        Command::Inject { fault } => {
+            let fault = match fault {
+                InjectCommand::ProbeFails { monitor, times } => {
+                    FaultDto::ProbeFails { monitor, times }
+                }
+                InjectCommand::ProbeHangs { monitor } => FaultDto::ProbeHangs { monitor },
+                InjectCommand::ScriptFails {
+                    program,
+                    times,
+                    code,
+                } => FaultDto::ScriptFails {
+                    program,
+                    times,
+                    code,
+                },
+                InjectCommand::Kill { resource } => FaultDto::ProcessKilled { resource },
+                InjectCommand::Clear => FaultDto::Clear,
+            };
+            ops::simple(
+                &g,
+                Request::Inject {
+                    version: PROTOCOL_VERSION,
+                    fault,
+                },
+            )
+        }
+        Command::Completions { shell } => {
+            let mut cmd = Cli::command();
+            let mut buf = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "upkeep", &mut buf);
+            out(&String::from_utf8_lossy(&buf))
+        }
+        Command::Man => {
+            let mut buf = Vec::new();
+            match clap_mangen::Man::new(Cli::command()).render(&mut buf) {
+                Ok(()) => out(&String::from_utf8_lossy(&buf)),
+                Err(e) => {
+                    fail(format!("cannot render the man page: {e}"));
+                    Exit::Software
+                }
+            }
+        }
+        Command::Install(args) => install::run(&args),
     };
     exit.into()
 }
 
-fn run_daemon(args: DaemonArgs) -> Exit {
-    let socket = args.socket.path();
+fn toggle(action: ToggleCommand) -> (String, Toggle) {
+    match action {
+        ToggleCommand::Start { name } => (name, Toggle::Start),
+        ToggleCommand::Stop { name } => (name, Toggle::Stop),
+    }
+}
+
+fn run_daemon(args: DaemonArgs, g: &Global) -> Exit {
+    let socket = g.socket_path();
     let options = daemon::Options {
         config: args.config,
         state_dir: args.state_dir,
         socket: Some(socket),
         log_dir: args.log_dir,
+        operator_group: args.operator_group,
+        socket_mode: args.socket_mode,
     };
     match daemon::run(options) {
         Ok(()) => Exit::Ok,
@@ -151,61 +479,35 @@ fn run_daemon(args: DaemonArgs) -> Exit {
     }
 }
 
-fn run_status(args: &StatusArgs) -> Exit {
-    let socket = args.socket.path();
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            fail(format!("cannot start the async runtime: {e}"));
-            return Exit::OsErr;
-        }
-    };
-    let reply = runtime.block_on(client::request(&socket, &Request::status()));
-    match reply {
+fn run_status(g: &Global) -> Exit {
+    match ops::call(g, &Request::status()) {
         Ok(Response::Status(status)) => {
-            if args.json {
-                match serde_json::to_string_pretty(&status) {
-                    Ok(json) => out(&format!("{json}\n")),
-                    Err(e) => {
-                        fail(format!("cannot print the status as JSON: {e}"));
-                        Exit::Software
-                    }
-                }
+            if g.json {
+                ops::print_json(&status)
             } else {
-                out(&status::render(&status))
+                let text = status::render(&status);
+                if ops::use_colour() {
+                    out(&status::colour(&text))
+                } else {
+                    out(&text)
+                }
             }
         }
-        Ok(Response::Error(e)) => {
-            fail(format!("the daemon refused: {}", e.message));
-            Exit::DataErr
-        }
-        Ok(_) => {
-            fail(format!(
-                "the daemon at {} answered `status` with another reply type",
-                socket.display()
-            ));
-            Exit::Protocol
-        }
-        Err(e) => {
-            fail(&e);
-            client_exit(&e)
-        }
+        Ok(other) => ops::unexpected(g, other),
+        Err(exit) => exit,
     }
 }
 
-fn client_exit(e: &ClientError) -> Exit {
+/// Exit status for a failure to talk to the daemon.
+pub fn client_exit(e: &ClientError) -> Exit {
     match e {
         ClientError::Connect { source, .. } if source.kind() == io::ErrorKind::PermissionDenied => {
             Exit::NoPerm
         }
         ClientError::Protocol { .. } => Exit::Protocol,
-        ClientError::NotRunning { .. }
-        | ClientError::Connect { .. }
-        | ClientError::Timeout { .. }
-        | ClientError::Io { .. } => Exit::Unavailable,
+        ClientError::NotRunning { .. } => Exit::Unavailable,
+        ClientError::Timeout { .. } => Exit::TempFail,
+        ClientError::Connect { .. } | ClientError::Io { .. } => Exit::IoErr,
     }
 }
 
@@ -236,12 +538,12 @@ fn config_check(file: &Path) -> Exit {
 }
 
 /// The one human error line of the edge.
-fn fail(message: impl std::fmt::Display) {
+pub(crate) fn fail(message: impl std::fmt::Display) {
     eprintln!("upkeep: {message}");
 }
 
 /// Print to stdout; a closed pipe (`upkeep status | head -1`) is not an error.
-fn out(text: &str) -> Exit {
+pub(crate) fn out(text: &str) -> Exit {
     let mut stdout = io::stdout().lock();
     match stdout
         .write_all(text.as_bytes())

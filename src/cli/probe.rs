@@ -109,7 +109,11 @@ pub fn run(args: &ProbeArgs, json: bool) -> ExitCode {
             );
         }
     }
-    let worst = reports.iter().map(|r| severity(r.verdict)).max().unwrap_or(0);
+    let worst = reports
+        .iter()
+        .map(|r| severity(r.verdict))
+        .max()
+        .unwrap_or(0);
     ExitCode::from(worst)
 }
 
@@ -120,7 +124,9 @@ async fn check(host: &LinuxHost, _config: &Config, m: &Monitor) -> Report {
             match tokio::time::timeout(m.timeout, host.userspace_check(spec)).await {
                 Ok(Ok(())) => ProbeResult::normal(),
                 Ok(Err(why)) => ProbeResult::error(1, why),
-                Err(_) => ProbeResult::error(2, format!("no answer within {}s", m.timeout.as_secs())),
+                Err(_) => {
+                    ProbeResult::error(2, format!("no answer within {}s", m.timeout.as_secs()))
+                }
             }
         }
         _ => match tokio::time::timeout(m.timeout, host.probe(m)).await {

@@ -1,6 +1,7 @@
 //! `upkeep status` for humans (CMD-1): the server line, a table of groups with their resources,
 //! a table of monitors and the reboot count. Rendering only; the data is the wire's
-//! `StatusReply`, so `--json` and this view can never disagree.
+//! `StatusReply`, so `--json` and this view can never disagree. On a terminal the states are
+//! coloured ([`colour`]); piped output stays plain.
 
 use std::fmt::Write;
 use std::time::Duration;
@@ -97,12 +98,12 @@ pub fn render(status: &StatusReply) -> String {
     out
 }
 
-fn row<const N: usize>(cells: [&str; N]) -> Vec<String> {
+pub(crate) fn row<const N: usize>(cells: [&str; N]) -> Vec<String> {
     cells.iter().map(|c| c.to_string()).collect()
 }
 
 /// Left-aligned columns two spaces apart; trailing blanks trimmed.
-fn table(out: &mut String, rows: &[Vec<String>]) {
+pub(crate) fn table(out: &mut String, rows: &[Vec<String>]) {
     let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..columns)
         .map(|c| {
@@ -123,6 +124,42 @@ fn table(out: &mut String, rows: &[Vec<String>]) {
     }
 }
 
+/// Colour the state words of a rendered view (green healthy, yellow in between, red failed);
+/// only whole words change, so the columns stay aligned.
+pub fn colour(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 64);
+    let mut word = String::new();
+    let flush = |word: &mut String, out: &mut String| {
+        let code = match word.as_str() {
+            "online" | "monitoring" | "running" | "normal" => Some("32"),
+            "starting" | "stopping" | "start_wait" | "waiting_for_target" | "suspended"
+            | "SUSPENDED" | "recovering" | "online_partial" | "offline_partial" | "warning" => {
+                Some("33")
+            }
+            "start_failed" | "stop_failed" | "error" | "failed" | "DAMAGED:" => Some("31"),
+            "offline" | "stopped" => Some("2"),
+            _ => None,
+        };
+        match code {
+            Some(c) => {
+                let _ = write!(out, "\x1b[{c}m{word}\x1b[0m");
+            }
+            None => out.push_str(word),
+        }
+        word.clear();
+    };
+    for ch in text.chars() {
+        if ch.is_whitespace() || ch == ',' {
+            flush(&mut word, &mut out);
+            out.push(ch);
+        } else {
+            word.push(ch);
+        }
+    }
+    flush(&mut word, &mut out);
+    out
+}
+
 fn exit(e: ExitDto) -> String {
     match e {
         ExitDto::Code(c) => format!("code {c}"),
@@ -131,7 +168,7 @@ fn exit(e: ExitDto) -> String {
 }
 
 /// `2026-01-31T05:47:58.123Z` → `2026-01-31T05:47:58`: seconds are enough on a terminal (UTC).
-fn short_time(rfc3339: &str) -> &str {
+pub(crate) fn short_time(rfc3339: &str) -> &str {
     rfc3339.get(..19).unwrap_or(rfc3339)
 }
 

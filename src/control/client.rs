@@ -1,4 +1,5 @@
-//! The operator commands' side of the control socket (CMD-1 `status`; ARCHITECTURE §5 Edges).
+//! The operator commands' side of the control socket (CMD-1..9; ARCHITECTURE §5 Edges):
+//! one request and its reply, or a `Follow` stream.
 //!
 //! Every step is bounded in time: a wedged or overloaded daemon makes a command fail with a clear
 //! message, never hang.
@@ -20,7 +21,7 @@ const MAX_REPLY: u64 = 64 * 1024 * 1024;
 /// Why a command could not talk to the daemon.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    #[error("the daemon is not running (no socket at {}); start it with `upkeep daemon`", path.display())]
+    #[error("the daemon is not running (no socket at {}); start it with `systemctl start upkeep` or `upkeep daemon`, or point --socket / UPKEEP_SOCKET at its socket", path.display())]
     NotRunning { path: PathBuf },
     #[error("cannot connect to the daemon at {}: {source}", path.display())]
     Connect { path: PathBuf, source: io::Error },
@@ -45,33 +46,30 @@ impl ClientError {
 
 /// Send one request and read its reply.
 pub async fn request(path: &Path, request: &Request) -> Result<Response, ClientError> {
-    let stream = match tokio::time::timeout(CONNECT_TIMEOUT, UnixStream::connect(path)).await {
-        Err(_) => {
-            return Err(ClientError::Timeout {
-                path: path.to_path_buf(),
-                what: "accept the connection",
-                after: CONNECT_TIMEOUT,
-            })
-        }
-        // No socket file, or a file nobody listens on (a daemon that died): not running.
-        Ok(Err(e))
-            if matches!(
-                e.kind(),
-                io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused
-            ) =>
-        {
-            return Err(ClientError::NotRunning {
-                path: path.to_path_buf(),
-            })
-        }
-        Ok(Err(source)) => {
-            return Err(ClientError::Connect {
-                path: path.to_path_buf(),
-                source,
-            })
-        }
-        Ok(Ok(stream)) => stream,
-    };
+    let mut reply = None;
+    exchange(path, request, Some(REPLY_TIMEOUT), |r| {
+        reply = Some(r);
+        false
+    })
+    .await?;
+    reply.ok_or_else(|| ClientError::Io {
+        path: path.to_path_buf(),
+        source: io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "the daemon closed the connection without answering",
+        ),
+    })
+}
+
+/// Send `request` and hand each reply line to `each` while it returns true (a `Follow`
+/// stream has no end of its own). `timeout` bounds the wait for each line.
+pub async fn exchange(
+    path: &Path,
+    request: &Request,
+    timeout: Option<Duration>,
+    mut each: impl FnMut(Response) -> bool,
+) -> Result<(), ClientError> {
+    let stream = connect(path).await?;
     let io_err = |source| ClientError::Io {
         path: path.to_path_buf(),
         source,
@@ -79,33 +77,60 @@ pub async fn request(path: &Path, request: &Request) -> Result<Response, ClientE
     let (read, mut write) = stream.into_split();
     let mut line = serde_json::to_vec(request).map_err(|e| io_err(io::Error::other(e)))?;
     line.push(b'\n');
-    let exchange = async {
-        write.write_all(&line).await?;
+    write.write_all(&line).await.map_err(io_err)?;
+    let mut reader = BufReader::new(read);
+    loop {
         let mut reply = Vec::new();
-        BufReader::new(read)
-            .take(MAX_REPLY)
-            .read_until(b'\n', &mut reply)
-            .await?;
-        Ok::<_, io::Error>(reply)
-    };
-    let reply = match tokio::time::timeout(REPLY_TIMEOUT, exchange).await {
-        Err(_) => {
-            return Err(ClientError::Timeout {
+        let mut bounded = (&mut reader).take(MAX_REPLY);
+        let read = bounded.read_until(b'\n', &mut reply);
+        let n = match timeout {
+            Some(after) => match tokio::time::timeout(after, read).await {
+                Err(_) => {
+                    return Err(ClientError::Timeout {
+                        path: path.to_path_buf(),
+                        what: "answer",
+                        after,
+                    })
+                }
+                Ok(r) => r.map_err(io_err)?,
+            },
+            None => read.await.map_err(io_err)?,
+        };
+        if n == 0 {
+            return Ok(());
+        }
+        let response = serde_json::from_slice(&reply).map_err(|e| ClientError::Protocol {
+            path: path.to_path_buf(),
+            detail: e.to_string(),
+        })?;
+        if !each(response) {
+            return Ok(());
+        }
+    }
+}
+
+async fn connect(path: &Path) -> Result<UnixStream, ClientError> {
+    match tokio::time::timeout(CONNECT_TIMEOUT, UnixStream::connect(path)).await {
+        Err(_) => Err(ClientError::Timeout {
+            path: path.to_path_buf(),
+            what: "accept the connection",
+            after: CONNECT_TIMEOUT,
+        }),
+        // No socket file, or a file nobody listens on (a daemon that died): not running.
+        Ok(Err(e))
+            if matches!(
+                e.kind(),
+                io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused
+            ) =>
+        {
+            Err(ClientError::NotRunning {
                 path: path.to_path_buf(),
-                what: "answer",
-                after: REPLY_TIMEOUT,
             })
         }
-        Ok(result) => result.map_err(io_err)?,
-    };
-    if reply.is_empty() {
-        return Err(io_err(io::Error::new(
-            io::ErrorKind::UnexpectedEof,
-            "the daemon closed the connection without answering",
-        )));
+        Ok(Err(source)) => Err(ClientError::Connect {
+            path: path.to_path_buf(),
+            source,
+        }),
+        Ok(Ok(stream)) => Ok(stream),
     }
-    serde_json::from_slice(&reply).map_err(|e| ClientError::Protocol {
-        path: path.to_path_buf(),
-        detail: e.to_string(),
-    })
 }

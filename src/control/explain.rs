@@ -169,18 +169,15 @@ fn resource(config: &Config, board: &Board, r: &upkeep_config::ExecResource) -> 
     );
     out.push(governor_line(config, board, counted));
     match board.resource(&r.name) {
-        Some(s) => out.push(
-            format!(
-                "now: {:?} since {}{}{}",
-                s.state,
-                snapshot::time(s.since),
-                s.pid.map(|p| format!(", pid {p}")).unwrap_or_default(),
-                s.last_exit
-                    .map(|e| format!(", last exit {e}"))
-                    .unwrap_or_default()
-            )
-            .to_lowercase(),
-        ),
+        Some(s) => out.push(format!(
+            "now: {} since {}{}{}",
+            format!("{:?}", s.state).to_lowercase(),
+            snapshot::time(s.since),
+            s.pid.map(|p| format!(", pid {p}")).unwrap_or_default(),
+            s.last_exit
+                .map(|e| format!(", last exit {e}"))
+                .unwrap_or_default()
+        )),
         None => out.push("now: not running (the daemon is stopped)".into()),
     }
     out

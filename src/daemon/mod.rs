@@ -254,7 +254,10 @@ async fn serve(
     // Before anything can take long: a SIGTERM during start-up must become an orderly stop,
     // not the default "die and leave the processes behind".
     let mut signals = Signals::install().map_err(DaemonError::Signals)?;
-    let host = Arc::new(LinuxHost::new(config.os_actions, paths.state.clone())?);
+    let host = Arc::new(
+        LinuxHost::new(config.os_actions, paths.state.clone())?
+            .with_roots(config.paths.procfs.clone(), config.paths.sysfs.clone()),
+    );
     // Scripts that daemonize leave orphans; as their reaper we collect them (no zombies).
     host.become_subreaper()?;
     // `upkeep inject`: every host call goes through the fault plan (empty unless an operator
