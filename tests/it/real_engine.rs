@@ -188,3 +188,46 @@ async fn a_hanging_start_script_is_killed_at_its_timeout_with_its_process_group(
     );
     engine.stop("test").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disk_probe_hung_on_a_fifo_times_out_while_other_monitors_keep_their_interval() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fifo = dir.path().join("never-written");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).expect("mkfifo");
+    let ticks = dir.path().join("ticks");
+    // `tick` appends a line each time it runs: its monitor's interval, seen from outside.
+    let ron = format!(
+        r#"(
+    name: "SSS", edition: "SSS",
+    monitors: [
+        (name: "hung", kind: Disk(path: "{fifo}"), interval: "1s", timeout: "5s",
+            recovery: (target: Sss, final_action: NoOp)),
+        (name: "tick", kind: Custom(program: "/bin/sh", args: ["-c", "echo . >> {ticks}"]),
+            interval: "1s", timeout: "5s", recovery: (target: Sss, final_action: NoOp)),
+    ],
+)"#,
+        fifo = fifo.display(),
+        ticks = ticks.display()
+    );
+    let engine = start(&ron, dir.path()).await;
+    let failed = "<type: rm><event: 9> Monitor hung failed.";
+    let hung_failed = || lines(&engine).iter().any(|l| l.starts_with(failed));
+    assert!(
+        !wait_for(Duration::from_millis(3500), hung_failed).await,
+        "not before its 5 s timeout"
+    );
+    assert!(
+        wait_for(Duration::from_secs(4), hung_failed).await,
+        "{:#?}",
+        lines(&engine)
+    );
+    let count = std::fs::read_to_string(&ticks)
+        .map(|t| t.lines().count())
+        .unwrap_or(0);
+    // About one check a second for ~6 s, while the other probe was stuck in its read.
+    assert!(
+        count >= 4,
+        "the tick monitor ran only {count} times during the hang"
+    );
+    engine.stop("test").await;
+}
