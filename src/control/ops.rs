@@ -742,11 +742,12 @@ pub fn unknown<'a>(kind: &str, name: &str, known: impl Iterator<Item = &'a Strin
     Response::failure(ErrorKind::Unknown, format!("unknown {kind} `{name}`{hint}"))
 }
 
-/// The closest name within an edit distance of a third of its length.
+/// The closest name within an edit distance of a third of its length (at least 2, so a swapped
+/// pair of letters is found).
 pub fn did_you_mean<'a>(name: &str, known: impl Iterator<Item = &'a str>) -> Option<&'a str> {
     known
         .map(|k| (distance(name, k), k))
-        .filter(|(d, k)| *d <= (k.len().max(3)) / 3)
+        .filter(|(d, k)| *d <= (k.len() / 3).max(2))
         .min_by_key(|(d, _)| *d)
         .map(|(_, k)| k)
 }

@@ -1,6 +1,7 @@
 //! One integration test binary.
 
 mod bond;
+mod cli;
 mod daemon;
 mod escalation;
 mod governor;

@@ -1,0 +1,805 @@
+//! The operator CLI against a real daemon (CMD-1..9, OPS-1..5, APPLY-2..6, CMD-6d/e; issue 3):
+//! every command's effect is asserted in `status --json`, the event feed or the files it writes;
+//! the socket survives garbage, truncated, oversized and hundreds of concurrent requests; a
+//! non-operator uid may read but not change state; docs/PROTOCOL.md's examples are the wire
+//! types.
+//!
+//! Every daemon here runs small configurations of `/bin/sleep` processes with OS actions
+//! simulated; `down` only records "would reboot".
+
+use std::fs;
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use serde_json::Value;
+use upkeep::control::proto::{Request, Response, StatusReply};
+
+const BIN: &str = env!("CARGO_BIN_EXE_upkeep");
+
+/// One group `g` with two sleeping resources, a pid monitor on `a` checking every second.
+fn config(monitor_interval: &str, retries: u32) -> String {
+    format!(
+        r#"(
+    name: "SSS",
+    edition: "SSS",
+    os_actions: Simulated,
+    groups: [
+        (
+            name: "g",
+            startup: Auto,
+            resources: [
+                (name: "a", start: (program: "/bin/sleep", args: ["3600"]), mode: Async,
+                 activation: (retries: {retries}, final_action: NoOpStopChain),
+                 deactivation: (retries: 0, final_action: NoOpDeactivateNext)),
+                (name: "b", start: (program: "/bin/sleep", args: ["3601"]), mode: Async,
+                 activation: (retries: 0, final_action: NoOpStopChain),
+                 deactivation: (retries: 0, final_action: NoOpDeactivateNext)),
+            ],
+        ),
+    ],
+    monitors: [
+        (
+            name: "a-pid",
+            kind: Pid(resource: "a"),
+            interval: "{monitor_interval}",
+            timeout: "60s",
+            recovery: (target: Resource("a"), reactivation_threshold: 3, final_action: StopGroup),
+        ),
+    ],
+)
+"#
+    )
+}
+
+struct Daemon {
+    child: std::sync::Mutex<Child>,
+    dir: tempfile::TempDir,
+    socket: PathBuf,
+}
+
+impl Daemon {
+    fn start(config_text: &str, extra: &[&str]) -> Daemon {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let socket = dir.path().join("upkeep.sock");
+        fs::write(dir.path().join("upkeep.ron"), config_text).expect("config");
+        let log = fs::File::create(dir.path().join("daemon.out")).expect("log");
+        let err = log.try_clone().expect("log");
+        let child = Command::new(BIN)
+            .arg("daemon")
+            .arg("--config")
+            .arg(dir.path().join("upkeep.ron"))
+            .arg("--state-dir")
+            .arg(dir.path().join("state"))
+            .arg("--log-dir")
+            .arg(dir.path().join("log"))
+            .arg("--socket")
+            .arg(&socket)
+            .args(extra)
+            .env("UPKEEP_LOG", "info")
+            .env_remove("NOTIFY_SOCKET")
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(err)
+            .spawn()
+            .expect("start the daemon");
+        let d = Daemon {
+            child: std::sync::Mutex::new(child),
+            dir,
+            socket,
+        };
+        d.wait_for("online", |s| {
+            s.server.state == "online" && s.groups.iter().all(|g| g.state == "online")
+        });
+        d
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn output(&self) -> String {
+        fs::read_to_string(self.path("daemon.out")).unwrap_or_default()
+    }
+
+    fn cmd(&self) -> Command {
+        let mut cmd = Command::new(BIN);
+        cmd.env("UPKEEP_SOCKET", &self.socket)
+            .env_remove("NO_COLOR")
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    /// Run `upkeep ARGS`; panics with both outputs unless the exit status is `code`.
+    fn run(&self, args: &[&str], code: i32) -> String {
+        let out = self.cmd().args(args).output().expect("run upkeep");
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "upkeep {args:?}\nstdout: {}\nstderr: {}\ndaemon:\n{}",
+            text(&out.stdout),
+            text(&out.stderr),
+            self.output()
+        );
+        format!("{}{}", text(&out.stdout), text(&out.stderr))
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        let mut all = args.to_vec();
+        all.push("--json");
+        let out = self.run(&all, 0);
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: {e}: {out}"))
+    }
+
+    fn status(&self) -> Option<StatusReply> {
+        let out = self.cmd().args(["status", "--json"]).output().ok()?;
+        serde_json::from_slice(&out.stdout).ok()
+    }
+
+    fn try_wait(&self) -> Option<std::process::ExitStatus> {
+        let mut child = self.child.lock().unwrap_or_else(|p| p.into_inner());
+        child.try_wait().ok().flatten()
+    }
+
+    fn wait_for(&self, what: &str, ok: impl Fn(&StatusReply) -> bool) -> StatusReply {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let mut last = None;
+        while Instant::now() < deadline {
+            if let Some(code) = self.try_wait() {
+                panic!(
+                    "daemon exited ({code}) waiting for {what}:\n{}",
+                    self.output()
+                );
+            }
+            if let Some(s) = self.status() {
+                if ok(&s) {
+                    return s;
+                }
+                last = Some(s);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!(
+            "timed out waiting for {what}; last {last:#?}\n{}",
+            self.output()
+        );
+    }
+
+    fn exit_status(&self, within: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            if let Some(s) = self.try_wait() {
+                return Some(s);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if self.try_wait().is_none() {
+            let id = self.child.lock().map(|c| c.id()).unwrap_or(0);
+            let pid = Pid::from_raw(i32::try_from(id).unwrap_or(i32::MAX));
+            let _ = kill(pid, Signal::SIGTERM);
+            if self.exit_status(Duration::from_secs(10)).is_none() {
+                if let Ok(mut child) = self.child.lock() {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                }
+            }
+        }
+    }
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn resource<'a>(s: &'a StatusReply, name: &str) -> &'a upkeep::control::proto::ResourceDto {
+    s.groups
+        .iter()
+        .flat_map(|g| &g.resources)
+        .find(|r| r.name == name)
+        .expect("resource")
+}
+
+fn event_lines(d: &Daemon) -> Vec<String> {
+    d.json(&["events"])["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|e| e["line"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+#[test]
+fn every_command_has_its_effect_on_a_real_daemon() {
+    let d = Daemon::start(&config("1s", 0), &[]);
+
+    // status, tree, explain.
+    let status = d.json(&["status"]);
+    assert_eq!(status["server"]["state"], "online");
+    let plain = d.run(&["status"], 0);
+    assert!(
+        plain.contains("a-pid") && !plain.contains('\x1b'),
+        "{plain}"
+    );
+    let tree = d.json(&["tree"]);
+    let text_tree = tree.to_string();
+    assert!(text_tree.contains("\"rc/g/a\"") && text_tree.contains("\"rm/a-pid/probe\""));
+    let pid_a = resource(&d.status().expect("status"), "a")
+        .pid
+        .expect("pid");
+    assert!(
+        text_tree.contains(&format!("\"pid\":{pid_a}")),
+        "{text_tree}"
+    );
+    let explained = d.run(&["explain", "a-pid"], 0);
+    assert!(
+        explained.contains("up to 3 times") && explained.contains("final action: stop the group"),
+        "{explained}"
+    );
+    let wrong = d.run(&["explain", "a-pdi"], 65);
+    assert!(wrong.contains("did you mean `a-pid`?"), "{wrong}");
+
+    // suspend / resume (OPS-2, OPS-3): monitors stop, groups keep running.
+    d.run(&["suspend"], 0);
+    let s = d.wait_for("suspended", |s| s.server.suspended);
+    assert_eq!(s.groups[0].state, "online");
+    d.run(&["resume"], 0);
+    d.wait_for("resumed", |s| !s.server.suspended);
+
+    // monitor suspend --for ends by itself (OPS-4).
+    d.run(&["monitor", "suspend", "a-pid", "--for", "1s"], 0);
+    d.wait_for("monitor suspended", |s| s.monitors[0].phase == "suspended");
+    d.wait_for("suspension over", |s| s.monitors[0].phase != "suspended");
+    d.run(&["monitor", "suspend"], 0);
+    d.wait_for("all suspended", |s| s.monitors[0].phase == "suspended");
+    d.run(&["monitor", "resume"], 0);
+    d.wait_for("all resumed", |s| s.monitors[0].phase != "suspended");
+
+    // group and resource (CMD-4).
+    d.run(&["group", "stop", "g"], 0);
+    d.wait_for("group offline", |s| s.groups[0].state == "offline");
+    d.run(&["group", "start", "g"], 0);
+    d.wait_for("group online", |s| s.groups[0].state == "online");
+    d.run(&["resource", "stop", "b"], 0);
+    d.wait_for("b offline", |s| resource(s, "b").state == "offline");
+    d.run(&["resource", "start", "b"], 0);
+    d.wait_for("b online", |s| resource(s, "b").state == "online");
+    let unknown = d.run(&["group", "start", "nope"], 65);
+    assert!(unknown.contains("`nope`"), "{unknown}");
+
+    // inject: a killed process is recovered by the pid monitor.
+    let before = resource(&d.status().expect("status"), "a")
+        .pid
+        .expect("pid");
+    d.run(&["inject", "kill", "a"], 0);
+    d.wait_for("a restarted", |s| {
+        let r = resource(s, "a");
+        r.state == "online" && r.pid.is_some_and(|p| p != before)
+    });
+    d.run(&["inject", "probe-fails", "a-pid", "--times", "1"], 0);
+    d.run(&["inject", "clear"], 0);
+
+    // log level (CMD-7).
+    assert!(d.run(&["log", "level", "debug"], 0).contains("`debug`"));
+    d.run(&["log", "level", "not[a filter"], 64);
+
+    // config pull / show (CMD-6c, BAK-3).
+    let pulled = d.path("pulled.ron");
+    d.run(&["config", "pull", pulled.to_str().expect("utf-8")], 0);
+    assert_eq!(
+        fs::read_to_string(&pulled).expect("pulled"),
+        fs::read_to_string(d.path("upkeep.ron")).expect("config")
+    );
+    assert!(d.run(&["config", "show"], 0).contains("a-pid"));
+
+    // events: snapshot, --since, --follow.
+    let lines = event_lines(&d);
+    assert!(lines.iter().any(|l| l.contains("<event: 1>")), "{lines:?}");
+    let all = d.json(&["events"])["events"]
+        .as_array()
+        .expect("events")
+        .len();
+    let since = d.json(&["events", "--since", "3"])["events"]
+        .as_array()
+        .expect("events")
+        .len();
+    assert_eq!(since, all - 3);
+    let mut follow = d
+        .cmd()
+        .args(["events", "--follow", "--json", "--since", &all.to_string()])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("follow");
+    std::thread::sleep(Duration::from_millis(300));
+    d.run(&["suspend"], 0);
+    let mut reader = BufReader::new(follow.stdout.take().expect("stdout"));
+    let mut first = String::new();
+    reader.read_line(&mut first).expect("a followed event");
+    let _ = follow.kill();
+    let _ = follow.wait();
+    assert!(first.contains("suspend"), "{first}");
+    d.run(&["resume"], 0);
+
+    // logs collect (CMD-5).
+    let archive = d.path("logs.tar.gz");
+    d.run(
+        &[
+            "logs",
+            "collect",
+            "-o",
+            archive.to_str().expect("utf-8"),
+            "--log-dir",
+            d.path("log").to_str().expect("utf-8"),
+            "--state-dir",
+            d.path("state").to_str().expect("utf-8"),
+        ],
+        0,
+    );
+    let names = tar_names(&archive);
+    for want in [
+        "upkeep-logs/daemon/status.json",
+        "upkeep-logs/daemon/tree.json",
+        "upkeep-logs/daemon/events.json",
+        "upkeep-logs/daemon/config-in-force.json",
+        "upkeep-logs/system/uname.txt",
+        "upkeep-logs/system/links.txt",
+    ] {
+        assert!(names.iter().any(|n| n == want), "{want} not in {names:?}");
+    }
+    assert!(
+        names.iter().any(|n| n.starts_with("upkeep-logs/logs/")),
+        "{names:?}"
+    );
+
+    // stop / start (OPS-5, OPS-1): the process and socket stay up in between.
+    d.run(&["stop"], 0);
+    let s = d.wait_for("stopped", |s| s.server.state == "stopped");
+    assert!(s.groups.iter().all(|g| g.state == "offline"), "{s:#?}");
+    assert!(d.run(&["stop"], 1).contains("already stopped"));
+    d.run(&["group", "start", "g"], 1);
+    d.run(&["start"], 0);
+    d.wait_for("online again", |s| {
+        s.server.state == "online" && s.groups[0].state == "online"
+    });
+    let seqs: Vec<u64> = d.json(&["events"])["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter_map(|e| e["seq"].as_u64())
+        .collect();
+    assert!(
+        seqs.windows(2).all(|w| w[1] == w[0] + 1),
+        "one numbering: {seqs:?}"
+    );
+
+    // down (CMD-3): orderly stop, simulated reboot, the process ends with 0.
+    let down = d.run(&["down", "--reboot"], 0);
+    assert!(down.contains("simulated"), "{down}");
+    let status = d
+        .exit_status(Duration::from_secs(10))
+        .expect("daemon exits after down");
+    assert!(status.success(), "{status:?}\n{}", d.output());
+    let out = d.output();
+    assert!(
+        out.contains("would reboot") || out.contains("Manual reboot"),
+        "{out}"
+    );
+    let gone = d.run(&["status"], 69);
+    assert_eq!(gone.lines().count(), 1, "{gone}");
+    assert!(gone.contains("upkeep daemon"), "{gone}");
+}
+
+fn tar_names(path: &Path) -> Vec<String> {
+    let file = fs::File::open(path).expect("archive");
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
+    archive
+        .entries()
+        .expect("entries")
+        .filter_map(|e| Some(e.ok()?.path().ok()?.display().to_string()))
+        .collect()
+}
+
+#[test]
+fn config_apply_chooses_and_performs_each_apply_method() {
+    let d = Daemon::start(&config("1s", 0), &[]);
+    let write = |name: &str, text: String| {
+        let p = d.path(name);
+        fs::write(&p, text).expect("write");
+        p.display().to_string()
+    };
+
+    // #1 upload only: the log filter.
+    let upload = write(
+        "upload.ron",
+        config("1s", 0).replace(
+            "os_actions: Simulated,",
+            "os_actions: Simulated, log: (level: \"debug\"),",
+        ),
+    );
+    let diff = d.run(&["config", "diff", &upload], 0);
+    assert!(
+        diff.contains("log.level") && diff.contains("upload only"),
+        "{diff}"
+    );
+    let pid_a = resource(&d.status().expect("status"), "a").pid;
+    let reply = d.json(&["config", "apply", &upload]);
+    assert_eq!(reply["method"], "upload_only");
+    assert_eq!(reply["applied"], true);
+
+    // #2 suspend/resume: a monitor's interval; groups keep running (same pid).
+    let monitors = write(
+        "monitors.ron",
+        config("2s", 0).replace(
+            "os_actions: Simulated,",
+            "os_actions: Simulated, log: (level: \"debug\"),",
+        ),
+    );
+    let reply = d.json(&["config", "apply", &monitors]);
+    assert_eq!(reply["method"], "suspend_resume", "{reply}");
+    assert_eq!(reply["applied"], true);
+    let s = d.wait_for("monitoring", |s| !s.server.suspended);
+    assert_eq!(resource(&s, "a").pid, pid_a, "groups kept running");
+    assert!(event_lines(&d).iter().any(|l| l.contains("applied")));
+
+    // #3 stop/restart: an activation retry; refused without --restart.
+    let groups = write(
+        "groups.ron",
+        config("2s", 1).replace(
+            "os_actions: Simulated,",
+            "os_actions: Simulated, log: (level: \"debug\"),",
+        ),
+    );
+    let refused = d.run(&["config", "apply", &groups], 1);
+    assert!(
+        refused.contains("Need to stop cluster and restart") && refused.contains("--restart"),
+        "{refused}"
+    );
+    let reply = d.json(&["config", "apply", &groups, "--restart"]);
+    assert_eq!(reply["method"], "stop_restart");
+    assert_eq!(reply["applied"], true);
+    let s = d.wait_for("restarted", |s| {
+        s.server.state == "online" && resource(s, "a").state == "online"
+    });
+    assert_ne!(resource(&s, "a").pid, pid_a, "the groups were restarted");
+    assert!(d.run(&["config", "show"], 0).contains("retries: 1"));
+
+    // #3' shutdown/reboot: os_actions; installed for the next start, never applied live.
+    let reboot = write(
+        "reboot.ron",
+        config("2s", 1).replace(
+            "os_actions: Simulated,",
+            "os_actions: Real, log: (level: \"debug\"),",
+        ),
+    );
+    let reply = d.json(&["config", "apply", &reboot]);
+    assert_eq!(reply["method"], "reboot");
+    assert_eq!(reply["applied"], false);
+    assert!(reply["message"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("upkeep down --reboot"));
+    assert_eq!(d.status().expect("status").server.os_actions, "simulated");
+    // Safety: the installed file must not outlive the test with real OS actions in it.
+    fs::write(d.path("upkeep.ron"), config("2s", 1)).expect("restore");
+    assert!(fs::read_to_string(d.path("state/config.previous.ron")).is_ok());
+}
+
+#[test]
+fn clp_names_accept_the_seed_options_and_print_its_results() {
+    let d = Daemon::start(&config("1s", 0), &[]);
+    let bin = d.path("bin");
+    fs::create_dir(&bin).expect("bin");
+    for name in ["clpstat", "clpcl", "clpmonctrl", "clpcfctrl", "clpgrp"] {
+        std::os::unix::fs::symlink(BIN, bin.join(name)).expect("symlink");
+    }
+    let clp = |name: &str, args: &[&str], stdin: &str| -> Output {
+        let mut child = Command::new(bin.join(name))
+            .args(args)
+            .env("UPKEEP_SOCKET", &d.socket)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("clp");
+        let _ = child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(stdin.as_bytes());
+        child.wait_with_output().expect("clp output")
+    };
+    assert!(text(&clp("clpstat", &[], "").stdout).contains("a-pid"));
+    assert!(clp("clpcl", &["--suspend"], "").status.success());
+    d.wait_for("suspended", |s| s.server.suspended);
+    assert!(clp("clpcl", &["--resume"], "").status.success());
+    d.wait_for("resumed", |s| !s.server.suspended);
+    assert!(clp("clpmonctrl", &["-s"], "").status.success());
+    d.wait_for("monitors paused", |s| s.monitors[0].phase == "suspended");
+    assert!(clp("clpmonctrl", &["-r"], "").status.success());
+    assert_eq!(clp("clpgrp", &["-m", "g"], "").status.code(), Some(64));
+
+    let new = d.path("media.ron");
+    fs::write(&new, config("3s", 0)).expect("media");
+    let out = clp(
+        "clpcfctrl",
+        &["--push", "-l", "-x", new.to_str().expect("utf-8")],
+        "y\n",
+    );
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+    assert!(
+        stdout.contains("Need to suspend cluster and resume"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("Already suspended? (y/n) :"), "{stdout}");
+    assert!(stdout.contains("success.(code:0)"), "{stdout}");
+    let pulled = d.path("pulled.ron");
+    let out = clp(
+        "clpcfctrl",
+        &["--pull", "-l", "-x", pulled.to_str().expect("utf-8")],
+        "",
+    );
+    assert!(text(&out.stdout).contains("success.(code:0)"));
+    assert!(fs::read_to_string(&pulled)
+        .expect("pulled")
+        .contains("\"3s\""));
+
+    assert!(clp("clpcl", &["-t", "-a"], "").status.success());
+    d.wait_for("stopped", |s| s.server.state == "stopped");
+    assert!(clp("clpcl", &["-s", "-a"], "").status.success());
+    d.wait_for("started", |s| s.server.state == "online");
+}
+
+#[test]
+fn garbage_truncated_oversized_and_crowds_leave_the_daemon_serving() {
+    let d = Daemon::start(&config("1s", 0), &[]);
+    let ask = |bytes: &[u8]| -> String {
+        let mut s = UnixStream::connect(&d.socket).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        let _ = s.write_all(bytes);
+        let mut line = String::new();
+        let _ = BufReader::new(s).read_line(&mut line);
+        line
+    };
+    for junk in [
+        &b"hello\n"[..],
+        b"{\"type\":\"Nope\",\"version\":1}\n",
+        b"{\"type\":\"Status\",\"version\":99}\n",
+        b"\xff\xfe\x00\n",
+        b"[1,2,3]\n",
+    ] {
+        let reply: Response = serde_json::from_str(&ask(junk)).expect("a reply");
+        assert!(matches!(reply, Response::Error(_)), "{reply:?}");
+    }
+    // Half-sent: the client hangs up mid-line.
+    {
+        let mut s = UnixStream::connect(&d.socket).expect("connect");
+        s.write_all(b"{\"type\":\"Sta").expect("write");
+    }
+    // Oversized: more than the 1 MiB line limit, without a newline.
+    {
+        let mut s = UnixStream::connect(&d.socket).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        let big = vec![b'x'; 2 * 1024 * 1024];
+        let _ = s.write_all(&big);
+        let mut reply = String::new();
+        let _ = BufReader::new(s).read_line(&mut reply);
+        assert!(reply.contains("longer than"), "{reply}");
+    }
+    // A crowd: 300 clients at once, each gets its status.
+    let socket = d.socket.clone();
+    let clients: Vec<_> = (0..300)
+        .map(|_| {
+            let socket = socket.clone();
+            std::thread::spawn(move || {
+                let mut s = UnixStream::connect(&socket).ok()?;
+                s.set_read_timeout(Some(Duration::from_secs(20))).ok()?;
+                let mut req = serde_json::to_string(&Request::status()).ok()?;
+                req.push('\n');
+                s.write_all(req.as_bytes()).ok()?;
+                let mut line = String::new();
+                BufReader::new(s).read_line(&mut line).ok()?;
+                match serde_json::from_str(&line).ok()? {
+                    Response::Status(_) => Some(()),
+                    _ => None,
+                }
+            })
+        })
+        .collect();
+    let ok = clients
+        .into_iter()
+        .map(|c| c.join())
+        .filter(|r| matches!(r, Ok(Some(()))))
+        .count();
+    assert_eq!(ok, 300, "every client got its status");
+    // Many requests on one connection, all answered in order.
+    let mut s = UnixStream::connect(&d.socket).expect("connect");
+    let mut batch = String::new();
+    for _ in 0..50 {
+        batch.push_str(&serde_json::to_string(&Request::status()).expect("json"));
+        batch.push('\n');
+    }
+    s.write_all(batch.as_bytes()).expect("write");
+    let mut reader = BufReader::new(s);
+    for _ in 0..50 {
+        let mut line = String::new();
+        reader.read_line(&mut line).expect("read");
+        assert!(line.starts_with("{\"type\":\"Status\""), "{line}");
+    }
+    assert_eq!(d.status().expect("still serving").server.state, "online");
+}
+
+#[test]
+fn a_non_operator_may_read_but_not_change_state() {
+    if !nix::unistd::geteuid().is_root() || !Path::new("/usr/bin/setpriv").exists() {
+        eprintln!("skip: needs root and setpriv to act as uid 65534");
+        return;
+    }
+    let d = Daemon::start(&config("1s", 0), &["--socket-mode", "666"]);
+    // The test's temp folder must be traversable by uid 65534 to reach the socket.
+    fs::set_permissions(d.dir.path(), fs::Permissions::from_mode(0o755)).expect("chmod");
+    let as_nobody = |args: &[&str]| -> Output {
+        Command::new("/usr/bin/setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", BIN])
+            .args(args)
+            .arg("--socket")
+            .arg(&d.socket)
+            .stdin(Stdio::null())
+            .output()
+            .expect("setpriv")
+    };
+    let read = as_nobody(&["status", "--json"]);
+    assert!(read.status.success(), "{}", text(&read.stderr));
+    let write = as_nobody(&["suspend"]);
+    assert_eq!(write.status.code(), Some(77), "{}", text(&write.stderr));
+    assert!(
+        text(&write.stderr).contains("permission denied"),
+        "{}",
+        text(&write.stderr)
+    );
+    assert!(!d.status().expect("status").server.suspended);
+}
+
+#[test]
+fn a_missing_daemon_is_one_line_and_exit_69_wherever_the_socket_comes_from() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let socket = dir.path().join("none.sock");
+    for how in ["flag", "env"] {
+        let mut cmd = Command::new(BIN);
+        cmd.arg("status");
+        if how == "flag" {
+            cmd.arg("--socket").arg(&socket);
+        } else {
+            cmd.env("UPKEEP_SOCKET", &socket);
+        }
+        let out = cmd.output().expect("run");
+        assert_eq!(out.status.code(), Some(69));
+        let err = text(&out.stderr);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains(&socket.display().to_string()) && err.contains("start it"));
+    }
+}
+
+#[test]
+fn completions_man_page_and_install_come_from_the_clap_definitions() {
+    let out = Command::new(BIN)
+        .args(["completions", "bash"])
+        .output()
+        .expect("run");
+    assert!(text(&out.stdout).contains("upkeep"));
+    let out = Command::new(BIN).arg("man").output().expect("run");
+    assert!(text(&out.stdout).contains(".TH upkeep"));
+    let root = tempfile::tempdir().expect("root");
+    let out = Command::new(BIN)
+        .args(["install", "--root"])
+        .arg(root.path())
+        .output()
+        .expect("run");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let unit =
+        fs::read_to_string(root.path().join("etc/systemd/system/upkeep.service")).expect("unit");
+    assert!(unit.contains("Type=notify") && unit.contains(BIN), "{unit}");
+    assert!(root
+        .path()
+        .join("usr/local/sbin/clpcl")
+        .symlink_metadata()
+        .is_ok());
+}
+
+#[test]
+fn the_daemon_tells_systemd_it_is_ready() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let notify = dir.path().join("notify.sock");
+    let listener = std::os::unix::net::UnixDatagram::bind(&notify).expect("bind");
+    listener
+        .set_read_timeout(Some(Duration::from_secs(15)))
+        .expect("timeout");
+    let socket = dir.path().join("upkeep.sock");
+    fs::write(dir.path().join("upkeep.ron"), config("1s", 0)).expect("config");
+    let mut child = Command::new(BIN)
+        .arg("daemon")
+        .arg("--config")
+        .arg(dir.path().join("upkeep.ron"))
+        .arg("--state-dir")
+        .arg(dir.path().join("state"))
+        .arg("--log-dir")
+        .arg(dir.path().join("log"))
+        .arg("--socket")
+        .arg(&socket)
+        .env("NOTIFY_SOCKET", &notify)
+        .env("WATCHDOG_USEC", "200000")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("daemon");
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 256];
+    while !(seen.iter().any(|m: &String| m == "READY=1")
+        && seen.iter().any(|m: &String| m == "WATCHDOG=1"))
+    {
+        match listener.recv(&mut buf) {
+            Ok(n) => seen.push(text(&buf[..n])),
+            Err(e) => {
+                let _ = child.kill();
+                panic!("no notification ({e}); got {seen:?}");
+            }
+        }
+    }
+    let pid = Pid::from_raw(i32::try_from(child.id()).unwrap_or(i32::MAX));
+    let _ = kill(pid, Signal::SIGTERM);
+    let status = child.wait().expect("wait");
+    assert!(status.success());
+    let mut rest = Vec::new();
+    let _ = listener.set_read_timeout(Some(Duration::from_millis(200)));
+    while let Ok(n) = listener.recv(&mut buf) {
+        rest.push(text(&buf[..n]));
+    }
+    assert!(rest.iter().any(|m| m == "STOPPING=1"), "{rest:?}");
+}
+
+/// docs/PROTOCOL.md: every line in a ```json block is a request or a reply of the wire types,
+/// and reads back to the same JSON.
+#[test]
+fn protocol_doc_examples_are_the_wire_types() {
+    let doc = fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/PROTOCOL.md"))
+        .expect("docs/PROTOCOL.md");
+    let mut in_block = false;
+    let mut checked = 0;
+    for line in doc.lines() {
+        if line.trim_start().starts_with("```") {
+            in_block = line.trim() == "```json";
+            continue;
+        }
+        if !in_block || line.trim().is_empty() {
+            continue;
+        }
+        let value: Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON: {e}: {line}"));
+        // `Status` and `Events` are both a request and a reply type: either may match.
+        let as_request = serde_json::from_str::<Request>(line)
+            .ok()
+            .and_then(|r| serde_json::to_value(r).ok());
+        let as_reply = serde_json::from_str::<Response>(line)
+            .ok()
+            .and_then(|r| serde_json::to_value(r).ok());
+        assert!(
+            as_request.as_ref() == Some(&value) || as_reply.as_ref() == Some(&value),
+            "neither a request nor a reply that reads back the same: {line}\n{as_request:?}\n{as_reply:?}"
+        );
+        checked += 1;
+    }
+    assert!(checked >= 20, "only {checked} examples");
+}
