@@ -1,1 +1,148 @@
-fn main() {}
+//! `upkeep status --json` round trip with 100 resources and 100 monitors (issue 3, CMD-1;
+//! PERFORMANCE.md): the real daemon binary runs a generated configuration of 100 async
+//! `/bin/sleep` resources and 100 pid monitors; two figures are measured.
+//!
+//! * socket: one `Status` request and its reply over a fresh connection, as any client sees it
+//!   (connect, write, read, parse the `StatusReply`);
+//! * command: the whole `upkeep status --json` process (exec, connect, reply, print).
+//!
+//! Criterion reports means; the median and p99 of every sample are printed too, since a tail
+//! matters more than a mean. OS actions are simulated.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use upkeep::control::proto::{Request, Response};
+
+const BIN: &str = env!("CARGO_BIN_EXE_upkeep");
+
+fn config(n: usize) -> String {
+    let mut groups = String::new();
+    let mut monitors = String::new();
+    for i in 0..n {
+        groups.push_str(&format!(
+            r#"(name: "g{i}", resources: [(name: "r{i}", start: (program: "/bin/sleep", args: ["3600"]), mode: Async)]),"#
+        ));
+        monitors.push_str(&format!(
+            r#"(name: "m{i}", kind: Pid(resource: "r{i}"), recovery: (target: Resource("r{i}"), reactivation_threshold: 1, final_action: NoOp)),"#
+        ));
+    }
+    format!(
+        r#"(name: "SSS", edition: "SSS", os_actions: Simulated, groups: [{groups}], monitors: [{monitors}])"#
+    )
+}
+
+struct Daemon {
+    child: Child,
+    socket: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(self.child.id()).unwrap_or(i32::MAX));
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        let _ = self.child.wait();
+    }
+}
+
+fn start(n: usize) -> Daemon {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("upkeep.ron");
+    std::fs::write(&cfg, config(n)).expect("config");
+    let socket = dir.path().join("upkeep.sock");
+    let child = Command::new(BIN)
+        .arg("daemon")
+        .arg("--config")
+        .arg(&cfg)
+        .arg("--state-dir")
+        .arg(dir.path().join("state"))
+        .arg("--log-dir")
+        .arg(dir.path().join("log"))
+        .arg("--socket")
+        .arg(&socket)
+        .env("UPKEEP_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("daemon");
+    let d = Daemon {
+        child,
+        socket,
+        _dir: dir,
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(Response::Status(s)) = status(&d.socket) {
+            let online = s.groups.iter().all(|g| g.state == "online");
+            if s.server.state == "online" && online && s.monitors.len() == n {
+                break;
+            }
+        }
+        assert!(Instant::now() < deadline, "the daemon did not come up");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    d
+}
+
+fn status(socket: &Path) -> Option<Response> {
+    let mut s = UnixStream::connect(socket).ok()?;
+    let mut line = serde_json::to_string(&Request::status()).ok()?;
+    line.push('\n');
+    s.write_all(line.as_bytes()).ok()?;
+    let mut reply = String::new();
+    BufReader::new(s).read_line(&mut reply).ok()?;
+    serde_json::from_str(&reply).ok()
+}
+
+fn percentiles(name: &str, mut samples: Vec<Duration>) {
+    samples.sort();
+    let at = |q: f64| samples[((samples.len() as f64 - 1.0) * q).round() as usize];
+    println!(
+        "{name}: n={} median={:?} p99={:?} max={:?}",
+        samples.len(),
+        at(0.5),
+        at(0.99),
+        at(1.0)
+    );
+}
+
+fn bench(c: &mut Criterion) {
+    let d = start(100);
+    let socket = d.socket.clone();
+    let mut sock_samples = Vec::new();
+    c.bench_function("status round trip over the socket (100+100)", |b| {
+        b.iter(|| {
+            let t = Instant::now();
+            let reply = status(&socket);
+            sock_samples.push(t.elapsed());
+            assert!(matches!(reply, Some(Response::Status(_))));
+        })
+    });
+    let mut cmd_samples = Vec::new();
+    let mut group = c.benchmark_group("command");
+    group.sample_size(20);
+    group.bench_function("upkeep status --json (100+100)", |b| {
+        b.iter(|| {
+            let t = Instant::now();
+            let out = Command::new(BIN)
+                .args(["status", "--json", "--socket"])
+                .arg(&socket)
+                .output()
+                .expect("status");
+            cmd_samples.push(t.elapsed());
+            assert!(out.status.success());
+        })
+    });
+    group.finish();
+    percentiles("socket Status round trip", sock_samples);
+    percentiles("`upkeep status --json` command", cmd_samples);
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -21,7 +21,7 @@ const MAX_REPLY: u64 = 64 * 1024 * 1024;
 /// Why a command could not talk to the daemon.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    #[error("the daemon is not running (no socket at {}); start it with `systemctl start upkeep` or `upkeep daemon`, or point --socket / UPKEEP_SOCKET at its socket", path.display())]
+    #[error("the daemon is not running (no socket at {}); start it with `upkeep daemon`", path.display())]
     NotRunning { path: PathBuf },
     #[error("cannot connect to the daemon at {}: {source}", path.display())]
     Connect { path: PathBuf, source: io::Error },

@@ -425,16 +425,16 @@ async fn write_reply<W: AsyncWriteExt + Unpin>(out: &mut W, reply: &Response) ->
 }
 
 /// One request line → a request, or the error reply.
-fn parse(line: &str) -> Result<Request, Response> {
+fn parse(line: &str) -> Result<Request, Box<Response>> {
     let request: Request = match serde_json::from_str(line) {
         Ok(r) => r,
-        Err(e) => return Err(Response::error(format!("bad request: {e}"))),
+        Err(e) => return Err(Box::new(Response::error(format!("bad request: {e}")))),
     };
     let version = request.version();
     if version == 0 || version > PROTOCOL_VERSION {
-        return Err(Response::error(format!(
+        return Err(Box::new(Response::error(format!(
             "protocol version {version} is not supported (this daemon speaks {PROTOCOL_VERSION})"
-        )));
+        ))));
     }
     Ok(request)
 }

@@ -49,9 +49,7 @@ pub struct LogGuard {
 
 impl LogGuard {
     /// CMD-7 (`upkeep log level`): a setter for the filter, for the control socket.
-    pub fn filter_setter(
-        &self,
-    ) -> std::sync::Arc<dyn Fn(&str) -> Result<(), String> + Send + Sync> {
+    pub fn filter_setter(&self) -> crate::control::ops::LogFilter {
         let handle = self.reload.clone();
         std::sync::Arc::new(move |directive: &str| {
             let filter = EnvFilter::try_new(directive).map_err(|e| e.to_string())?;

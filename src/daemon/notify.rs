@@ -31,7 +31,7 @@ pub fn notify(state: &str) {
 /// Half of `WatchdogSec=` when systemd asks for keep-alives for this very process.
 pub fn watchdog_interval() -> Option<Duration> {
     let usec: u64 = std::env::var("WATCHDOG_USEC").ok()?.parse().ok()?;
-    if let Some(pid) = std::env::var("WATCHDOG_PID").ok() {
+    if let Ok(pid) = std::env::var("WATCHDOG_PID") {
         if pid.parse::<u32>().ok() != Some(std::process::id()) {
             return None;
         }
