@@ -161,7 +161,9 @@ impl Ops {
                 }
                 let Some(ops) = ops.upgrade() else { return };
                 let Ok(mut slot) = ops.slot.try_lock() else {
-                    // An operation runs; it decides this engine's fate.
+                    // An operation runs and decides this engine's fate; look again later
+                    // (the life watch may stay "stopped", so wait on the clock, not on it).
+                    poll.tick().await;
                     continue;
                 };
                 if slot.generation != generation || slot.engine.is_none() {

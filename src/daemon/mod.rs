@@ -5,11 +5,15 @@
 //! file" keeps the product from starting) and when another daemon already serves the socket or
 //! holds the state folder (two governors would count reboots in one file, CFG-5..9). SIGTERM and
 //! SIGINT stop it in order (groups deactivated, OPS-5); a final action that stops the daemon
-//! (RES-4, RES-5, MON-13) ends it too. Both exit 0: the daemon did what it was told, and a service
-//! manager must not restart a daemon that a final action stopped on purpose.
+//! (RES-4, RES-5, MON-13) and `upkeep down` (CMD-3) end it too. All exit 0: the daemon did what
+//! it was told, and a service manager must not restart a daemon that was stopped on purpose.
+//! `upkeep stop` / `start` and a stop/restart apply replace the engine inside this process
+//! (`control::ops`); the socket stays up throughout. Under systemd it reports readiness and
+//! keep-alives (`notify`).
 //!
 //! Safety: the host performs OS actions only when the configuration says `os_actions: Real`;
-//! the built-in demo and every default are `Simulated`.
+//! the built-in demo and every default are `Simulated`. Injected faults (`upkeep inject`) wrap
+//! the host but never change what it may do to the machine.
 
 pub mod config;
 pub mod dirs;
