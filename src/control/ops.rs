@@ -610,12 +610,8 @@ impl Ops {
         let view = self.view();
         match fault {
             FaultDto::ProbeFails { monitor, times } => {
-                if view.config.monitor(&monitor).is_none() {
-                    return unknown(
-                        "monitor",
-                        &monitor,
-                        view.config.monitors.iter().map(|m| &m.name),
-                    );
+                if let Some(refusal) = probe_fault_target(&view.config, &monitor) {
+                    return refusal;
                 }
                 inject(Some(Fault::ProbeFails {
                     monitor: monitor.clone(),
@@ -626,12 +622,8 @@ impl Ops {
                 ))
             }
             FaultDto::ProbeHangs { monitor } => {
-                if view.config.monitor(&monitor).is_none() {
-                    return unknown(
-                        "monitor",
-                        &monitor,
-                        view.config.monitors.iter().map(|m| &m.name),
-                    );
+                if let Some(refusal) = probe_fault_target(&view.config, &monitor) {
+                    return refusal;
                 }
                 inject(Some(Fault::ProbeHangs {
                     monitor: monitor.clone(),
@@ -686,6 +678,31 @@ impl Ops {
                 Response::done("every injected fault was removed")
             }
         }
+    }
+}
+
+/// Probe faults act on the host's checks; pid and multi-target monitors read the board instead,
+/// so a fault there would silently do nothing: say so and name what works.
+fn probe_fault_target(config: &Config, monitor: &str) -> Option<Response> {
+    let Some(m) = config.monitor(monitor) else {
+        return Some(unknown(
+            "monitor",
+            monitor,
+            config.monitors.iter().map(|m| &m.name),
+        ));
+    };
+    match &m.kind {
+        upkeep_config::MonitorKind::Pid { resource } => Some(Response::failure(
+            ErrorKind::Refused,
+            format!(
+                "monitor `{monitor}` watches the process of `{resource}` itself, without a probe; rehearse with `upkeep inject kill {resource}`"
+            ),
+        )),
+        upkeep_config::MonitorKind::MultiTarget { .. } => Some(Response::failure(
+            ErrorKind::Refused,
+            format!("monitor `{monitor}` only combines its members; inject into a member instead"),
+        )),
+        _ => None,
     }
 }
 

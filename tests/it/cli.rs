@@ -51,6 +51,13 @@ fn config(monitor_interval: &str, retries: u32) -> String {
             timeout: "60s",
             recovery: (target: Resource("a"), reactivation_threshold: 3, final_action: StopGroup),
         ),
+        (
+            name: "ok",
+            kind: Custom(program: "/bin/true"),
+            interval: "1s",
+            timeout: "5s",
+            recovery: (target: Resource("b"), reactivation_threshold: 1, final_action: NoOp),
+        ),
     ],
 )
 "#
@@ -286,7 +293,31 @@ fn every_command_has_its_effect_on_a_real_daemon() {
         let r = resource(s, "a");
         r.state == "online" && r.pid.is_some_and(|p| p != before)
     });
-    d.run(&["inject", "probe-fails", "a-pid", "--times", "1"], 0);
+    let refused = d.run(&["inject", "probe-fails", "a-pid"], 1);
+    assert!(refused.contains("upkeep inject kill a"), "{refused}");
+    let b_before = resource(&d.status().expect("status"), "b").pid;
+    d.run(&["inject", "probe-fails", "ok", "--times", "1"], 0);
+    d.wait_for("b reactivated by `ok`", |s| {
+        let r = resource(s, "b");
+        r.state == "online" && r.pid.is_some() && r.pid != b_before
+    });
+    d.run(
+        &[
+            "inject",
+            "script-fails",
+            "/bin/sleep",
+            "--times",
+            "1",
+            "--code",
+            "3",
+        ],
+        0,
+    );
+    d.run(&["resource", "stop", "b"], 0);
+    let failed = d.run(&["resource", "start", "b"], 2);
+    assert!(failed.contains("upkeep events"), "{failed}");
+    d.run(&["resource", "start", "b"], 0);
+    d.run(&["inject", "probe-hangs", "ok"], 0);
     d.run(&["inject", "clear"], 0);
 
     // log level (CMD-7).
