@@ -178,6 +178,15 @@ mod tests {
     use crate::control::proto::{GovernorDto, GroupDto, MonitorDto, ResourceDto, ServerDto};
 
     #[test]
+    fn colour_changes_whole_state_words_only() {
+        let coloured = colour("demo  online_partial  online\nx  start_failed");
+        assert!(coloured.contains("\x1b[33monline_partial\x1b[0m"));
+        assert!(coloured.contains("\x1b[32monline\x1b[0m\n"));
+        assert!(coloured.contains("\x1b[31mstart_failed\x1b[0m"));
+        assert!(coloured.starts_with("demo  "));
+    }
+
+    #[test]
     fn shows_groups_resources_monitors_and_the_reboot_count() {
         let status = StatusReply {
             version: 1,

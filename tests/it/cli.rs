@@ -613,11 +613,19 @@ fn garbage_truncated_oversized_and_crowds_leave_the_daemon_serving() {
         let reply: Response = serde_json::from_str(&ask(junk)).expect("a reply");
         assert!(matches!(reply, Response::Error(_)), "{reply:?}");
     }
-    // Half-sent: the client hangs up mid-line.
+    // Half-sent: the client stops mid-line and closes its side; it still gets an error reply.
     {
         let mut s = UnixStream::connect(&d.socket).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
         s.write_all(b"{\"type\":\"Sta").expect("write");
+        s.shutdown(std::net::Shutdown::Write).expect("shutdown");
+        let mut reply = String::new();
+        let _ = BufReader::new(s).read_line(&mut reply);
+        assert!(reply.contains("\"kind\":\"bad_request\""), "{reply}");
     }
+    // Silent: a client that connects and says nothing does not hold anyone else up.
+    let _silent = UnixStream::connect(&d.socket).expect("connect");
     // Oversized: more than the 1 MiB line limit, without a newline.
     {
         let mut s = UnixStream::connect(&d.socket).expect("connect");
@@ -701,6 +709,33 @@ fn a_non_operator_may_read_but_not_change_state() {
         text(&write.stderr)
     );
     assert!(!d.status().expect("status").server.suspended);
+    drop(d);
+    if !matches!(nix::unistd::Group::from_name("nogroup"), Ok(Some(g)) if g.gid.as_raw() == 65534) {
+        eprintln!("skip: no group `nogroup` with gid 65534");
+        return;
+    }
+
+    // With `--operator-group nogroup` the same uid (primary group nogroup) may change state.
+    let d = Daemon::start(
+        &config("1s", 0),
+        &["--socket-mode", "666", "--operator-group", "nogroup"],
+    );
+    fs::set_permissions(d.dir.path(), fs::Permissions::from_mode(0o755)).expect("chmod");
+    let out = Command::new("/usr/bin/setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            BIN,
+            "suspend",
+        ])
+        .arg("--socket")
+        .arg(&d.socket)
+        .stdin(Stdio::null())
+        .output()
+        .expect("setpriv");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    d.wait_for("suspended by an operator", |s| s.server.suspended);
 }
 
 #[test]
