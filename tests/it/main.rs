@@ -7,6 +7,7 @@ mod escalation;
 mod governor;
 mod linux_host;
 mod monitors;
+mod probe_cli;
 mod probes;
 mod probes_netns;
 mod real_engine;
