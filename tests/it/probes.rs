@@ -75,6 +75,13 @@ async fn soft_raid_verdicts_over_real_mdstat_layouts() {
     let ok = "Success.";
     let cases: &[(&str, &str, Verdict, i32, &str)] = &[
         ("raid1-raid5-healthy.txt", "/dev/md2", Normal, 0, ok),
+        (
+            "raid1-recovery-linux-raid-2003.txt",
+            "md0",
+            Warning,
+            100,
+            "soft_raid: Device=(md0): Soft RAID is in recovery progress(recovery =  6.6%).",
+        ),
         ("raid1-raid5-healthy.txt", "md0", Normal, 0, ok),
         (
             "raid1-failed-members.txt",
