@@ -108,6 +108,9 @@ pub struct MonitorStatus {
     pub reactivations: u32,
     pub reactivation_threshold: u32,
     pub since: SystemTime,
+    /// Suspended by the operator (OPS-4); with `--for`, until when.
+    pub operator_suspended: bool,
+    pub suspended_until: Option<SystemTime>,
 }
 
 /// The reboot governor's entry (CFG-5..9).
@@ -242,6 +245,8 @@ fn monitor_entry(m: &Monitor, now: SystemTime) -> watch::Sender<MonitorStatus> {
         reactivations: 0,
         reactivation_threshold: m.recovery.reactivation_threshold,
         since: now,
+        operator_suspended: false,
+        suspended_until: None,
     });
     tx
 }

@@ -163,11 +163,13 @@ impl RmState {
     }
 
     fn suspend_named(&mut self, me: &ActorRef<RmMsg>, names: Vec<String>, for_: Option<Duration>) {
-        let until = for_.map(|d| {
-            let at = self.ctx.host.now_wall() + d;
-            humantime::format_rfc3339_seconds(at).to_string()
-        });
+        let until_at = for_.map(|d| self.ctx.host.now_wall() + d);
+        let until = until_at.map(|at| humantime::format_rfc3339_seconds(at).to_string());
         for name in &names {
+            self.ctx.board.update_monitor(name, |m| {
+                m.operator_suspended = true;
+                m.suspended_until = until_at;
+            });
             if self.operator_suspended.insert(name.clone()) {
                 if let Some(m) = self.monitors.get(name) {
                     let _ = m.cast(MonitorMsg::OperatorSuspend);
@@ -190,6 +192,10 @@ impl RmState {
 
     fn resume_named(&mut self, names: Vec<String>) {
         for name in names {
+            self.ctx.board.update_monitor(&name, |m| {
+                m.operator_suspended = false;
+                m.suspended_until = None;
+            });
             if self.operator_suspended.remove(&name) {
                 if let Some(m) = self.monitors.get(&name) {
                     let _ = m.cast(MonitorMsg::OperatorResume);

@@ -70,10 +70,16 @@ pub fn render(status: &StatusReply) -> String {
             (Some(v), true) => v.clone(),
             (None, _) => String::new(),
         };
+        // OPS-4: say who suspended it and, with `--for`, until when.
+        let phase = match (&m.suspended_until, m.operator_suspended) {
+            (Some(until), _) => format!("{} until {}", m.phase, short_time(until)),
+            (None, true) => format!("{} by operator", m.phase),
+            (None, false) => m.phase.clone(),
+        };
         monitors.push(vec![
             m.name.clone(),
             m.kind.clone(),
-            m.phase.clone(),
+            phase,
             format!("{}/{}", m.failures, m.needed),
             format!("{}/{}", m.reactivations, m.reactivation_threshold),
             last,
@@ -222,6 +228,8 @@ mod tests {
                 reactivations: 1,
                 reactivation_threshold: 3,
                 since: "2026-01-31T05:47:58.123Z".into(),
+                operator_suspended: false,
+                suspended_until: None,
             }],
             governor: GovernorDto {
                 count: 0,

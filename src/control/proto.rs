@@ -462,6 +462,11 @@ pub struct MonitorDto {
     pub reactivations: u32,
     pub reactivation_threshold: u32,
     pub since: String,
+    /// OPS-4: suspended by the operator, and until when when it was for a while (`--for`).
+    #[serde(default)]
+    pub operator_suspended: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suspended_until: Option<String>,
 }
 
 /// The reboot governor (CFG-5..9).

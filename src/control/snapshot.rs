@@ -84,6 +84,8 @@ pub fn status(
                 reactivations: s.reactivations,
                 reactivation_threshold: s.reactivation_threshold,
                 since: time(s.since),
+                operator_suspended: s.operator_suspended,
+                suspended_until: s.suspended_until.map(time),
             })
         })
         .collect();

@@ -265,8 +265,14 @@ fn every_command_has_its_effect_on_a_real_daemon() {
 
     // monitor suspend --for ends by itself (OPS-4).
     d.run(&["monitor", "suspend", "a-pid", "--for", "1s"], 0);
-    d.wait_for("monitor suspended", |s| s.monitors[0].phase == "suspended");
-    d.wait_for("suspension over", |s| s.monitors[0].phase != "suspended");
+    let s = d.wait_for("monitor suspended", |s| s.monitors[0].phase == "suspended");
+    assert!(s.monitors[0].operator_suspended);
+    assert!(
+        s.monitors[0].suspended_until.is_some(),
+        "status shows until when"
+    );
+    let s = d.wait_for("suspension over", |s| s.monitors[0].phase != "suspended");
+    assert!(!s.monitors[0].operator_suspended && s.monitors[0].suspended_until.is_none());
     d.run(&["monitor", "suspend"], 0);
     d.wait_for("all suspended", |s| s.monitors[0].phase == "suspended");
     d.run(&["monitor", "resume"], 0);
