@@ -133,6 +133,15 @@ pub(crate) fn did_you_mean<'a>(
     name: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> String {
+    closest_name(name, candidates).map_or_else(String::new, |c| format!("; did you mean `{c}`?"))
+}
+
+/// The candidate closest to `name`, if it is close enough to be what was meant: the one rule for
+/// every "did you mean" of upkeep (config errors, CLI names, protocol replies).
+pub fn closest_name<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     let len = name.chars().count();
     // A third of the name may be wrong (at least one edit): catches typos and transpositions
     // without proposing unrelated short names.
@@ -143,7 +152,7 @@ pub(crate) fn did_you_mean<'a>(
         .map(|c| (edit_distance(name, c), c))
         .filter(|(d, _)| *d <= budget)
         .min_by_key(|(d, _)| *d)
-        .map_or_else(String::new, |(_, c)| format!("; did you mean `{c}`?"))
+        .map(|(_, c)| c)
 }
 
 /// Optimal string alignment distance: Levenshtein plus adjacent transpositions, so `wbe` is one

@@ -16,7 +16,7 @@ mod validate;
 
 use std::path::Path;
 
-pub use error::{ConfigError, ConfigErrors};
+pub use error::{closest_name, ConfigError, ConfigErrors};
 pub use model::*;
 
 /// The built-in demo configuration: what `upkeep daemon` runs without `--config`.

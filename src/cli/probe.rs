@@ -160,34 +160,11 @@ fn severity(verdict: &str) -> u8 {
     }
 }
 
-/// "; did you mean `x`?" for the closest name within two edits, else nothing.
+/// "; did you mean `x`?" for the closest name, else the list of names.
 fn did_you_mean(wrong: &str, names: &[&str]) -> String {
-    names
-        .iter()
-        .map(|n| (distance(wrong, n), *n))
-        .filter(|(d, _)| *d <= 2)
-        .min()
-        .map(|(_, n)| format!("; did you mean `{n}`?"))
-        .unwrap_or_else(|| {
-            if names.is_empty() {
-                String::new()
-            } else {
-                format!(" (monitors: {})", names.join(", "))
-            }
-        })
-}
-
-fn distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
-            prev = cur;
-        }
+    match upkeep_config::closest_name(wrong, names.iter().copied()) {
+        Some(n) => format!("; did you mean `{n}`?"),
+        None if names.is_empty() => String::new(),
+        None => format!(" (monitors: {})", names.join(", ")),
     }
-    row[b.len()]
 }

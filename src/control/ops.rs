@@ -761,29 +761,9 @@ pub fn unknown<'a>(kind: &str, name: &str, known: impl Iterator<Item = &'a Strin
     Response::failure(ErrorKind::Unknown, format!("unknown {kind} `{name}`{hint}"))
 }
 
-/// The closest name within an edit distance of a third of its length (at least 2, so a swapped
-/// pair of letters is found).
+/// The closest known name (the rule of `upkeep_config::closest_name`).
 pub fn did_you_mean<'a>(name: &str, known: impl Iterator<Item = &'a str>) -> Option<&'a str> {
-    known
-        .map(|k| (distance(name, k), k))
-        .filter(|(d, k)| *d <= (k.len() / 3).max(2))
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, k)| k)
-}
-
-fn distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
-            prev = cur;
-        }
-    }
-    row[b.len()]
+    upkeep_config::closest_name(name, known)
 }
 
 fn fields(changes: &[super::proto::ChangeDto], method: ApplyMethod) -> String {

@@ -448,7 +448,8 @@ pub enum ExitDto {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MonitorDto {
     pub name: String,
-    /// `pid`, `disk`, `raw`, `ip`, `nic_link`, `soft_raid`, `user_space` or `multi_target`.
+    /// The MON-1 key: `pid`, `disk`, `raw`, `ip`, `nic_link`, `soft_raid`, `userspace`,
+    /// `multi_target`, `custom`, `tcp` or `http`.
     pub kind: String,
     /// `stopped`, `waiting_for_target`, `start_wait`, `monitoring`, `recovering` or `suspended`.
     pub phase: String,

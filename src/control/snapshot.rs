@@ -4,12 +4,13 @@
 //! Reads the board's watch channels without messaging any actor, so a snapshot never waits on a
 //! busy or wedged actor.
 
+use crate::host::probe::kind_key;
 use std::time::SystemTime;
 
 use upkeep_actors::board::{Board, GroupState, MonitorPhase, ResourceState};
 use upkeep_actors::event::{Event, Level};
 use upkeep_actors::host::{ExitInfo, Verdict};
-use upkeep_config::{Config, MonitorKind, OsActions};
+use upkeep_config::{Config, OsActions};
 
 use super::life::Life;
 use super::proto::{
@@ -75,7 +76,7 @@ pub fn status(
             let s = board.monitor(&m.name)?;
             Some(MonitorDto {
                 name: m.name.clone(),
-                kind: monitor_kind(&m.kind).to_string(),
+                kind: kind_key(&m.kind).to_string(),
                 phase: monitor_phase(s.phase).to_string(),
                 last_verdict: s.last_verdict.map(|v| verdict(v).to_string()),
                 last_detail: s.last_detail,
@@ -177,22 +178,6 @@ fn monitor_phase(phase: MonitorPhase) -> &'static str {
         MonitorPhase::Monitoring => "monitoring",
         MonitorPhase::Recovering => "recovering",
         MonitorPhase::Suspended => "suspended",
-    }
-}
-
-fn monitor_kind(kind: &MonitorKind) -> &'static str {
-    match kind {
-        MonitorKind::Pid { .. } => "pid",
-        MonitorKind::Disk { .. } => "disk",
-        MonitorKind::Raw { .. } => "raw",
-        MonitorKind::Ip { .. } => "ip",
-        MonitorKind::NicLink { .. } => "nic_link",
-        MonitorKind::SoftRaid { .. } => "soft_raid",
-        MonitorKind::UserSpace(_) => "user_space",
-        MonitorKind::MultiTarget { .. } => "multi_target",
-        MonitorKind::Custom { .. } => "custom",
-        MonitorKind::Tcp { .. } => "tcp",
-        MonitorKind::Http { .. } => "http",
     }
 }
 
