@@ -501,4 +501,13 @@ impl Actor for Daemon {
         });
         Ok(())
     }
+
+    async fn post_stop(
+        &self,
+        me: ActorRef<DaemonMsg>,
+        _state: &mut DaemonState,
+    ) -> Result<(), ActorProcessingErr> {
+        crate::supervise::stop_children(&me.get_cell()).await;
+        Ok(())
+    }
 }

@@ -437,4 +437,13 @@ impl Actor for ExecResourceActor {
             _ => Ok(()),
         }
     }
+
+    async fn post_stop(
+        &self,
+        me: ActorRef<ExecMsg>,
+        _state: &mut ExecState,
+    ) -> Result<(), ActorProcessingErr> {
+        crate::supervise::stop_children(&me.get_cell()).await;
+        Ok(())
+    }
 }

@@ -680,4 +680,13 @@ impl Actor for GroupActor {
         state.pump();
         Ok(())
     }
+
+    async fn post_stop(
+        &self,
+        me: ActorRef<GroupMsg>,
+        _state: &mut GroupData,
+    ) -> Result<(), ActorProcessingErr> {
+        crate::supervise::stop_children(&me.get_cell()).await;
+        Ok(())
+    }
 }

@@ -131,11 +131,13 @@ impl Engine {
             )
             .await;
         let _ = self.join.await;
+        gone(&self.ctx).await;
     }
 
     /// Wait until the daemon stops by itself (a final action stopped it).
     pub async fn wait(self) {
         let _ = self.join.await;
+        gone(&self.ctx).await;
     }
 
     /// Whether the root actor has stopped.
@@ -279,6 +281,7 @@ impl Engine {
             .await;
         answer(reply)?;
         let _ = self.join.await;
+        gone(&self.ctx).await;
         Ok(())
     }
 
@@ -297,6 +300,23 @@ impl Engine {
             .await;
         answer(reply)?.map_err(OpError::Refused)
     }
+}
+
+/// Wait (bounded) until no actor of this tree is registered any more, so a new engine with the
+/// same instance name can start at once (`upkeep stop` / `start`, a stop-restart apply).
+async fn gone(ctx: &Ctx) {
+    let prefix = format!("{}/", ctx.names.instance());
+    let ours = |name: &String| name == ctx.names.instance() || name.starts_with(&prefix);
+    for _ in 0..5000 {
+        if !ractor::registry::registered().iter().any(ours) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    tracing::warn!(
+        instance = ctx.names.instance(),
+        "actors of a stopped engine are still registered"
+    );
 }
 
 fn verb(start: bool) -> &'static str {

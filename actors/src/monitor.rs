@@ -630,9 +630,10 @@ impl Actor for MonitorActor {
 
     async fn post_stop(
         &self,
-        _me: ActorRef<MonitorMsg>,
+        me: ActorRef<MonitorMsg>,
         state: &mut MonitorState,
     ) -> Result<(), ActorProcessingErr> {
+        crate::supervise::stop_children(&me.get_cell()).await;
         state.ticker = None;
         state.waiting = None;
         state.target_watch = None;

@@ -296,4 +296,13 @@ impl Actor for ResourceControl {
         }
         Ok(())
     }
+
+    async fn post_stop(
+        &self,
+        me: ActorRef<RcMsg>,
+        _state: &mut RcState,
+    ) -> Result<(), ActorProcessingErr> {
+        crate::supervise::stop_children(&me.get_cell()).await;
+        Ok(())
+    }
 }

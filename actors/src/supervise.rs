@@ -82,3 +82,14 @@ impl<K: Clone> Children<K> {
         self.by_id.is_empty()
     }
 }
+
+/// How long a supervisor waits for its children to stop before they are killed.
+const CHILD_STOP: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Stop `me`'s children gracefully and wait for them, in every supervisor's `post_stop`: ractor
+/// otherwise kills the descendants of a stopped actor without waiting (RACTOR-NOTES §5), and
+/// their registered names would outlive the tree a new engine is about to start.
+pub async fn stop_children(me: &ActorCell) {
+    me.stop_children_and_wait(Some("parent stopped".into()), Some(CHILD_STOP))
+        .await;
+}
