@@ -175,57 +175,49 @@ impl Engine {
 
     /// `group start|stop NAME` (CMD-4).
     pub async fn group(&self, name: &str, start: bool) -> Result<(), OpError> {
-        if self.config().group(name).is_none() {
-            return Err(OpError::Unknown {
-                kind: "group",
-                name: name.into(),
-            });
-        }
-        let rc = ActorRef::<RcMsg>::where_is(self.ctx.names.rc()).ok_or(OpError::NotRunning)?;
+        let known = self.config().group(name).is_some();
         let group = name.to_string();
-        let reply = rc
-            .call(
-                |done| RcMsg::Group {
-                    group,
-                    start,
-                    reason: "operator".into(),
-                    done: Some(done),
-                },
-                Some(OP_TIMEOUT),
-            )
-            .await;
-        match answer(reply)? {
-            true => Ok(()),
-            false => Err(OpError::Failed {
-                what: format!("{} of group `{name}`", verb(start)),
-            }),
-        }
+        self.rc_operation("group", name, known, start, |done| RcMsg::Group {
+            group,
+            start,
+            reason: "operator".into(),
+            done: Some(done),
+        })
+        .await
     }
 
     /// `resource start|stop NAME`: one exec resource alone.
     pub async fn resource(&self, name: &str, start: bool) -> Result<(), OpError> {
-        if self.config().resource(name).is_none() {
+        let known = self.config().resource(name).is_some();
+        let resource = name.to_string();
+        self.rc_operation("resource", name, known, start, |done| RcMsg::Resource {
+            resource,
+            start,
+            done: Some(done),
+        })
+        .await
+    }
+
+    /// Ask rc to start or stop `name` (a `kind`) and wait for the outcome.
+    async fn rc_operation(
+        &self,
+        kind: &'static str,
+        name: &str,
+        known: bool,
+        start: bool,
+        msg: impl FnOnce(ractor::RpcReplyPort<bool>) -> RcMsg,
+    ) -> Result<(), OpError> {
+        if !known {
             return Err(OpError::Unknown {
-                kind: "resource",
+                kind,
                 name: name.into(),
             });
         }
         let rc = ActorRef::<RcMsg>::where_is(self.ctx.names.rc()).ok_or(OpError::NotRunning)?;
-        let resource = name.to_string();
-        let reply = rc
-            .call(
-                |done| RcMsg::Resource {
-                    resource,
-                    start,
-                    done: Some(done),
-                },
-                Some(OP_TIMEOUT),
-            )
-            .await;
-        match answer(reply)? {
+        match answer(rc.call(msg, Some(OP_TIMEOUT)).await)? {
             true => Ok(()),
             false => Err(OpError::Failed {
-                what: format!("{} of resource `{name}`", verb(start)),
+                what: format!("{} of {kind} `{name}`", verb(start)),
             }),
         }
     }
