@@ -1445,19 +1445,7 @@ impl Validator<'_> {
         max_text: &str,
         default: Duration,
     ) -> Duration {
-        let Some(raw) = raw else { return default };
-        let Some((d, text)) = self.duration(path, raw, "s") else {
-            return default;
-        };
-        if d.is_zero() {
-            self.err(path, format!("must be greater than 0 (got `{text}`)"));
-            return default;
-        }
-        if d > max {
-            self.err(path, format!("must be at most {max_text} (got `{text}`)"));
-            return default;
-        }
-        d
+        self.up_to(path, raw, max, max_text, default, true)
     }
 
     /// Any duration from zero to `max`.
@@ -1469,10 +1457,27 @@ impl Validator<'_> {
         max_text: &str,
         default: Duration,
     ) -> Duration {
+        self.up_to(path, raw, max, max_text, default, false)
+    }
+
+    /// A duration of at most `max`, above zero when `nonzero`; `default` when absent or wrong.
+    fn up_to(
+        &mut self,
+        path: &str,
+        raw: Option<&RawDuration>,
+        max: Duration,
+        max_text: &str,
+        default: Duration,
+        nonzero: bool,
+    ) -> Duration {
         let Some(raw) = raw else { return default };
         let Some((d, text)) = self.duration(path, raw, "s") else {
             return default;
         };
+        if nonzero && d.is_zero() {
+            self.err(path, format!("must be greater than 0 (got `{text}`)"));
+            return default;
+        }
         if d > max {
             self.err(path, format!("must be at most {max_text} (got `{text}`)"));
             return default;
