@@ -616,6 +616,10 @@ impl Event {
 
 /// How many past events the feed keeps for late readers.
 const RING: usize = 4096;
+/// How far a live subscriber may fall behind before it is told it lagged (it can then re-read
+/// the ring). tokio's broadcast allocates and initialises every slot up front, so this is kept
+/// smaller than the ring.
+const LIVE: usize = 1024;
 
 struct Feed {
     seq: u64,
@@ -639,7 +643,7 @@ impl fmt::Debug for Events {
 impl Events {
     /// A feed stamping events with `clock` (the Host's wall clock).
     pub fn new(clock: Arc<dyn Fn() -> SystemTime + Send + Sync>) -> Self {
-        let (tx, _) = broadcast::channel(RING);
+        let (tx, _) = broadcast::channel(LIVE);
         Events {
             feed: Arc::new(Mutex::new(Feed {
                 seq: 0,

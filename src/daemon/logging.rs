@@ -7,6 +7,9 @@ use std::io::IsTerminal;
 use std::path::Path;
 
 use tracing_appender::non_blocking::WorkerGuard;
+
+/// Log lines queued for the file writer before new ones are dropped.
+const LOG_QUEUE_LINES: usize = 4096;
 use tracing_appender::rolling::{Builder, Rotation};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -80,7 +83,14 @@ pub fn init(log_dir: &Path, settings: &LogSettings) -> Result<LogGuard, LoggingE
         dir: log_dir.to_path_buf(),
         reason: e.to_string(),
     })?;
-    let (file_writer, guard) = tracing_appender::non_blocking(appender);
+    // tracing-appender's default queue holds 128,000 lines and is allocated (and touched) up
+    // front: about 5 MiB, a third of the daemon's memory. A few thousand lines absorb any burst
+    // the engine makes (an event is one line); past that, lines are dropped, never the daemon
+    // blocked.
+    let (file_writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .buffered_lines_limit(LOG_QUEUE_LINES)
+        .lossy(true)
+        .finish(appender);
     let (filter, reload) = reload::Layer::new(filter);
     tracing_subscriber::registry()
         .with(filter)
