@@ -77,7 +77,7 @@ pub(crate) fn open(
             "IPMI watchdog timers count at most 255 s (got {} s)",
             timeout.as_secs()
         ))),
-        WatchdogMethod::Softdog if settings.explicit || os_actions == OsActions::Real => {
+        WatchdogMethod::Softdog if may_open_device(os_actions, settings) => {
             DeviceWatchdog::open(&settings.device, timeout, !settings.explicit)
                 .map(|w| Box::new(w) as Box<dyn Watchdog>)
                 .map_err(err)
@@ -88,6 +88,28 @@ pub(crate) fn open(
         WatchdogMethod::Softdog | WatchdogMethod::Ipmi => SimulatedWatchdog::start(method, timeout)
             .map(|w| Box::new(w) as Box<dyn Watchdog>)
             .map_err(err),
+    }
+}
+
+/// Safety rule: a real watchdog device is opened only when OS actions are real. An explicit path
+/// (tests point it at a plain file) is honoured with simulated OS actions only when it is not a
+/// character device, so no configuration mistake can arm a real /dev/watchdog by accident.
+fn may_open_device(os_actions: OsActions, settings: &WatchdogSettings) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    match os_actions {
+        OsActions::Real => true,
+        OsActions::Simulated if !settings.explicit => false,
+        OsActions::Simulated => {
+            let device =
+                std::fs::metadata(&settings.device).is_ok_and(|m| m.file_type().is_char_device());
+            if device {
+                tracing::warn!(
+                    device = %settings.device.display(),
+                    "OS actions are simulated: the watchdog device is not opened, a simulated one is used"
+                );
+            }
+            !device
+        }
     }
 }
 
@@ -275,5 +297,32 @@ impl Watchdog for SimulatedWatchdog {
 impl Drop for SimulatedWatchdog {
     fn drop(&mut self) {
         self.task.abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn simulated_os_actions_never_open_a_character_device() {
+        let dev_null = WatchdogSettings {
+            device: "/dev/null".into(),
+            explicit: true,
+        };
+        assert!(!may_open_device(OsActions::Simulated, &dev_null));
+        let default = WatchdogSettings::default();
+        assert!(!may_open_device(OsActions::Simulated, &default));
+        let file = std::env::temp_dir().join(format!("upkeep-wd-{}", std::process::id()));
+        let _ = std::fs::write(&file, b"");
+        let plain = WatchdogSettings {
+            device: file.clone(),
+            explicit: true,
+        };
+        assert!(
+            may_open_device(OsActions::Simulated, &plain),
+            "a plain file stands in for a device"
+        );
+        let _ = std::fs::remove_file(file);
     }
 }
