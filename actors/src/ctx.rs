@@ -104,6 +104,10 @@ impl Names {
     pub fn monitor(&self, monitor: &str) -> String {
         format!("{}/rm/{monitor}", self.instance)
     }
+    /// The user-space monitor is the daemon's own child, not rm's (it guards the whole tree).
+    pub fn userspace(&self, monitor: &str) -> String {
+        format!("{}/userspace/{monitor}", self.instance)
+    }
     /// The tree path shown to users: the name without the instance prefix.
     pub fn display<'a>(&self, name: &'a str) -> &'a str {
         name.strip_prefix(&self.instance)

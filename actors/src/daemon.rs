@@ -148,7 +148,7 @@ impl DaemonState {
                     return Ok(());
                 };
                 cell.spawn_linked(
-                    Some(names.monitor(&spec.name)),
+                    Some(names.userspace(&spec.name)),
                     UserSpaceActor,
                     UserSpaceArgs {
                         ctx: self.ctx.clone(),
@@ -369,7 +369,7 @@ impl Actor for Daemon {
                 // down, so a hung shutdown is reset (DOWN-6).
                 if let Some(spec) = user_space_monitor(&state.ctx.config) {
                     if let Some(us) =
-                        ActorRef::<UserSpaceMsg>::where_is(state.ctx.names.monitor(&spec.name))
+                        ActorRef::<UserSpaceMsg>::where_is(state.ctx.names.userspace(&spec.name))
                     {
                         let keep_armed = state.pending_os.is_some();
                         let _ = us

@@ -16,7 +16,7 @@ use crate::ctx::Ctx;
 pub struct TreeNode {
     /// Path without the instance prefix (`rc/web/exec1`); the root is the instance name.
     pub path: String,
-    /// daemon, governor, rc, rm, group, resource, retry-counter, monitor, probe.
+    /// daemon, governor, rc, rm, group, resource, retry-counter, monitor, probe, userspace.
     pub kind: &'static str,
     /// ractor's lifecycle status: running, stopping, ...
     pub status: String,
@@ -41,6 +41,7 @@ fn kind_of(path: &str) -> &'static str {
         ["rm", _] => "monitor",
         ["rm", _, "probe"] => "probe",
         ["rm", _, "recovery"] => "retry-counter",
+        ["userspace", _] => "userspace",
         [_] => "daemon",
         _ => "actor",
     }
