@@ -204,6 +204,24 @@ impl Board {
         }
     }
 
+    /// Change a monitor entry only if `f` says it changed something; returns `f`'s answer.
+    /// The frequent normal check changes nothing, and then costs no notification.
+    pub fn modify_monitor<R>(
+        &self,
+        name: &str,
+        f: impl FnOnce(&mut MonitorStatus) -> (bool, R),
+    ) -> Option<R> {
+        let monitors = self.monitors.read().unwrap_or_else(|p| p.into_inner());
+        let tx = monitors.get(name)?;
+        let mut out = None;
+        tx.send_if_modified(|m| {
+            let (changed, r) = f(m);
+            out = Some(r);
+            changed
+        });
+        out
+    }
+
     /// Make the monitor entries match `monitors`: new ones start stopped, gone ones go.
     pub fn set_monitors(&self, monitors: &[Monitor], now: SystemTime) {
         let mut map = self.monitors.write().unwrap_or_else(|p| p.into_inner());

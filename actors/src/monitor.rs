@@ -192,8 +192,13 @@ impl MonitorState {
         self.check();
     }
 
-    fn check(&self) {
-        if let Some(probe) = &self.probe {
+    fn check(&mut self) {
+        // A check that only reads the board (pid, multi-target) is done here, without a round
+        // trip through the probe: it has no I/O that could hang or crash (PERFORMANCE.md: idle
+        // CPU with many monitors).
+        if let Some(result) = crate::probe::board_check(&self.ctx.board, &self.spec.kind) {
+            self.on_result(result);
+        } else if let Some(probe) = &self.probe {
             let _ = probe.cast(ProbeMsg::Check { epoch: self.epoch });
         }
     }
@@ -217,11 +222,27 @@ impl MonitorState {
 
     fn on_result(&mut self, result: ProbeResult) {
         let name = self.name();
-        let previous = self.ctx.board.monitor(&name).and_then(|m| m.last_verdict);
-        self.ctx.board.update_monitor(&name, |m| {
-            m.last_verdict = Some(result.verdict);
-            m.last_detail = result.message.clone();
-        });
+        let failures_after = match result.verdict {
+            Verdict::Error => self.failures + 1,
+            _ => 0,
+        };
+        // One board update per check, and none at all when nothing changed.
+        let previous = self
+            .ctx
+            .board
+            .modify_monitor(&name, |m| {
+                let previous = m.last_verdict;
+                let changed = previous != Some(result.verdict)
+                    || m.last_detail != result.message
+                    || m.failures != failures_after;
+                if changed {
+                    m.last_verdict = Some(result.verdict);
+                    m.last_detail.clone_from(&result.message);
+                    m.failures = failures_after;
+                }
+                (changed, previous)
+            })
+            .flatten();
         match result.verdict {
             Verdict::Normal | Verdict::Warning => {
                 if result.verdict == Verdict::Warning && previous != Some(Verdict::Warning) {
@@ -237,7 +258,6 @@ impl MonitorState {
                     });
                 }
                 self.failures = 0;
-                self.ctx.board.update_monitor(&name, |m| m.failures = 0);
                 if self.pending_reset {
                     // MON-15.
                     self.pending_reset = false;
@@ -252,12 +272,9 @@ impl MonitorState {
                 }
             }
             Verdict::Error => {
-                self.failures += 1;
+                self.failures = failures_after;
                 let failures = self.failures;
                 let needed = self.spec.retries + 1;
-                self.ctx
-                    .board
-                    .update_monitor(&name, |m| m.failures = failures);
                 self.ctx.emit(EventKind::MonitorCheckFailed {
                     monitor: name,
                     failures,

@@ -10,7 +10,7 @@
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use upkeep_config::{Monitor, MonitorKind};
 
-use crate::board::ResourceState;
+use crate::board::{Board, ResourceState};
 use crate::ctx::Ctx;
 use crate::host::{ProbeResult, Verdict};
 use crate::monitor::MonitorMsg;
@@ -38,57 +38,72 @@ pub struct ProbeState {
     watcher: Option<Task>,
 }
 
-impl ProbeState {
-    /// MTM-1: the multi-target monitor counts its members in error (their last check); error
-    /// at `error_threshold` of them (default: all), warning at `warning_threshold`.
-    fn check_members(
-        &self,
-        members: &[String],
-        error_at: Option<u32>,
-        warning_at: Option<u32>,
-    ) -> ProbeResult {
-        let failing: Vec<&str> = members
-            .iter()
-            .filter(|m| {
-                self.ctx.board.monitor(m).and_then(|s| s.last_verdict) == Some(Verdict::Error)
-            })
-            .map(String::as_str)
-            .collect();
-        let count = failing.len() as u32;
-        let total = members.len() as u32;
-        let detail = format!(
-            "{count} of {total} members in error: {}",
-            failing.join(", ")
-        );
-        if count > 0 && count >= error_at.unwrap_or(total) {
-            ProbeResult::error(1, detail)
-        } else if warning_at.is_some_and(|w| count > 0 && count >= w) {
-            ProbeResult {
-                verdict: Verdict::Warning,
-                code: 0,
-                message: detail,
-            }
-        } else {
-            ProbeResult::normal()
-        }
+/// The checks that only read the board (no I/O, nothing that can hang): the pid monitor and
+/// the multi-target monitor. `None` for the types the Host probes.
+pub fn board_check(board: &Board, kind: &MonitorKind) -> Option<ProbeResult> {
+    match kind {
+        MonitorKind::Pid { resource } => Some(check_pid(board, resource)),
+        MonitorKind::MultiTarget {
+            members,
+            error_threshold,
+            warning_threshold,
+        } => Some(check_members(
+            board,
+            members,
+            *error_threshold,
+            *warning_threshold,
+        )),
+        _ => None,
     }
+}
 
-    /// MON-10: the resource's process is alive when the board shows a pid for it.
-    fn check_pid(&self, resource: &str) -> ProbeResult {
-        match self.ctx.board.resource(resource) {
-            Some(status) if status.pid.is_some() => ProbeResult::normal(),
-            Some(status) => {
-                let how = status
-                    .last_exit
-                    .map(|e| format!(" (ended with {e})"))
-                    .unwrap_or_default();
-                ProbeResult::error(
-                    1,
-                    format!("process of resource {resource} is not running{how}"),
-                )
-            }
-            None => ProbeResult::error(5, format!("resource {resource} is unknown")),
+/// MTM-1: the multi-target monitor counts its members in error (their last check); error at
+/// `error_threshold` of them (default: all), warning at `warning_threshold`.
+fn check_members(
+    board: &Board,
+    members: &[String],
+    error_at: Option<u32>,
+    warning_at: Option<u32>,
+) -> ProbeResult {
+    let failing: Vec<&str> = members
+        .iter()
+        .filter(|m| board.monitor(m).and_then(|s| s.last_verdict) == Some(Verdict::Error))
+        .map(String::as_str)
+        .collect();
+    let count = failing.len() as u32;
+    let total = members.len() as u32;
+    let detail = format!(
+        "{count} of {total} members in error: {}",
+        failing.join(", ")
+    );
+    if count > 0 && count >= error_at.unwrap_or(total) {
+        ProbeResult::error(1, detail)
+    } else if warning_at.is_some_and(|w| count > 0 && count >= w) {
+        ProbeResult {
+            verdict: Verdict::Warning,
+            code: 0,
+            message: detail,
         }
+    } else {
+        ProbeResult::normal()
+    }
+}
+
+/// MON-10: the resource's process is alive when the board shows a pid for it.
+fn check_pid(board: &Board, resource: &str) -> ProbeResult {
+    match board.resource(resource) {
+        Some(status) if status.pid.is_some() => ProbeResult::normal(),
+        Some(status) => {
+            let how = status
+                .last_exit
+                .map(|e| format!(" (ended with {e})"))
+                .unwrap_or_default();
+            ProbeResult::error(
+                1,
+                format!("process of resource {resource} is not running{how}"),
+            )
+        }
+        None => ProbeResult::error(5, format!("resource {resource} is unknown")),
     }
 }
 
@@ -150,15 +165,7 @@ impl Actor for ProbeActor {
     ) -> Result<(), ActorProcessingErr> {
         let ProbeMsg::Check { epoch } = msg;
         // Checks that only read the board answer at once.
-        let immediate = match &state.spec.kind {
-            MonitorKind::Pid { resource } => Some(state.check_pid(resource)),
-            MonitorKind::MultiTarget {
-                members,
-                error_threshold,
-                warning_threshold,
-            } => Some(state.check_members(members, *error_threshold, *warning_threshold)),
-            _ => None,
-        };
+        let immediate = board_check(&state.ctx.board, &state.spec.kind);
         if let Some(result) = immediate {
             let _ = state.monitor.cast(MonitorMsg::CheckResult {
                 epoch,
