@@ -19,11 +19,30 @@ use crate::span::SpanIndex;
 /// Names become actor paths (`rc/web/exec1`), folder names (`scripts/<group>/<resource>/`) and
 /// environment values, so they are kept short and plain.
 const NAME_MAX: usize = 64;
-/// Generous upper bounds the spec does not give: they keep the engine's time arithmetic far from
-/// overflow and catch unit slips such as `"30d"` for `"30s"`.
-const SCRIPT_TIMEOUT_MAX: Duration = Duration::from_secs(24 * 60 * 60);
-const KILL_GRACE_MAX: Duration = Duration::from_secs(60 * 60);
-const CORE_PERIOD_MAX: Duration = Duration::from_secs(24 * 60 * 60);
+/// The allowed span of a duration the spec does not bound (MAP-8): above zero or not, up to a
+/// generous max that keeps the engine's time arithmetic far from overflow and catches unit slips
+/// such as `"30d"` for `"30s"`.
+struct Span {
+    nonzero: bool,
+    max: Duration,
+    max_text: &'static str,
+}
+
+const SCRIPT_TIMEOUT: Span = Span {
+    nonzero: true,
+    max: Duration::from_secs(24 * 60 * 60),
+    max_text: "24h",
+};
+const KILL_GRACE: Span = Span {
+    nonzero: false,
+    max: Duration::from_secs(60 * 60),
+    max_text: "1h",
+};
+const CORE_PERIOD: Span = Span {
+    nonzero: true,
+    max: Duration::from_secs(24 * 60 * 60),
+    max_text: "24h",
+};
 /// Disk / raw read size in bytes (MAP-10).
 const READ_SIZE_MAX: i64 = 99_999_999;
 /// O_DIRECT needs sector-aligned reads.
@@ -211,11 +230,10 @@ impl Validator<'_> {
             999,
             i64::from(defaults::CORE_MAX_RESTARTS),
         );
-        let period = self.positive(
+        let period = self.within(
             "core_restart.period",
             raw.period.as_ref(),
-            CORE_PERIOD_MAX,
-            "24h",
+            CORE_PERIOD,
             defaults::CORE_PERIOD,
         );
         RestartIntensity {
@@ -323,25 +341,22 @@ impl Validator<'_> {
             Some(raw::RawMode::Sync) | None => StartMode::Sync,
         };
         // MAP-8: script timeouts are upkeep's own, so any positive duration is fine.
-        let start_timeout = self.positive(
+        let start_timeout = self.within(
             &format!("{rp}.start_timeout"),
             raw.start_timeout.as_ref(),
-            SCRIPT_TIMEOUT_MAX,
-            "24h",
+            SCRIPT_TIMEOUT,
             defaults::START_TIMEOUT,
         );
-        let stop_timeout = self.positive(
+        let stop_timeout = self.within(
             &format!("{rp}.stop_timeout"),
             raw.stop_timeout.as_ref(),
-            SCRIPT_TIMEOUT_MAX,
-            "24h",
+            SCRIPT_TIMEOUT,
             defaults::STOP_TIMEOUT,
         );
-        let kill_grace = self.bounded(
+        let kill_grace = self.within(
             &format!("{rp}.kill_grace"),
             raw.kill_grace.as_ref(),
-            KILL_GRACE_MAX,
-            "1h",
+            KILL_GRACE,
             defaults::KILL_GRACE,
         );
 
@@ -1436,50 +1451,27 @@ impl Validator<'_> {
         d
     }
 
-    /// Any duration above zero and at most `max` (script timeouts: MAP-8).
-    fn positive(
+    /// A duration within `span`; `default` when absent or wrong.
+    fn within(
         &mut self,
         path: &str,
         raw: Option<&RawDuration>,
-        max: Duration,
-        max_text: &str,
+        span: Span,
         default: Duration,
-    ) -> Duration {
-        self.up_to(path, raw, max, max_text, default, true)
-    }
-
-    /// Any duration from zero to `max`.
-    fn bounded(
-        &mut self,
-        path: &str,
-        raw: Option<&RawDuration>,
-        max: Duration,
-        max_text: &str,
-        default: Duration,
-    ) -> Duration {
-        self.up_to(path, raw, max, max_text, default, false)
-    }
-
-    /// A duration of at most `max`, above zero when `nonzero`; `default` when absent or wrong.
-    fn up_to(
-        &mut self,
-        path: &str,
-        raw: Option<&RawDuration>,
-        max: Duration,
-        max_text: &str,
-        default: Duration,
-        nonzero: bool,
     ) -> Duration {
         let Some(raw) = raw else { return default };
         let Some((d, text)) = self.duration(path, raw, "s") else {
             return default;
         };
-        if nonzero && d.is_zero() {
+        if span.nonzero && d.is_zero() {
             self.err(path, format!("must be greater than 0 (got `{text}`)"));
             return default;
         }
-        if d > max {
-            self.err(path, format!("must be at most {max_text} (got `{text}`)"));
+        if d > span.max {
+            self.err(
+                path,
+                format!("must be at most {} (got `{text}`)", span.max_text),
+            );
             return default;
         }
         d
