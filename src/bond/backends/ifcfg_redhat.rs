@@ -36,18 +36,32 @@ pub(crate) fn ifcfg_address(text: &str) -> Option<(Ipv4Addr, Ipv4Addr)> {
     Some((ip, mask))
 }
 
+/// Whether `<root>/<dir>/ifcfg-<name>` exists (both ifcfg flavours keep one file per device).
+pub(super) fn ifcfg_exists(root: &Path, dir: &str, name: &str) -> bool {
+    root.join(dir).join(format!("ifcfg-{name}")).is_file()
+}
+
+/// The address and netmask in `<root>/<dir>/ifcfg-<nic>`, if it sets them.
+pub(super) fn ifcfg_file_address(
+    root: &Path,
+    dir: &str,
+    nic: &str,
+) -> Option<(Ipv4Addr, Ipv4Addr)> {
+    let text = std::fs::read_to_string(root.join(dir).join(format!("ifcfg-{nic}"))).ok()?;
+    ifcfg_address(&text)
+}
+
 impl Backend for IfcfgRedhat {
     fn kind(&self) -> BackendKind {
         BackendKind::IfcfgRedhat
     }
 
     fn is_configured(&self, root: &Path, bond: BondName) -> bool {
-        root.join(DIR).join(format!("ifcfg-{bond}")).is_file()
+        ifcfg_exists(root, DIR, bond.as_str())
     }
 
     fn nic_address(&self, root: &Path, nic: &str) -> Option<(Ipv4Addr, Ipv4Addr)> {
-        let text = std::fs::read_to_string(root.join(DIR).join(format!("ifcfg-{nic}"))).ok()?;
-        ifcfg_address(&text)
+        ifcfg_file_address(root, DIR, nic)
     }
 
     fn plan(&self, root: &Path, setup: &BondSetup) -> Result<Vec<FileChange>, BondError> {

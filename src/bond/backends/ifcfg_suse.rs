@@ -8,7 +8,7 @@
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
-use super::ifcfg_redhat::ifcfg_address;
+use super::ifcfg_redhat::{ifcfg_exists, ifcfg_file_address};
 use super::{module_conf_changes, Backend, BackendKind, BondSetup, FileChange};
 use crate::bond::args::BondName;
 use crate::bond::errors::BondError;
@@ -23,12 +23,11 @@ impl Backend for IfcfgSuse {
     }
 
     fn is_configured(&self, root: &Path, bond: BondName) -> bool {
-        root.join(DIR).join(format!("ifcfg-{bond}")).is_file()
+        ifcfg_exists(root, DIR, bond.as_str())
     }
 
     fn nic_address(&self, root: &Path, nic: &str) -> Option<(Ipv4Addr, Ipv4Addr)> {
-        let text = std::fs::read_to_string(root.join(DIR).join(format!("ifcfg-{nic}"))).ok()?;
-        ifcfg_address(&text)
+        ifcfg_file_address(root, DIR, nic)
     }
 
     fn plan(&self, root: &Path, setup: &BondSetup) -> Result<Vec<FileChange>, BondError> {
