@@ -55,7 +55,6 @@ pub enum MonitorMsg {
     },
     /// Pushed by the pid probe the moment the watched process exits.
     ProcessGone {
-        generation: u64,
         exit: ExitInfo,
     },
     Rung {
@@ -552,10 +551,7 @@ impl Actor for MonitorActor {
                     state.on_result(result);
                 }
             }
-            MonitorMsg::ProcessGone {
-                generation: _,
-                exit,
-            } => {
+            MonitorMsg::ProcessGone { exit } => {
                 if state.phase == MonitorPhase::Monitoring && !state.awaiting_rung {
                     let resource = state.spec.pid_target().unwrap_or_default().to_string();
                     state.on_result(ProbeResult::error(

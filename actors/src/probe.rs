@@ -138,15 +138,15 @@ impl Actor for ProbeActor {
                 state.watcher = Some(Task::spawn(async move {
                     let mut last_pid = rx.borrow_and_update().pid;
                     while rx.changed().await.is_ok() {
-                        let (pid, generation, exit, state) = {
+                        let (pid, exit, state) = {
                             let s = rx.borrow_and_update();
-                            (s.pid, s.generation, s.last_exit, s.state)
+                            (s.pid, s.last_exit, s.state)
                         };
                         // Only an exit of a running process of an active resource is news;
                         // a stop in progress ends its process on purpose.
                         if last_pid.is_some() && pid.is_none() && state == ResourceState::Online {
                             if let Some(exit) = exit {
-                                let _ = monitor.cast(MonitorMsg::ProcessGone { generation, exit });
+                                let _ = monitor.cast(MonitorMsg::ProcessGone { exit });
                             }
                         }
                         last_pid = pid;

@@ -93,11 +93,6 @@ impl SimDisk {
     pub fn write(&self, name: &str, bytes: &[u8]) {
         lock(&self.0).insert(name.to_string(), bytes.to_vec());
     }
-    pub fn names(&self) -> Vec<String> {
-        let mut names: Vec<String> = lock(&self.0).keys().cloned().collect();
-        names.sort();
-        names
-    }
 }
 
 struct Proc {

@@ -72,15 +72,6 @@ impl<K: Clone> Children<K> {
     pub fn record_crash(&mut self) -> Intensity {
         self.window.record(Instant::now())
     }
-
-    /// Restarts inside the window now (for `upkeep tree`).
-    pub fn recent_restarts(&self) -> usize {
-        self.window.recent(Instant::now())
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.by_id.is_empty()
-    }
 }
 
 /// How long a supervisor waits for its children to stop before they are killed.

@@ -21,12 +21,6 @@ impl Drop for Task {
     }
 }
 
-impl From<JoinHandle<()>> for Task {
-    fn from(handle: JoinHandle<()>) -> Self {
-        Task(handle)
-    }
-}
-
 impl Task {
     /// Whether the task has run to its end.
     pub fn is_finished(&self) -> bool {
