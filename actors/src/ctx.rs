@@ -10,12 +10,19 @@ use upkeep_config::Config;
 
 use crate::board::Board;
 use crate::event::{EventKind, Events};
-use crate::host::Host;
+use crate::governor::PowerDoor;
+use crate::host::EngineHost;
+use crate::userspace::WatchdogDoor;
 
 /// Shared handles; cheap to clone.
 #[derive(Clone)]
 pub struct Ctx {
-    pub host: Arc<dyn Host>,
+    /// Everything of the host but the power and the watchdog.
+    pub host: Arc<dyn EngineHost>,
+    /// The machine's power: only the RebootGovernor can open this door.
+    pub power: PowerDoor,
+    /// The hardware watchdog: only the user-space monitor can open this door.
+    pub watchdogs: WatchdogDoor,
     pub events: Events,
     pub board: Arc<Board>,
     /// The configuration this actor was started with.

@@ -6,11 +6,11 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
-use upkeep_config::Monitor;
+use upkeep_config::{Monitor, UserSpace, WatchdogMethod};
 
 use crate::host::{
-    BoxFuture, ExitInfo, Host, HostError, OsAction, OsActionOutcome, ProbeResult, ProcessHandle,
-    ScriptOutcome, ScriptRun,
+    BoxFuture, Clock, ExitInfo, Host, HostError, OsAction, OsActionOutcome, Power, ProbeResult,
+    Probes, ProcessHandle, Processes, ScriptOutcome, ScriptRun, StateFiles, Watchdog, Watchdogs,
 };
 
 /// One injected fault.
@@ -82,7 +82,7 @@ impl<H: Host> Faulty<H> {
     }
 }
 
-impl<H: Host> Host for Faulty<H> {
+impl<H: Host> Processes for Faulty<H> {
     fn run_script(&self, run: ScriptRun) -> BoxFuture<'static, ScriptOutcome> {
         let program = run.command.program.display().to_string();
         let fault = self.take(|f| matches!(f, Fault::ScriptFails { program: p, times, .. } if *p == program && *times > 0));
@@ -119,7 +119,9 @@ impl<H: Host> Host for Faulty<H> {
         }
         Ok(process)
     }
+}
 
+impl<H: Host> Probes for Faulty<H> {
     fn probe(&self, monitor: &Monitor) -> BoxFuture<'static, ProbeResult> {
         let name = monitor.name.clone();
         if lock(&self.plan)
@@ -135,13 +137,12 @@ impl<H: Host> Host for Faulty<H> {
         self.inner.probe(monitor)
     }
 
-    fn os_action(
-        &self,
-        action: OsAction,
-    ) -> BoxFuture<'static, Result<OsActionOutcome, HostError>> {
-        self.inner.os_action(action)
+    fn userspace_check(&self, spec: &UserSpace) -> BoxFuture<'static, Result<(), String>> {
+        self.inner.userspace_check(spec)
     }
+}
 
+impl<H: Host> StateFiles for Faulty<H> {
     fn load_state(&self, name: &str) -> BoxFuture<'static, Result<Option<Vec<u8>>, HostError>> {
         self.inner.load_state(name)
     }
@@ -153,12 +154,33 @@ impl<H: Host> Host for Faulty<H> {
     fn quarantine_state(&self, name: &str) -> BoxFuture<'static, Result<String, HostError>> {
         self.inner.quarantine_state(name)
     }
+}
 
+impl<H: Host> Clock for Faulty<H> {
     fn now_wall(&self) -> SystemTime {
         self.inner.now_wall()
     }
 
     fn hostname(&self) -> String {
         self.inner.hostname()
+    }
+}
+
+impl<H: Host> Power for Faulty<H> {
+    fn os_action(
+        &self,
+        action: OsAction,
+    ) -> BoxFuture<'static, Result<OsActionOutcome, HostError>> {
+        self.inner.os_action(action)
+    }
+}
+
+impl<H: Host> Watchdogs for Faulty<H> {
+    fn open_watchdog(
+        &self,
+        method: WatchdogMethod,
+        timeout: Duration,
+    ) -> Result<Box<dyn Watchdog>, HostError> {
+        self.inner.open_watchdog(method, timeout)
     }
 }

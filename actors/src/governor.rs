@@ -8,6 +8,7 @@
 //! `reset_after` passes without an error being declared. A state file that cannot be read is
 //! kept aside and treated as "limit reached" until the reset window passes.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
@@ -15,7 +16,7 @@ use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use crate::board::GovernorStatus;
 use crate::ctx::Ctx;
 use crate::event::EventKind;
-use crate::host::{HostError, OsAction, OsActionOutcome};
+use crate::host::{HostError, OsAction, OsActionOutcome, Power};
 use crate::task::Task;
 
 /// Name of the state file in the state folder.
@@ -144,6 +145,21 @@ impl RebootBudget {
             return Err("trailing data".into());
         }
         Ok((count, last_error))
+    }
+}
+
+/// The door to the machine's power (DOWN-1..6). Every actor's `Ctx` carries it, but only this
+/// module can open it: the compiler keeps every other actor from shutting the host down.
+#[derive(Clone)]
+pub struct PowerDoor(Arc<dyn Power>);
+
+impl PowerDoor {
+    pub(crate) fn new(power: Arc<dyn Power>) -> Self {
+        PowerDoor(power)
+    }
+
+    fn open(&self) -> &dyn Power {
+        &*self.0
     }
 }
 
@@ -325,7 +341,7 @@ impl Actor for RebootGovernor {
                 let _ = reply.send(permit);
             }
             GovernorMsg::Perform { action, reply } => {
-                let outcome = state.ctx.host.os_action(action).await;
+                let outcome = state.ctx.power.open().os_action(action).await;
                 match &outcome {
                     Ok(done) => state.ctx.emit(EventKind::OsAction {
                         action,

@@ -176,23 +176,36 @@ pub enum HostError {
     },
 }
 
-/// The engine's view of the operating system.
-pub trait Host: Send + Sync + 'static {
+// The host is split into capabilities, none with a default method: a decorator (`Faulty`) or a
+// new host that forgets one does not compile, instead of silently falling back to a default
+// (the way `Faulty` once dropped the watchdog: issue 8, defect 3). The actors share
+// `Arc<dyn EngineHost>`, which has neither `Power` nor `Watchdogs`: only the RebootGovernor holds
+// the power (through `governor::PowerDoor`) and only the user-space monitor the watchdog
+// (through `userspace::WatchdogDoor`).
+
+/// Scripts and long-lived processes (RES-11, MAP-8).
+pub trait Processes: Send + Sync + 'static {
     /// Run a command to completion (sync start script, stop script), killing its process group
     /// at the timeout.
     fn run_script(&self, run: ScriptRun) -> BoxFuture<'static, ScriptOutcome>;
 
     /// Start a long-lived process in its own process group (async start script).
     fn spawn(&self, run: ScriptRun) -> Result<Box<dyn ProcessHandle>, HostError>;
+}
 
+/// The checks of monitors and of the user-space monitor.
+pub trait Probes: Send + Sync + 'static {
     /// Run one check of a monitor that is not the pid monitor (disk, ip, nic_link, ...).
     /// The caller bounds it with the monitor's timeout.
     fn probe(&self, monitor: &Monitor) -> BoxFuture<'static, ProbeResult>;
 
-    /// Shut down, reboot or reset the machine, or record that it would (simulated).
-    fn os_action(&self, action: OsAction)
-        -> BoxFuture<'static, Result<OsActionOutcome, HostError>>;
+    /// One user-space liveness cycle (USW-5): open/close (and write) the dummy file, create
+    /// the dummy thread. `Err` says what failed.
+    fn userspace_check(&self, spec: &UserSpace) -> BoxFuture<'static, Result<(), String>>;
+}
 
+/// The small files that must survive a reboot (the reboot count, CFG-5..9).
+pub trait StateFiles: Send + Sync + 'static {
     /// Read a small state file from the state folder; `Ok(None)` when it does not exist.
     fn load_state(&self, name: &str) -> BoxFuture<'static, Result<Option<Vec<u8>>, HostError>>;
 
@@ -201,16 +214,30 @@ pub trait Host: Send + Sync + 'static {
 
     /// Move a damaged state file aside for inspection; returns where it went.
     fn quarantine_state(&self, name: &str) -> BoxFuture<'static, Result<String, HostError>>;
+}
 
+/// Where and when: the wall clock and the server's name. Everything else in the engine runs on
+/// tokio's clock, so that tests can pause it.
+pub trait Clock: Send + Sync + 'static {
     /// Wall-clock time: the reboot-count reset window must survive reboots, so it cannot use
     /// the monotonic clock.
     fn now_wall(&self) -> SystemTime;
 
     /// This server's name (TRB-12: `Server <name> up.`).
-    fn hostname(&self) -> String {
-        "localhost".into()
-    }
+    fn hostname(&self) -> String;
+}
 
+/// Shutting down, rebooting or resetting the machine (DOWN-1..6). Held by the RebootGovernor
+/// alone.
+pub trait Power: Send + Sync + 'static {
+    /// Shut down, reboot or reset the machine, or record that it would (simulated).
+    fn os_action(&self, action: OsAction)
+        -> BoxFuture<'static, Result<OsActionOutcome, HostError>>;
+}
+
+/// The hardware watchdog (USW-5). Held by the user-space monitor alone: a watchdog resets the
+/// machine when it is not fed, so it is a power capability too.
+pub trait Watchdogs: Send + Sync + 'static {
     /// Open the watchdog of the user-space monitor (USW-5): `softdog` (/dev/watchdog), `ipmi`.
     /// A real device is opened only when OS actions are real; otherwise the host gives a
     /// simulated one that records the reset it would cause. Method `none` never gets here.
@@ -218,21 +245,16 @@ pub trait Host: Send + Sync + 'static {
         &self,
         method: WatchdogMethod,
         timeout: Duration,
-    ) -> Result<Box<dyn Watchdog>, HostError> {
-        let _ = timeout;
-        Err(HostError::Watchdog {
-            method,
-            reason: "this host has no watchdog".into(),
-        })
-    }
-
-    /// One user-space liveness cycle (USW-5): open/close (and write) the dummy file, create
-    /// the dummy thread. `Err` says what failed.
-    fn userspace_check(&self, spec: &UserSpace) -> BoxFuture<'static, Result<(), String>> {
-        let _ = spec;
-        Box::pin(async { Ok(()) })
-    }
+    ) -> Result<Box<dyn Watchdog>, HostError>;
 }
+
+/// What every actor of the tree may use: everything but the power and the watchdog.
+pub trait EngineHost: Processes + Probes + StateFiles + Clock {}
+impl<T: Processes + Probes + StateFiles + Clock> EngineHost for T {}
+
+/// A whole host, as the daemon and the tests build it and hand it to `Engine::start`.
+pub trait Host: EngineHost + Power + Watchdogs {}
+impl<T: EngineHost + Power + Watchdogs> Host for T {}
 
 /// An open watchdog: fed every cycle; closed with the magic close on an orderly stop so it does
 /// not fire (USW-5, DOWN-5, DOWN-6). Dropping it without `close` leaves it armed, as closing

@@ -38,9 +38,11 @@ use crate::board::Board;
 use crate::ctx::{Ctx, Names};
 use crate::daemon::{Daemon, DaemonMsg};
 use crate::event::Events;
+use crate::governor::PowerDoor;
 use crate::host::Host;
 use crate::rc::RcMsg;
 use crate::rm::RmMsg;
+use crate::userspace::WatchdogDoor;
 
 /// Errors starting the engine.
 #[derive(Debug, thiserror::Error)]
@@ -95,6 +97,8 @@ impl Engine {
         let board = Board::new(&config, host.now_wall());
         let live = Arc::new(std::sync::RwLock::new(config.clone()));
         let ctx = Ctx {
+            power: PowerDoor::new(host.clone()),
+            watchdogs: WatchdogDoor::new(host.clone()),
             host,
             events,
             board,

@@ -11,8 +11,8 @@ use tokio::sync::watch;
 use upkeep_config::{Monitor, UserSpace, WatchdogMethod};
 
 use crate::host::{
-    BoxFuture, ExitInfo, Host, HostError, OsAction, OsActionOutcome, ProbeResult, ProcessHandle,
-    ScriptOutcome, ScriptRun, Watchdog,
+    BoxFuture, Clock, ExitInfo, HostError, OsAction, OsActionOutcome, Power, ProbeResult, Probes,
+    ProcessHandle, Processes, ScriptOutcome, ScriptRun, StateFiles, Watchdog, Watchdogs,
 };
 
 /// What a scripted program does when run.
@@ -296,7 +296,7 @@ impl Drop for SimProcess {
     }
 }
 
-impl Host for SimulatedHost {
+impl Processes for SimulatedHost {
     fn run_script(&self, run: ScriptRun) -> BoxFuture<'static, ScriptOutcome> {
         let program = run.command.program.display().to_string();
         let behaviour = self.next_run(&program).unwrap_or(SimRun::Exit(0));
@@ -364,7 +364,9 @@ impl Host for SimulatedHost {
         }
         Ok(Box::new(process))
     }
+}
 
+impl Probes for SimulatedHost {
     fn probe(&self, monitor: &Monitor) -> BoxFuture<'static, ProbeResult> {
         let answer = {
             let mut inner = lock(&self.inner);
@@ -388,15 +390,19 @@ impl Host for SimulatedHost {
         })
     }
 
-    fn os_action(
-        &self,
-        action: OsAction,
-    ) -> BoxFuture<'static, Result<OsActionOutcome, HostError>> {
-        self.record(HostAction::OsAction(action));
-        tracing::warn!(%action, "simulated host: would {action}");
-        Box::pin(async { Ok(OsActionOutcome::Simulated) })
+    fn userspace_check(&self, _spec: &UserSpace) -> BoxFuture<'static, Result<(), String>> {
+        let cycle = lock(&self.inner).cycles.pop_front().unwrap_or(SimCycle::Ok);
+        Box::pin(async move {
+            match cycle {
+                SimCycle::Ok => Ok(()),
+                SimCycle::Fail(why) => Err(why),
+                SimCycle::Hang => std::future::pending().await,
+            }
+        })
     }
+}
 
+impl StateFiles for SimulatedHost {
     fn load_state(&self, name: &str) -> BoxFuture<'static, Result<Option<Vec<u8>>, HostError>> {
         let result = if lock(&self.inner).unreadable.iter().any(|n| n == name) {
             Err(HostError::State {
@@ -430,7 +436,9 @@ impl Host for SimulatedHost {
         });
         Box::pin(async move { Ok(kept) })
     }
+}
 
+impl Clock for SimulatedHost {
     fn now_wall(&self) -> SystemTime {
         self.wall_base + self.started.elapsed()
     }
@@ -438,7 +446,20 @@ impl Host for SimulatedHost {
     fn hostname(&self) -> String {
         "server1".into()
     }
+}
 
+impl Power for SimulatedHost {
+    fn os_action(
+        &self,
+        action: OsAction,
+    ) -> BoxFuture<'static, Result<OsActionOutcome, HostError>> {
+        self.record(HostAction::OsAction(action));
+        tracing::warn!(%action, "simulated host: would {action}");
+        Box::pin(async { Ok(OsActionOutcome::Simulated) })
+    }
+}
+
+impl Watchdogs for SimulatedHost {
     fn open_watchdog(
         &self,
         method: WatchdogMethod,
@@ -479,17 +500,6 @@ impl Host for SimulatedHost {
             state,
             host: self.clone(),
         }))
-    }
-
-    fn userspace_check(&self, _spec: &UserSpace) -> BoxFuture<'static, Result<(), String>> {
-        let cycle = lock(&self.inner).cycles.pop_front().unwrap_or(SimCycle::Ok);
-        Box::pin(async move {
-            match cycle {
-                SimCycle::Ok => Ok(()),
-                SimCycle::Fail(why) => Err(why),
-                SimCycle::Hang => std::future::pending().await,
-            }
-        })
     }
 }
 

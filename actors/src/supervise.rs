@@ -25,7 +25,7 @@ pub struct Children<K> {
     by_id: HashMap<ActorId, (K, ActorCell)>,
     window: RestartWindow,
     journal: Journal,
-    host: std::sync::Arc<dyn crate::host::Host>,
+    host: std::sync::Arc<dyn crate::host::EngineHost>,
 }
 
 impl<K: Clone> Children<K> {

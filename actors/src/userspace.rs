@@ -8,6 +8,7 @@
 //! while an OS shutdown or reboot is in progress it stays armed, so a hung shutdown is reset
 //! (DOWN-6).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef};
@@ -17,8 +18,23 @@ use upkeep_config::{Monitor, MonitorKind, UserSpace, WatchdogMethod};
 use crate::board::MonitorPhase;
 use crate::ctx::Ctx;
 use crate::event::EventKind;
-use crate::host::{Verdict, Watchdog};
+use crate::host::{Verdict, Watchdog, Watchdogs};
 use crate::task::Task;
+
+/// The door to the hardware watchdog (USW-5): a watchdog resets the machine when it goes
+/// unfed, so only the user-space monitor (this module) can open it.
+#[derive(Clone)]
+pub struct WatchdogDoor(Arc<dyn Watchdogs>);
+
+impl WatchdogDoor {
+    pub(crate) fn new(watchdogs: Arc<dyn Watchdogs>) -> Self {
+        WatchdogDoor(watchdogs)
+    }
+
+    fn open(&self) -> &dyn Watchdogs {
+        &*self.0
+    }
+}
 
 pub struct UserSpaceActor;
 
@@ -86,7 +102,12 @@ impl Actor for UserSpaceActor {
         };
         let watchdog = match params.method {
             WatchdogMethod::None | WatchdogMethod::Keepalive => None,
-            method => match args.ctx.host.open_watchdog(method, args.spec.timeout) {
+            method => match args
+                .ctx
+                .watchdogs
+                .open()
+                .open_watchdog(method, args.spec.timeout)
+            {
                 Ok(w) => Some(w),
                 Err(e) => {
                     // Without a watchdog the stall is still detected and reported.

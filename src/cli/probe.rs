@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use upkeep_actors::host::{Host, ProbeResult, Verdict};
+use upkeep_actors::host::{ProbeResult, Probes, Verdict};
 use upkeep_config::{Config, Monitor, MonitorKind, OsActions};
 
 use super::exit::Exit;

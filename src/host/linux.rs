@@ -12,8 +12,8 @@ use std::time::{Duration, SystemTime};
 
 use tokio::task::JoinHandle;
 use upkeep_actors::host::{
-    BoxFuture, Host, HostError, OsAction, OsActionOutcome, ProbeResult, ProcessHandle,
-    ScriptOutcome, ScriptRun, Watchdog,
+    BoxFuture, Clock, HostError, OsAction, OsActionOutcome, Power, ProbeResult, Probes,
+    ProcessHandle, Processes, ScriptOutcome, ScriptRun, StateFiles, Watchdog, Watchdogs,
 };
 use upkeep_config::{Monitor, OsActions, UserSpace, WatchdogMethod};
 
@@ -123,7 +123,7 @@ impl Drop for LinuxHost {
     }
 }
 
-impl Host for LinuxHost {
+impl Processes for LinuxHost {
     fn run_script(&self, run: ScriptRun) -> BoxFuture<'static, ScriptOutcome> {
         Box::pin(process::run_script(run))
     }
@@ -131,30 +131,19 @@ impl Host for LinuxHost {
     fn spawn(&self, run: ScriptRun) -> Result<Box<dyn ProcessHandle>, HostError> {
         process::spawn(&run)
     }
+}
 
+impl Probes for LinuxHost {
     fn probe(&self, monitor: &Monitor) -> BoxFuture<'static, ProbeResult> {
         probe::probe(monitor, &self.roots)
-    }
-
-    fn open_watchdog(
-        &self,
-        method: WatchdogMethod,
-        timeout: Duration,
-    ) -> Result<Box<dyn Watchdog>, HostError> {
-        watchdog::open(method, timeout, self.os_actions, &self.watchdog)
     }
 
     fn userspace_check(&self, spec: &UserSpace) -> BoxFuture<'static, Result<(), String>> {
         Box::pin(userspace::check(spec.clone()))
     }
+}
 
-    fn os_action(
-        &self,
-        action: OsAction,
-    ) -> BoxFuture<'static, Result<OsActionOutcome, HostError>> {
-        Box::pin(os_action::perform(self.os_actions, action))
-    }
-
+impl StateFiles for LinuxHost {
     fn load_state(&self, name: &str) -> BoxFuture<'static, Result<Option<Vec<u8>>, HostError>> {
         let owned = name.to_string();
         self.blocking(name, move |state| state.load(&owned))
@@ -169,7 +158,9 @@ impl Host for LinuxHost {
         let owned = name.to_string();
         self.blocking(name, move |state| state.quarantine(&owned))
     }
+}
 
+impl Clock for LinuxHost {
     fn now_wall(&self) -> SystemTime {
         SystemTime::now()
     }
@@ -180,5 +171,24 @@ impl Host for LinuxHost {
             .ok()
             .and_then(|name| name.into_string().ok())
             .unwrap_or_else(|| "localhost".into())
+    }
+}
+
+impl Power for LinuxHost {
+    fn os_action(
+        &self,
+        action: OsAction,
+    ) -> BoxFuture<'static, Result<OsActionOutcome, HostError>> {
+        Box::pin(os_action::perform(self.os_actions, action))
+    }
+}
+
+impl Watchdogs for LinuxHost {
+    fn open_watchdog(
+        &self,
+        method: WatchdogMethod,
+        timeout: Duration,
+    ) -> Result<Box<dyn Watchdog>, HostError> {
+        watchdog::open(method, timeout, self.os_actions, &self.watchdog)
     }
 }

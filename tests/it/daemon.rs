@@ -519,3 +519,53 @@ fn status_without_a_daemon_says_how_to_start_one() {
     );
     assert!(out.stdout.is_empty());
 }
+
+/// Issue 8, defect 3: the daemon wraps its host in `Faulty` (for `upkeep inject`), and that
+/// decorator once fell back to the trait's defaults for the watchdog and the user-space cycle:
+/// a Softdog user-space monitor never armed its watchdog and never touched its dummy file. With
+/// simulated OS actions the host hands out a simulated watchdog; the dummy file must be written
+/// every cycle (USW-5).
+#[test]
+fn the_shipped_daemon_arms_the_watchdog_and_runs_the_user_space_cycle() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let dir = home.path();
+    let dummy = dir.join("userw.dummy");
+    let ron = upkeep_config::DEFAULT_CONFIG.replace(
+        "    monitors: [\n",
+        &format!(
+            "    monitors: [\n        (\n            name: \"userw\",\n            kind: UserSpace(method: Softdog, dummy_file: (path: \"{}\", write_size: 512), dummy_thread: true),\n            interval: \"1s\",\n            timeout: \"90s\",\n        ),\n",
+            dummy.display()
+        ),
+    );
+    assert!(ron.contains("userw"), "the demo's monitor list moved");
+    let config = dir.join("userw.ron");
+    fs::write(&config, ron).expect("write");
+    let socket = dir.join("s.sock");
+    let mut cmd = upkeep(dir);
+    cmd.arg("daemon")
+        .arg("--config")
+        .arg(&config)
+        .arg("--state-dir")
+        .arg(dir.join("st"))
+        .arg("--socket")
+        .arg(&socket)
+        .arg("--log-dir")
+        .arg(dir.join("log"));
+    let mut daemon = Daemon::start(cmd, &socket, &dir.join("daemon.out"));
+    daemon.wait_for("the demo online", demo_online);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while fs::metadata(&dummy).map(|m| m.len()).unwrap_or(0) < 512 {
+        assert!(
+            Instant::now() < deadline,
+            "the user-space cycle never wrote its dummy file:\n{}",
+            daemon.output()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let lines = daemon.event_lines();
+    assert!(
+        !lines.iter().any(|l| l.contains("watchdog")),
+        "the watchdog could not be opened: {lines:#?}"
+    );
+    assert!(daemon.terminate().success(), "{}", daemon.output());
+}

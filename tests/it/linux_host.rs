@@ -13,8 +13,8 @@ use nix::sys::signal::{kill, killpg, Signal};
 use nix::unistd::Pid;
 use upkeep::host::{procfs, LinuxHost};
 use upkeep_actors::host::{
-    ExitInfo, Host, HostError, OsAction, OsActionOutcome, ProcessHandle, ScriptOutcome, ScriptRun,
-    Verdict,
+    ExitInfo, HostError, OsAction, OsActionOutcome, Power, Probes, ProcessHandle, Processes,
+    ScriptOutcome, ScriptRun, StateFiles, Verdict,
 };
 use upkeep_config::{
     Command, Monitor, MonitorFinalAction, MonitorKind, OsActions, Recovery, RecoveryTarget, Timing,

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use upkeep::host::probe::mdstat;
 use upkeep::host::LinuxHost;
-use upkeep_actors::host::{Host, ProbeResult, Verdict};
+use upkeep_actors::host::{ProbeResult, Probes, Verdict, Watchdogs};
 use upkeep_config::{
     DummyFile, Monitor, MonitorFinalAction, MonitorKind, OsActions, Recovery, RecoveryTarget,
     Timing, UserSpace, WatchdogMethod,

@@ -8,7 +8,7 @@ use std::process::Command;
 use std::sync::Arc;
 
 use upkeep::host::LinuxHost;
-use upkeep_actors::host::{Host, Verdict};
+use upkeep_actors::host::{Probes, Verdict};
 use upkeep_config::OsActions;
 
 /// Set in the re-run inside the namespace: the verdict both probes must give.
