@@ -8,6 +8,7 @@
 //! every field.
 #![forbid(unsafe_code)]
 
+mod bounds;
 mod error;
 mod model;
 mod raw;
@@ -16,6 +17,9 @@ mod validate;
 
 use std::path::Path;
 
+pub use bounds::{
+    MAX_CONFIG_BYTES, MAX_ERRORS, MAX_GROUPS, MAX_MONITORS, MAX_REFERENCES, MAX_RESOURCES,
+};
 pub use error::{closest_name, ConfigError, ConfigErrors};
 pub use model::*;
 
@@ -29,6 +33,7 @@ pub const DEFAULT_CONFIG: &str = include_str!("../examples/default.ron");
 /// found is returned, in file order. A syntax or schema error (unknown field, wrong type) stops
 /// the parse, so it comes alone; validation errors are all collected.
 pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigErrors> {
+    bounds::size(text, path).map_err(|e| ConfigErrors(vec![e]))?;
     let spans = span::SpanIndex::build(text);
     // implicit_some lets the file say `stop: (program: ...)` instead of `stop: Some((...))`;
     // an explicit `Some(...)` still works.
@@ -37,5 +42,9 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigErrors> {
     let raw: raw::RawConfig = options
         .from_str(text)
         .map_err(|e| ConfigErrors(vec![error::from_ron(path, text, &spans, &e)]))?;
+    let over = bounds::counts(&raw, path, &spans);
+    if !over.is_empty() {
+        return Err(ConfigErrors(over));
+    }
     validate::validate(raw, path, &spans).map_err(ConfigErrors)
 }

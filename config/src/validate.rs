@@ -11,6 +11,7 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::bounds::ErrorList;
 use crate::error::{did_you_mean, ConfigError};
 use crate::model::*;
 use crate::raw::{self, defaults, RawDuration};
@@ -65,15 +66,13 @@ pub(crate) fn validate(
         file,
         spans,
         base_dir,
-        errors: Vec::new(),
+        errors: ErrorList::default(),
     };
     let config = v.config(raw);
     if v.errors.is_empty() {
         Ok(config)
     } else {
-        // File order reads best; the sort is stable, so errors at one spot keep rule order.
-        v.errors.sort_by_key(|e| (e.line, e.column));
-        Err(v.errors)
+        Err(v.errors.finish(file))
     }
 }
 
@@ -99,14 +98,24 @@ struct Validator<'a> {
     file: &'a Path,
     spans: &'a SpanIndex,
     base_dir: PathBuf,
-    errors: Vec<ConfigError>,
+    errors: ErrorList,
 }
 
 impl Validator<'_> {
     fn err(&mut self, path: &str, message: impl Into<String>) {
-        let pos = self.spans.position(path);
+        let (file, spans) = (self.file, self.spans);
         self.errors
-            .push(ConfigError::at(self.file, pos, path, message));
+            .push(|| ConfigError::at(file, spans.position(path), path, message));
+    }
+
+    /// "; did you mean `x`?" — unless the error list is full: then the error is only counted,
+    /// and comparing the name with every candidate would be work for nothing.
+    fn hint<'c>(&self, name: &str, candidates: impl IntoIterator<Item = &'c str>) -> String {
+        if self.errors.full() {
+            String::new()
+        } else {
+            did_you_mean(name, candidates)
+        }
     }
 
     fn here(&self, path: &str) -> String {
@@ -276,6 +285,15 @@ impl Validator<'_> {
         let mut group_names: HashMap<String, String> = HashMap::new();
         let mut resource_names: HashMap<String, String> = HashMap::new();
         let mut groups = Vec::with_capacity(raw.len());
+        // Which group each resource name is written in (the first, if written twice), for the
+        // "in another group" error without a search per dependency.
+        let mut home: HashMap<&str, &str> = HashMap::new();
+        for rg in raw {
+            for name in rg.resources.iter().filter_map(|r| r.name.as_deref()) {
+                home.entry(name)
+                    .or_insert_with(|| rg.name.as_deref().unwrap_or_default());
+            }
+        }
         for (gi, rg) in raw.iter().enumerate() {
             let gp = format!("groups[{gi}]");
             let name = self.required_name(&format!("{gp}.name"), rg.name.as_deref());
@@ -303,7 +321,7 @@ impl Validator<'_> {
                 }
                 resources.push(res);
             }
-            self.dependencies(&gp, &rg.resources, &resources, raw);
+            self.dependencies(&gp, &rg.resources, &resources, &home);
             groups.push(Group {
                 name: name.unwrap_or_default(),
                 startup,
@@ -499,7 +517,7 @@ impl Validator<'_> {
         gp: &str,
         raw: &[raw::RawResource],
         built: &[ExecResource],
-        all_groups: &[raw::RawGroup],
+        home: &HashMap<&str, &str>,
     ) {
         let index: HashMap<&str, usize> = built
             .iter()
@@ -523,19 +541,15 @@ impl Validator<'_> {
                 match index.get(dep.as_str()) {
                     Some(&target) => edges[ri].push(target),
                     None => {
-                        let elsewhere = all_groups
-                            .iter()
-                            .find(|g| g.resources.iter().any(|r| r.name.as_deref() == Some(dep)));
-                        match elsewhere {
+                        match home.get(dep.as_str()) {
                             Some(g) => self.err(
                                 &dp,
                                 format!(
-                                    "resource `{dep}` is in group `{}`; `depends_on` must name a resource of the same group",
-                                    g.name.as_deref().unwrap_or_default()
+                                    "resource `{dep}` is in group `{g}`; `depends_on` must name a resource of the same group"
                                 ),
                             ),
                             None => {
-                                let hint = did_you_mean(dep, index.keys().copied());
+                                let hint = self.hint(dep, index.keys().copied());
                                 self.err(&dp, format!("resource `{dep}` does not exist in this group{hint}"));
                             }
                         }
@@ -553,7 +567,12 @@ impl Validator<'_> {
                 .iter()
                 .position(|d| d == next)
                 .unwrap_or(0);
-            let mut path = names.join(" -> ");
+            // A cycle through thousands of resources is reported by its first few.
+            const SHOWN: usize = 12;
+            let mut path = names[..names.len().min(SHOWN)].join(" -> ");
+            if names.len() > SHOWN {
+                path.push_str(&format!(" -> … ({} resources in the cycle)", names.len()));
+            }
             path.push_str(" -> ");
             path.push_str(names[0]);
             self.err(
@@ -746,7 +765,7 @@ impl Validator<'_> {
                                 &rp,
                                 format!(
                                     "resource `{r}` does not exist{}",
-                                    did_you_mean(r, ctx.resource_names.iter().copied())
+                                    self.hint(r, ctx.resource_names.iter().copied())
                                 ),
                             );
                             Some(r.to_owned())
@@ -996,7 +1015,7 @@ impl Validator<'_> {
             } else {
                 match ctx.monitor_kinds.get(m) {
                     None => {
-                        let hint = did_you_mean(m, ctx.monitor_kinds.keys().map(String::as_str).filter(|n| *n != own_name));
+                        let hint = self.hint(m, ctx.monitor_kinds.keys().map(String::as_str).filter(|n| *n != own_name));
                         self.err(&p, format!("monitor `{m}` does not exist{hint}"));
                     }
                     Some(true) => self.err(&p, format!("monitor `{m}` is a multi-target monitor; members must be monitors of other kinds")),
@@ -1158,7 +1177,7 @@ impl Validator<'_> {
                                 &rp,
                                 format!(
                                     "resource `{r}` does not exist{}",
-                                    did_you_mean(r, ctx.resource_names.iter().copied())
+                                    self.hint(r, ctx.resource_names.iter().copied())
                                 ),
                             );
                         }
@@ -1194,7 +1213,7 @@ impl Validator<'_> {
                         &format!("{rp}.target"),
                         format!(
                             "group `{g}` does not exist{}",
-                            did_you_mean(g, ctx.group_names.iter().copied())
+                            self.hint(g, ctx.group_names.iter().copied())
                         ),
                     );
                 }
@@ -1206,7 +1225,7 @@ impl Validator<'_> {
                         &format!("{rp}.target"),
                         format!(
                             "resource `{r}` does not exist{}",
-                            did_you_mean(r, ctx.resource_names.iter().copied())
+                            self.hint(r, ctx.resource_names.iter().copied())
                         ),
                     );
                 }
@@ -1487,56 +1506,114 @@ struct Ctx<'a> {
     monitor_kinds: &'a HashMap<String, bool>,
 }
 
-/// Every cycle found by a depth-first search, each as the list of nodes in dependency order,
-/// reported once (rotations of one cycle are the same cycle).
+/// One cycle per strongly connected component of the dependency graph, each as the list of
+/// nodes in dependency order, starting at the component's first node (in file order).
+///
+/// Linear in nodes + edges (Tarjan's components, then one breadth-first search inside each), so
+/// a hostile configuration full of cycles costs no more than its size: listing *every* cycle
+/// instead grew with the cube of the resource count (issue 10).
 fn cycles(edges: &[Vec<usize>]) -> Vec<Vec<usize>> {
-    #[derive(Clone, Copy, PartialEq)]
-    enum Mark {
-        New,
-        OnStack,
-        Done,
-    }
-    let mut mark = vec![Mark::New; edges.len()];
-    let mut found: Vec<Vec<usize>> = Vec::new();
-    let mut seen: HashSet<Vec<usize>> = HashSet::new();
-    for root in 0..edges.len() {
-        if mark[root] != Mark::New {
+    let components = strong_components(edges);
+    let mut found = Vec::new();
+    for component in &components {
+        let first = component.iter().copied().min().unwrap_or(0);
+        if component.len() == 1 && !edges[first].contains(&first) {
             continue;
         }
-        // Iterative, so a long dependency chain cannot overflow the stack.
-        let mut stack: Vec<(usize, usize)> = vec![(root, 0)];
-        mark[root] = Mark::OnStack;
-        while let Some(&mut (node, ref mut next)) = stack.last_mut() {
+        if let Some(cycle) = shortest_cycle_through(first, edges, component) {
+            found.push(cycle);
+        }
+    }
+    found.sort_by_key(|c| c[0]);
+    found
+}
+
+/// Tarjan's strongly connected components, iterative (a long chain must not overflow the stack).
+fn strong_components(edges: &[Vec<usize>]) -> Vec<Vec<usize>> {
+    const UNSEEN: usize = usize::MAX;
+    let n = edges.len();
+    let mut index = vec![UNSEEN; n];
+    let mut low = vec![0; n];
+    let mut on_stack = vec![false; n];
+    let mut stack = Vec::new();
+    let mut components = Vec::new();
+    let mut next_index = 0;
+    for root in 0..n {
+        if index[root] != UNSEEN {
+            continue;
+        }
+        let mut work: Vec<(usize, usize)> = vec![(root, 0)];
+        index[root] = next_index;
+        low[root] = next_index;
+        next_index += 1;
+        stack.push(root);
+        on_stack[root] = true;
+        while let Some(&mut (node, ref mut next)) = work.last_mut() {
             if let Some(&to) = edges[node].get(*next) {
                 *next += 1;
-                match mark[to] {
-                    Mark::New => {
-                        mark[to] = Mark::OnStack;
-                        stack.push((to, 0));
-                    }
-                    Mark::OnStack => {
-                        let from = stack.iter().position(|&(n, _)| n == to).unwrap_or(0);
-                        let cycle: Vec<usize> = stack[from..].iter().map(|&(n, _)| n).collect();
-                        let mut key = cycle.clone();
-                        let min = key
-                            .iter()
-                            .enumerate()
-                            .min_by_key(|(_, n)| **n)
-                            .map_or(0, |(i, _)| i);
-                        key.rotate_left(min);
-                        if seen.insert(key) {
-                            found.push(cycle);
-                        }
-                    }
-                    Mark::Done => {}
+                if index[to] == UNSEEN {
+                    index[to] = next_index;
+                    low[to] = next_index;
+                    next_index += 1;
+                    stack.push(to);
+                    on_stack[to] = true;
+                    work.push((to, 0));
+                } else if on_stack[to] {
+                    low[node] = low[node].min(index[to]);
                 }
             } else {
-                mark[node] = Mark::Done;
-                stack.pop();
+                work.pop();
+                if let Some(&(parent, _)) = work.last() {
+                    low[parent] = low[parent].min(low[node]);
+                }
+                if low[node] == index[node] {
+                    let mut component = Vec::new();
+                    while let Some(member) = stack.pop() {
+                        on_stack[member] = false;
+                        component.push(member);
+                        if member == node {
+                            break;
+                        }
+                    }
+                    components.push(component);
+                }
             }
         }
     }
-    found
+    components
+}
+
+/// The shortest way from `start` back to itself inside `component` (breadth-first).
+fn shortest_cycle_through(
+    start: usize,
+    edges: &[Vec<usize>],
+    component: &[usize],
+) -> Option<Vec<usize>> {
+    let inside: HashSet<usize> = component.iter().copied().collect();
+    let mut came_from: HashMap<usize, usize> = HashMap::new();
+    let mut queue = std::collections::VecDeque::from([start]);
+    while let Some(node) = queue.pop_front() {
+        for &to in &edges[node] {
+            if !inside.contains(&to) {
+                continue;
+            }
+            if to == start {
+                let mut cycle = vec![node];
+                let mut at = node;
+                while at != start {
+                    at = came_from[&at];
+                    cycle.push(at);
+                }
+                cycle.reverse();
+                return Some(cycle);
+            }
+            if let std::collections::hash_map::Entry::Vacant(slot) = came_from.entry(to) {
+                slot.insert(node);
+                queue.push_back(to);
+            }
+        }
+    }
+    None
 }
 
 fn to_u32(n: i64) -> u32 {
