@@ -1,6 +1,7 @@
 //! The reboot governor's state file through the real `upkeep` binary (CFG-9, MAP-6; upkeep issue
-//! 8): a damaged `reboot-count` still refuses after a daemon restart, and `status` works whatever
-//! time the state file holds. OS actions are simulated.
+//! 8): a damaged `reboot-count` still refuses after a daemon restart, `status` works whatever
+//! time the state file holds, and a state file that cannot be written is reported and never lets
+//! a reboot through. OS actions are simulated.
 
 use std::fs;
 use std::io::{BufRead, BufReader, Write};
@@ -232,6 +233,43 @@ fn status_works_with_a_last_error_after_the_year_9999() {
         "{}{}",
         text(&human.stdout),
         text(&human.stderr)
+    );
+    assert_eq!(daemon.terminate(), Some(0), "{}", daemon.output());
+}
+
+#[test]
+fn a_state_file_that_cannot_be_written_is_reported_and_refuses() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let dir = home.path();
+    // A folder where the store's temp file goes: every write of the state fails (even as root).
+    fs::create_dir_all(dir.join("st/reboot-count.tmp")).expect("state folder");
+    let config = dir.join("failing.ron");
+    fs::write(&config, FAILING).expect("config");
+
+    let mut daemon = Daemon::start(dir, &config, "1");
+    let lines = daemon.wait_for_event("<type: pm><event: 21>");
+    let written: Vec<_> = lines
+        .iter()
+        .filter(|l| l.contains("<event: 27>") || l.contains("<event: 21>"))
+        .collect();
+    assert_eq!(written.len(), 2, "{lines:#?}");
+    // Seen at start, before anything needs the count; once, not for every failed write.
+    assert!(
+        written[0].starts_with(
+            "<type: pm><event: 27> Reboot count could not be written (state file `reboot-count`: "
+        ) && written[0].ends_with(". No shutdown or reboot is permitted until it is written."),
+        "{lines:#?}"
+    );
+    assert!(
+        written[1].starts_with(
+            "<type: pm><event: 21> Reboot count could not be written (state file `reboot-count`: "
+        ) && written[1]
+            .ends_with(". Final action of resource fails (StopDaemonReboot) will not be executed."),
+        "{lines:#?}"
+    );
+    assert!(
+        !lines.iter().any(|l| l.contains("would reboot")),
+        "{lines:#?}"
     );
     assert_eq!(daemon.terminate(), Some(0), "{}", daemon.output());
 }
