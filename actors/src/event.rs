@@ -13,7 +13,7 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::broadcast;
 
@@ -67,6 +67,18 @@ impl fmt::Display for Phase {
     }
 }
 
+/// Why the reboot governor refused a shutdown or reboot (pm 21, CFG-9, MAP-6).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// CFG-6: the count reached the maximum.
+    Limit,
+    /// The persisted state was found damaged at `since`; until a quiet reset window passes it
+    /// counts as the limit reached. `note` says what was wrong and where the file was kept.
+    Damaged { since: SystemTime, note: String },
+    /// The count could not be written durably, and an action is never taken uncounted.
+    NotWritten { reason: String },
+}
+
 /// Everything the engine reports. Names are the configured object names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EventKind {
@@ -100,6 +112,7 @@ pub enum EventKind {
         action: String,
         count: u32,
         max: u32,
+        why: Refusal,
     },
     /// The OS action was performed (or, simulated, would have been).
     OsAction {
@@ -112,13 +125,19 @@ pub enum EventKind {
         action: OsAction,
         reason: String,
     },
+    /// CFG-7: a quiet reset window passed; `damaged` if it ended a damaged state.
     RebootCountReset {
         previous: u32,
+        damaged: bool,
     },
     /// The persisted reboot count could not be read; treated as "limit reached" (safety).
     RebootStateDamaged {
         reason: String,
         kept_at: String,
+    },
+    /// The reboot count state could not be written; no reboot is granted until it can be.
+    RebootStateWriteFailed {
+        reason: String,
     },
 
     // --- nm: the server ---
@@ -299,6 +318,7 @@ impl EventKind {
             | OsActionFailed { .. }
             | RebootCountReset { .. }
             | RebootStateDamaged { .. }
+            | RebootStateWriteFailed { .. }
             | ManualDown { .. }
             | ConfigApplied { .. } => Module::Pm,
             ServerUp { .. } => Module::Nm,
@@ -357,6 +377,7 @@ impl EventKind {
             RebootCountReset { .. } => 24,
             RebootStateDamaged { .. } => 25,
             ManualDown { .. } => 26,
+            RebootStateWriteFailed { .. } => 27,
             ConfigApplied { .. } => 30,
             ServerUp { .. } => 1,
             GroupStartBegin { .. } => 10,
@@ -447,6 +468,7 @@ impl EventKind {
             | FinalActionRefused { .. }
             | OsActionFailed { .. }
             | RebootStateDamaged { .. }
+            | RebootStateWriteFailed { .. }
             | GroupStartFailed { .. }
             | GroupStopFailed { .. }
             | ResourceFailed { .. }
@@ -479,9 +501,18 @@ impl fmt::Display for EventKind {
             FinalActionStarted { origin, action } => {
                 write!(f, "Final action of {origin} ({action}) is being executed.")
             }
-            FinalActionRefused { origin, action, count, max } => write!(
+            FinalActionRefused { origin, action, count, max, why: Refusal::Limit } => write!(
                 f,
                 "Reboot count {count} has reached the maximum of {max}. Final action of {origin} ({action}) will not be executed."
+            ),
+            FinalActionRefused { origin, action, why: Refusal::Damaged { since, note }, .. } => write!(
+                f,
+                "Reboot count state is damaged since {} ({note}); treated as the limit reached. Final action of {origin} ({action}) will not be executed.",
+                rfc3339(*since)
+            ),
+            FinalActionRefused { origin, action, why: Refusal::NotWritten { reason }, .. } => write!(
+                f,
+                "Reboot count could not be written ({reason}). Final action of {origin} ({action}) will not be executed."
             ),
             OsAction { action, simulated: true, count, max } => write!(
                 f,
@@ -491,13 +522,21 @@ impl fmt::Display for EventKind {
                 write!(f, "The OS will {action} now. (reboot count {count}/{max})")
             }
             OsActionFailed { action, reason } => write!(f, "Failed to {action} the OS. ({reason})"),
-            RebootCountReset { previous } => write!(
+            RebootCountReset { damaged: false, previous } => write!(
                 f,
                 "Reboot count was reset to 0 (was {previous}): no error within the reset time."
+            ),
+            RebootCountReset { damaged: true, .. } => write!(
+                f,
+                "Reboot count was reset to 0 (was damaged): no error within the reset time."
             ),
             RebootStateDamaged { reason, kept_at } => write!(
                 f,
                 "Reboot count could not be read ({reason}); kept at {kept_at}. Treated as the limit reached until the reset time passes."
+            ),
+            RebootStateWriteFailed { reason } => write!(
+                f,
+                "Reboot count could not be written ({reason}). No shutdown or reboot is permitted until it is written."
             ),
             ServerUp { server } => write!(f, "Server {server} up."),
             GroupStartBegin { group } => write!(f, "The start processing of a group {group} started."),
@@ -591,6 +630,13 @@ impl fmt::Display for EventKind {
             ConfigApplied { method } => write!(f, "The configuration was applied ({method})."),
         }
     }
+}
+
+/// A time in an event's text: RFC 3339 UTC, whole seconds. Total on any `SystemTime`: times
+/// outside what RFC 3339 shows (before 1970, after 9999) are shown at the nearest end.
+fn rfc3339(at: SystemTime) -> String {
+    let latest = UNIX_EPOCH + Duration::from_secs(crate::governor::LATEST_SECS);
+    humantime::format_rfc3339_seconds(at.clamp(UNIX_EPOCH, latest)).to_string()
 }
 
 /// One published event.

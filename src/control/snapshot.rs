@@ -5,7 +5,7 @@
 //! busy or wedged actor.
 
 use crate::host::probe::kind_key;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use upkeep_actors::board::{Board, GroupState, MonitorPhase, ResourceState};
 use upkeep_actors::event::{Event, Level};
@@ -136,9 +136,13 @@ pub fn event(event: &Event) -> EventDto {
     }
 }
 
-/// RFC 3339, UTC, milliseconds (see `proto`).
+/// RFC 3339, UTC, milliseconds (see `proto`). Total on any `SystemTime`, because one bad time
+/// (a damaged clock, a state file from far in the future) must never fail a whole `status`:
+/// RFC 3339 only shows years up to 9999 and humantime refuses times before 1970, so those are
+/// shown at the nearest end of that range.
 pub fn time(at: SystemTime) -> String {
-    humantime::format_rfc3339_millis(at).to_string()
+    let latest = UNIX_EPOCH + Duration::from_millis(253_402_300_799_999);
+    humantime::format_rfc3339_millis(at.clamp(UNIX_EPOCH, latest)).to_string()
 }
 
 fn exit(info: ExitInfo) -> ExitDto {
@@ -192,11 +196,22 @@ fn verdict(v: Verdict) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::{Duration, UNIX_EPOCH};
 
     #[test]
     fn times_are_rfc3339_utc_with_milliseconds() {
         let at = UNIX_EPOCH + Duration::from_millis(1_700_000_000_123);
         assert_eq!(time(at), "2023-11-14T22:13:20.123Z");
+    }
+
+    #[test]
+    fn times_outside_rfc3339_are_shown_at_its_ends() {
+        let far = UNIX_EPOCH + Duration::from_secs(253_402_300_800);
+        assert_eq!(time(far), "9999-12-31T23:59:59.999Z");
+        let last = UNIX_EPOCH.checked_add(Duration::from_secs(u64::MAX / 4));
+        assert_eq!(last.map(time).as_deref(), Some("9999-12-31T23:59:59.999Z"));
+        assert_eq!(
+            time(UNIX_EPOCH - Duration::from_secs(1)),
+            "1970-01-01T00:00:00.000Z"
+        );
     }
 }

@@ -5,7 +5,7 @@
 //! block; the host calls them from `spawn_blocking`.
 
 use std::fs::{self, DirBuilder, File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
@@ -14,6 +14,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use upkeep_actors::host::HostError;
 
 const TMP_SUFFIX: &str = ".tmp";
+/// State files are a few lines; anything bigger is not ours and is not read into memory whole.
+const MAX_STATE_BYTES: u64 = 64 * 1024;
 
 /// The state folder. One writer at a time: two stores of one name would share its temp file.
 #[derive(Debug)]
@@ -67,13 +69,35 @@ impl StateDir {
         Ok(self.dir.join(name))
     }
 
+    /// Only a regular file of ours counts (CFG-9: anything else is damage, never "no count
+    /// yet"): a symbolic link, even a dangling one, is refused rather than followed, and a FIFO or
+    /// device is refused without blocking the daemon's start on it.
     pub(crate) fn load(&self, name: &str) -> Result<Option<Vec<u8>>, HostError> {
         let path = self.path(name)?;
-        match fs::read(&path) {
-            Ok(bytes) => Ok(Some(bytes)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(state_error(name, e)),
+        let file = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+            .open(&path);
+        let file = match file {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+                return Err(state_error(name, "is a symbolic link"))
+            }
+            Err(e) => return Err(state_error(name, e)),
+        };
+        let meta = file.metadata().map_err(|e| state_error(name, e))?;
+        if !meta.is_file() {
+            return Err(state_error(name, "not a regular file"));
         }
+        let mut bytes = Vec::new();
+        file.take(MAX_STATE_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| state_error(name, e))?;
+        if bytes.len() as u64 > MAX_STATE_BYTES {
+            return Err(state_error(name, "larger than a state file can be"));
+        }
+        Ok(Some(bytes))
     }
 
     pub(crate) fn store(&self, name: &str, bytes: &[u8]) -> Result<(), HostError> {
@@ -98,7 +122,8 @@ impl StateDir {
             .map(|d| d.as_secs())
             .unwrap_or(0);
         let _writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
-        if !path.exists() {
+        // symlink_metadata: a dangling link is kept aside too, not mistaken for "no file".
+        if fs::symlink_metadata(&path).is_err() {
             return Err(state_error(
                 name,
                 "nothing to quarantine: the file does not exist",
@@ -114,7 +139,7 @@ impl StateDir {
                 }
             })
             .map(|candidate| self.dir.join(candidate))
-            .find(|candidate| !candidate.exists())
+            .find(|candidate| fs::symlink_metadata(candidate).is_err())
             .ok_or_else(|| state_error(name, "too many quarantined copies this second"))?;
         fs::rename(&path, &target).map_err(|e| state_error(name, e))?;
         sync_dir(&self.dir).map_err(|e| state_error(name, format!("fsync of the folder: {e}")))?;
@@ -136,4 +161,46 @@ fn write_synced(path: &Path, bytes: &[u8]) -> io::Result<()> {
 /// Makes a rename in `dir` durable.
 fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reason(result: Result<Option<Vec<u8>>, HostError>) -> String {
+        match result {
+            Err(HostError::State { reason, .. }) => reason,
+            other => panic!("expected a state error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn only_a_regular_file_is_read_and_anything_else_is_kept_aside() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let state = StateDir::open(dir.path().to_path_buf()).expect("state dir");
+        let path = dir.path().join("reboot-count");
+
+        std::os::unix::fs::symlink(dir.path().join("nowhere"), &path).expect("symlink");
+        assert_eq!(reason(state.load("reboot-count")), "is a symbolic link");
+        let kept = state
+            .quarantine("reboot-count")
+            .expect("a dangling link is kept");
+        assert!(fs::symlink_metadata(&kept).is_ok() && fs::symlink_metadata(&path).is_err());
+
+        nix::unistd::mkfifo(&path, nix::sys::stat::Mode::from_bits_truncate(0o600)).expect("fifo");
+        assert_eq!(reason(state.load("reboot-count")), "not a regular file");
+        state.quarantine("reboot-count").expect("kept");
+
+        fs::create_dir(&path).expect("dir");
+        assert_eq!(reason(state.load("reboot-count")), "not a regular file");
+        state.quarantine("reboot-count").expect("kept");
+
+        fs::write(&path, vec![b'x'; 64 * 1024 + 1]).expect("big");
+        assert_eq!(
+            reason(state.load("reboot-count")),
+            "larger than a state file can be"
+        );
+        fs::write(&path, b"ok").expect("small");
+        assert_eq!(state.load("reboot-count"), Ok(Some(b"ok".to_vec())));
+    }
 }

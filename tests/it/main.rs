@@ -5,6 +5,7 @@ mod cli;
 mod daemon;
 mod escalation;
 mod governor;
+mod governor_daemon;
 mod linux_host;
 mod monitors;
 mod probe_cli;
