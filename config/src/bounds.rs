@@ -28,17 +28,20 @@ pub const MAX_ERRORS: usize = 100;
 /// The file-size cap, before the text is parsed at all.
 pub(crate) fn size(text: &str, file: &Path) -> Result<(), ConfigError> {
     if text.len() > MAX_CONFIG_BYTES {
-        return Err(ConfigError::at(
-            file,
-            Pos::START,
-            "",
-            format!(
-                "the file is {} bytes; a configuration may have at most {MAX_CONFIG_BYTES} bytes",
-                text.len()
-            ),
-        ));
+        return Err(too_big(text.len(), file));
     }
     Ok(())
+}
+
+pub(crate) fn too_big(len: usize, file: &Path) -> ConfigError {
+    ConfigError::at(
+        file,
+        Pos::START,
+        "",
+        format!(
+            "the file is {len} bytes; a configuration may have at most {MAX_CONFIG_BYTES} bytes"
+        ),
+    )
 }
 
 /// The count caps, on the parsed file. Any error here ends the check: the rules after it assume

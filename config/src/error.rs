@@ -67,13 +67,59 @@ impl ConfigError {
 }
 
 impl fmt::Display for ConfigError {
+    /// One line, always: a value echoed from the file (a name, a path) cannot start a line of
+    /// its own that looks like another `file:line:col:` error, nor turn the text around.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}: ", self.file.display(), self.line, self.column)?;
+        write!(
+            f,
+            "{}:{}:{}: ",
+            Escaped(&self.file.display().to_string()),
+            self.line,
+            self.column
+        )?;
         if !self.field_path.is_empty() {
-            write!(f, "{}: ", self.field_path)?;
+            write!(f, "{}: ", Escaped(&self.field_path))?;
         }
-        f.write_str(&self.message)
+        write!(f, "{}", Escaped(&self.message))
     }
+}
+
+/// Control characters as Rust escapes (`\n`, `\u{1b}`), and the Unicode direction overrides
+/// that could make a line read differently from what it says.
+struct Escaped<'a>(&'a str);
+
+impl fmt::Display for Escaped<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for c in self.0.chars() {
+            let bidi = matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+            if c.is_control() || bidi {
+                write!(f, "{}", c.escape_default())?;
+            } else {
+                write!(f, "{c}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Text that is not UTF-8, at the line and column of its first bad byte (columns count the
+/// characters before it on its line).
+pub(crate) fn not_utf8(bytes: &[u8], e: &std::str::Utf8Error, file: &Path) -> ConfigError {
+    let good = &bytes[..e.valid_up_to()];
+    // Up to `valid_up_to` the bytes are valid UTF-8 by definition.
+    let good = std::str::from_utf8(good).unwrap_or_default();
+    let line_start = good.rfind('\n').map_or(0, |i| i + 1);
+    let pos = Pos {
+        line: good.matches('\n').count() + 1,
+        col: good[line_start..].chars().count() + 1,
+    };
+    let bad = bytes.get(e.valid_up_to()).copied().unwrap_or_default();
+    ConfigError::at(
+        file,
+        pos,
+        "",
+        format!("not UTF-8 text: byte 0x{bad:02x} cannot start or continue a character here"),
+    )
 }
 
 /// Every problem found in one file, in file order. Never empty when returned by [`crate::parse`].

@@ -32,6 +32,18 @@ pub const DEFAULT_CONFIG: &str = include_str!("../examples/default.ron");
 /// (`Config::base_dir`); pass the absolute path the file was read from. On failure every problem
 /// found is returned, in file order. A syntax or schema error (unknown field, wrong type) stops
 /// the parse, so it comes alone; validation errors are all collected.
+/// [`parse`] for the bytes of a file: text that is not UTF-8 is reported at the line and column
+/// of its first bad byte, like any other error.
+pub fn parse_bytes(bytes: &[u8], path: &Path) -> Result<Config, ConfigErrors> {
+    if bytes.len() > MAX_CONFIG_BYTES {
+        return Err(ConfigErrors(vec![bounds::too_big(bytes.len(), path)]));
+    }
+    match std::str::from_utf8(bytes) {
+        Ok(text) => parse(text, path),
+        Err(e) => Err(ConfigErrors(vec![error::not_utf8(bytes, &e, path)])),
+    }
+}
+
 pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigErrors> {
     bounds::size(text, path).map_err(|e| ConfigErrors(vec![e]))?;
     let spans = span::SpanIndex::build(text);
