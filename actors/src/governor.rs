@@ -391,6 +391,8 @@ impl GovernorState {
     /// DOWN-1..4 / CFG-9: count and write durably, then answer; every refusal is written too
     /// (CFG-7: a refused request is an error, and the window must survive a restart).
     async fn request(&mut self, origin: String, final_action: String) -> Permit {
+        // A window that passed is forgotten out loud (pm 24) before this request counts.
+        self.refresh();
         let now = self.ctx.host.now_wall();
         let before = self.budget.clone();
         let permit = self.budget.request(now);

@@ -252,18 +252,25 @@ async fn a_damaged_state_file_is_kept_aside_and_counts_as_the_limit_reached() {
                 "{damage}"
             );
         }
+        if !matches!(damage, "garbage" | "unreadable") {
+            continue; // The window is the same whatever the damage was; once is enough.
+        }
         // A quiet window after the last error lifts the refusal.
         sim.host.steady_probe(
             "diskw",
             SimProbe::Answer(upkeep_actors::host::ProbeResult::normal()),
         );
         sim.run_for(Duration::from_secs(61 * 60)).await;
-        assert!(
-            sim.take().contains(&ev!(
-                "pm",
-                24,
-                "Reboot count was reset to 0 (was damaged): no error within the reset time."
-            )),
+        assert_eq!(
+            sim.take(),
+            [
+                ev!("rm", 5, "Monitor diskw is normal again."),
+                ev!(
+                    "pm",
+                    24,
+                    "Reboot count was reset to 0 (was damaged): no error within the reset time."
+                ),
+            ],
             "{damage}"
         );
         assert!(stored(&disk).ends_with("\ndamaged none\n"), "{damage}");
