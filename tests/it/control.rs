@@ -9,7 +9,7 @@ use std::time::Duration;
 use ractor::ActorRef;
 use upkeep_actors::host::{OsAction, OsActionOutcome};
 use upkeep_actors::rm::RmMsg;
-use upkeep_actors::sim::{HostAction, SimulatedHost};
+use upkeep_actors::sim::HostAction;
 use upkeep_actors::tree::TreeNode;
 use upkeep_actors::{OpError, PowerPath};
 
