@@ -53,20 +53,15 @@ pub enum ExecMsg {
     StartFinished(ScriptOutcome),
     StopFinished(ScriptOutcome),
     Terminated,
-    Exited {
-        generation: u64,
-        exit: ExitInfo,
-    },
-    Rung {
-        lane: usize,
-        rung: Rung,
-    },
-    /// SIGKILL the process now, as a crash would (`upkeep inject kill`): the one owner of the
-    /// process does it, so the control plane never signals a pid read from the board.
-    Kill {
-        done: ractor::RpcReplyPort<Result<u32, String>>,
-    },
+    Exited { generation: u64, exit: ExitInfo },
+    Rung { lane: usize, rung: Rung },
+    Kill(KillReply),
 }
+
+/// `Kill`: SIGKILL the process now, as a crash would (`upkeep inject kill`); the one owner of the
+/// process does it, so the control plane never signals a pid read from the board. The answer
+/// is the pid killed, or why nothing was.
+pub type KillReply = ractor::RpcReplyPort<Result<u32, String>>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Step {
@@ -377,7 +372,7 @@ impl Actor for ExecResourceActor {
                     });
                 }
             }
-            ExecMsg::Kill { done } => {
+            ExecMsg::Kill(done) => {
                 let outcome = match &state.process {
                     Some(process) => {
                         let pid = process.pid();

@@ -237,9 +237,7 @@ impl Engine {
             .ok_or_else(|| {
             OpError::Refused(format!("resource `{resource}` has no running process"))
         })?;
-        let reply = actor
-            .call(|done| ExecMsg::Kill { done }, Some(OP_TIMEOUT))
-            .await;
+        let reply = actor.call(ExecMsg::Kill, Some(OP_TIMEOUT)).await;
         answer(reply)?.map_err(OpError::Refused)
     }
 

@@ -524,13 +524,18 @@ fn out_of_range_numbers_are_refused_and_crash_no_core_actor() {
 /// the file and `config pull` showing a configuration that was never in force.
 #[test]
 fn a_failed_live_swap_leaves_the_file_and_pull_on_the_configuration_in_force() {
-    // `ok` fails on demand and stops the daemon; `b` takes two seconds to stop, which is the
-    // window in which the apply arrives.
+    // `ok` fails on demand and stops the daemon; `b` does not finish stopping until the test
+    // opens the gate, and the apply arrives meanwhile.
+    let gate = tempfile::tempdir().expect("gate");
+    let open = gate.path().join("open");
     let original = config("1s", 0)
         .replace(
             r#"start: (program: "/bin/sleep", args: ["3601"]), mode: Async,"#,
-            r#"start: (program: "/bin/sleep", args: ["3601"]), mode: Async,
-                 stop: (program: "/bin/sleep", args: ["2"]),"#,
+            &format!(
+                r#"start: (program: "/bin/sleep", args: ["3601"]), mode: Async,
+                 stop: (program: "/bin/sh", args: ["-c", "while [ ! -e {} ]; do sleep 0.02; done"]),"#,
+                open.display()
+            ),
         )
         .replace(
             r#"recovery: (target: Resource("b"), reactivation_threshold: 1, final_action: NoOp),"#,
@@ -565,6 +570,9 @@ fn a_failed_live_swap_leaves_the_file_and_pull_on_the_configuration_in_force() {
         !d.path(".upkeep.ron.tmp").exists(),
         "no staged file is left behind"
     );
+    fs::write(&open, "").expect("open the gate");
+    d.exit_status(Duration::from_secs(10))
+        .expect("the final action ends the daemon");
 }
 
 /// Issue 8, defect 9: `inject kill` signalled a pid read from the board (with a `kill(0)`
