@@ -1,7 +1,7 @@
 //! The Engine operations the control plane calls, in virtual time on the simulated host
 //! (issue 8): a timed monitor suspension of any length never crashes rm (defect 4); `inject
 //! kill` is done by the resource that owns the process, and `down` without an engine takes the
-//! governor's power path (defect 9).
+//! governor's power path (defect 9); the real host's `kill` takes the whole process group, once.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -174,5 +174,46 @@ async fn down_without_an_engine_takes_the_governors_power_path() {
             .iter()
             .all(|n| !n.starts_with("power-path")),
         "the governor is gone"
+    );
+}
+
+/// The real host's `kill`: SIGKILL to the whole process group, seen by `wait`; a second kill
+/// of the exited process is an error and signals nothing (the group id may be reused).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_linux_host_kills_the_whole_group_once() {
+    use upkeep_actors::host::{ExitInfo, Host, HostError, ScriptRun};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let host = upkeep::host::LinuxHost::new(upkeep_config::OsActions::Simulated, dir.path().into())
+        .expect("host");
+    let handle = host
+        .spawn(ScriptRun {
+            command: upkeep_config::Command {
+                program: "/bin/sh".into(),
+                args: vec!["-c".into(), "trap '' TERM; sleep 30 & sleep 30".into()],
+                env: Default::default(),
+            },
+            env: Vec::new(),
+            timeout: Duration::from_secs(5),
+            kill_grace: Duration::from_secs(1),
+        })
+        .expect("spawned");
+    let pgid = nix::unistd::Pid::from_raw(i32::try_from(handle.pid()).expect("pid"));
+    handle.kill().expect("killed");
+    let exit = tokio::time::timeout(Duration::from_secs(2), handle.wait())
+        .await
+        .expect("the exit is seen at once");
+    assert_eq!(exit, ExitInfo::Signal(9));
+    assert!(
+        matches!(handle.kill(), Err(HostError::Process { .. })),
+        "an exited process is not signalled again"
+    );
+    // Nothing of the group is left (ESRCH).
+    let deadline = std::time::Instant::now() + Duration::from_secs(1);
+    while nix::sys::signal::killpg(pgid, None).is_ok() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(
+        nix::sys::signal::killpg(pgid, None).is_err(),
+        "the group is gone"
     );
 }
