@@ -528,12 +528,20 @@ fn a_failed_live_swap_leaves_the_file_and_pull_on_the_configuration_in_force() {
     // opens the gate, and the apply arrives meanwhile.
     let gate = tempfile::tempdir().expect("gate");
     let open = gate.path().join("open");
+    /// Opens the gate however the test ends, so the stop script never outlives it (it also
+    /// gives up by itself after 10 s).
+    struct OpenOnDrop(PathBuf);
+    impl Drop for OpenOnDrop {
+        fn drop(&mut self) {
+            let _ = fs::write(&self.0, "");
+        }
+    }
     let original = config("1s", 0)
         .replace(
             r#"start: (program: "/bin/sleep", args: ["3601"]), mode: Async,"#,
             &format!(
                 r#"start: (program: "/bin/sleep", args: ["3601"]), mode: Async,
-                 stop: (program: "/bin/sh", args: ["-c", "while [ ! -e {} ]; do sleep 0.02; done"]),"#,
+                 stop: (program: "/bin/sh", args: ["-c", "for i in $(seq 500); do [ -e {} ] && exit 0; sleep 0.02; done"]),"#,
                 open.display()
             ),
         )
@@ -542,6 +550,7 @@ fn a_failed_live_swap_leaves_the_file_and_pull_on_the_configuration_in_force() {
             r#"recovery: (target: Sss, final_action: StopDaemon),"#,
         );
     let d = Daemon::start(&original, &[]);
+    let _gate = OpenOnDrop(open.clone());
     let file = d.path("upkeep.ron");
     let new = d.path("new.ron");
     fs::write(
