@@ -575,6 +575,58 @@ mod tests {
     }
 
     #[test]
+    fn every_number_is_checked_against_its_range() {
+        let suspend = |for_s| Request::Monitors {
+            version: PROTOCOL_VERSION,
+            action: MonitorAction::Suspend,
+            names: vec![],
+            for_s,
+        };
+        for ok in [None, Some(1), Some(1800), Some(7 * 24 * 3600)] {
+            assert_eq!(suspend(ok).check(), Ok(()), "{ok:?}");
+        }
+        for bad in [0, 7 * 24 * 3600 + 1, 1_000_000_000_000, 1 << 63, u64::MAX] {
+            let why = suspend(Some(bad)).check().expect_err("out of range");
+            assert!(why.contains("`for_s`") && why.contains("604800"), "{why}");
+        }
+        // A resume ignores `for_s`.
+        let resume = Request::Monitors {
+            version: PROTOCOL_VERSION,
+            action: MonitorAction::Resume,
+            names: vec![],
+            for_s: Some(u64::MAX),
+        };
+        assert_eq!(resume.check(), Ok(()));
+        let inject = |fault| Request::Inject {
+            version: PROTOCOL_VERSION,
+            fault,
+        };
+        let probe = |times| FaultDto::ProbeFails {
+            monitor: "m".into(),
+            times,
+        };
+        let script = |times, code| FaultDto::ScriptFails {
+            program: "/p".into(),
+            times,
+            code,
+        };
+        assert_eq!(inject(probe(1)).check(), Ok(()));
+        assert_eq!(inject(probe(MAX_FAULT_TIMES)).check(), Ok(()));
+        assert_eq!(inject(script(3, 255)).check(), Ok(()));
+        for (bad, field) in [
+            (probe(0), "`times`"),
+            (probe(MAX_FAULT_TIMES + 1), "`times`"),
+            (script(0, 1), "`times`"),
+            (script(1, 0), "`code`"),
+            (script(1, 256), "`code`"),
+            (script(1, -1), "`code`"),
+        ] {
+            let why = inject(bad).check().expect_err("out of range");
+            assert!(why.contains(field), "{why}");
+        }
+    }
+
+    #[test]
     fn replies_carry_their_type_and_version() {
         let json = serde_json::to_string(&Response::error("nope")).expect("serialize");
         assert_eq!(
