@@ -55,7 +55,13 @@ pub enum ExecMsg {
     Terminated,
     Exited { generation: u64, exit: ExitInfo },
     Rung { lane: usize, rung: Rung },
+    Kill(KillReply),
 }
+
+/// `Kill`: SIGKILL the process now, as a crash would (`upkeep inject kill`); the one owner of the
+/// process does it, so the control plane never signals a pid read from the board. The answer
+/// is the pid killed, or why nothing was.
+pub type KillReply = ractor::RpcReplyPort<Result<u32, String>>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Step {
@@ -365,6 +371,17 @@ impl Actor for ExecResourceActor {
                         exit,
                     });
                 }
+            }
+            ExecMsg::Kill(done) => {
+                let outcome = match &state.process {
+                    Some(process) => {
+                        let pid = process.pid();
+                        tracing::warn!(resource = %name, pid, "an operator kills the resource's process");
+                        process.kill().map(|()| pid).map_err(|e| e.to_string())
+                    }
+                    None => Err(format!("resource `{name}` has no running process")),
+                };
+                let _ = done.send(outcome);
             }
             ExecMsg::Rung { lane, rung } => {
                 let (phase, step) = match lane {

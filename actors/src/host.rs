@@ -92,6 +92,9 @@ pub trait ProcessHandle: Send + Sync {
     fn wait(&self) -> BoxFuture<'static, ExitInfo>;
     /// SIGTERM to the process group, SIGKILL after `grace`; resolves when the leader is reaped.
     fn terminate(&self, grace: Duration) -> BoxFuture<'static, ExitInfo>;
+    /// SIGKILL the process group now, as a crash would (`upkeep inject kill`); the exit is
+    /// reported by `wait` as usual. `Err` when the process has already exited.
+    fn kill(&self) -> Result<(), HostError>;
 }
 
 /// An OS-level action; only the RebootGovernor asks for one (DOWN-1..6).
@@ -169,6 +172,8 @@ pub enum HostError {
     OsAction { action: OsAction, reason: String },
     #[error("monitor `{monitor}`: {reason}")]
     Probe { monitor: String, reason: String },
+    #[error("process {pid}: {reason}")]
+    Process { pid: u32, reason: String },
     #[error("watchdog {method:?}: {reason}")]
     Watchdog {
         method: WatchdogMethod,

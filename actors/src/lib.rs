@@ -39,6 +39,8 @@ use crate::ctx::{Ctx, Names};
 use crate::daemon::{Daemon, DaemonMsg};
 use crate::event::Events;
 use crate::governor::PowerDoor;
+use crate::exec::ExecMsg;
+use crate::governor::GovernorMsg;
 use crate::host::Host;
 use crate::rc::RcMsg;
 use crate::rm::RmMsg;
@@ -51,11 +53,47 @@ pub enum EngineError {
     Spawn(String),
 }
 
+/// OPS-4: the longest timed monitor suspension (`monitor suspend --for`). A longer pause is a
+/// suspension without `--for`, resumed by hand; the bound keeps an operator's typo
+/// (`--for 100000years`) from reaching a clock (issue 8, defect 4).
+pub const MAX_MONITOR_SUSPENSION: Duration = Duration::from_secs(7 * 24 * 60 * 60);
+
+/// A timed suspension outside `1 s ..= MAX_MONITOR_SUSPENSION`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("`for_s` must be between 1 and {max} seconds (7 days), got {got}; for a longer pause suspend without a duration and resume by hand", max = MAX_MONITOR_SUSPENSION.as_secs())]
+pub struct SuspensionOutOfRange {
+    pub got: u64,
+}
+
+/// Whether `span` may be a timed suspension (1 s ..= [`MAX_MONITOR_SUSPENSION`]).
+pub fn check_suspension(span: Duration) -> Result<(), SuspensionOutOfRange> {
+    if span < Duration::from_secs(1) || span > MAX_MONITOR_SUSPENSION {
+        return Err(SuspensionOutOfRange {
+            got: span.as_secs(),
+        });
+    }
+    Ok(())
+}
+
+/// Check a timed suspension and say when it ends: never panics, whatever `span` is.
+pub fn suspension_end(
+    now: std::time::SystemTime,
+    span: Duration,
+) -> Result<std::time::SystemTime, SuspensionOutOfRange> {
+    check_suspension(span)?;
+    now.checked_add(span).ok_or(SuspensionOutOfRange {
+        got: span.as_secs(),
+    })
+}
+
 /// Errors of an operator operation on a running engine.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum OpError {
     #[error("the daemon is not running")]
     NotRunning,
+    /// A value of the request is outside its allowed range.
+    #[error("{0}")]
+    Invalid(String),
     #[error("unknown {kind} `{name}`")]
     Unknown { kind: &'static str, name: String },
     #[error("{0}")]
@@ -92,21 +130,7 @@ impl Engine {
         host: Arc<dyn Host>,
         instance: &str,
     ) -> Result<Engine, EngineError> {
-        let clock_host = host.clone();
-        let events = Events::new(Arc::new(move || clock_host.now_wall()));
-        let board = Board::new(&config, host.now_wall());
-        let live = Arc::new(std::sync::RwLock::new(config.clone()));
-        let ctx = Ctx {
-            power: PowerDoor::new(host.clone()),
-            watchdogs: WatchdogDoor::new(host.clone()),
-            host,
-            events,
-            board,
-            config,
-            live,
-            names: Names::new(instance),
-            journal: Default::default(),
-        };
+        let ctx = context(config, host, instance);
         let (daemon, join) = Actor::spawn(Some(ctx.names.daemon()), Daemon, ctx.clone())
             .await
             .map_err(|e| EngineError::Spawn(e.to_string()))?;
@@ -202,6 +226,23 @@ impl Engine {
         .await
     }
 
+    /// `inject kill RESOURCE`: the resource's own actor SIGKILLs its process, as a crash would;
+    /// returns the pid it killed. Only the owner of a process signals it (issue 8, defect 9).
+    pub async fn kill_process(&self, resource: &str) -> Result<u32, OpError> {
+        let unknown = || OpError::Unknown {
+            kind: "resource",
+            name: resource.into(),
+        };
+        let config = self.config();
+        let group = config.group_of(resource).ok_or_else(unknown)?;
+        let actor = ActorRef::<ExecMsg>::where_is(self.ctx.names.resource(&group.name, resource))
+            .ok_or_else(|| {
+            OpError::Refused(format!("resource `{resource}` has no running process"))
+        })?;
+        let reply = actor.call(ExecMsg::Kill, Some(OP_TIMEOUT)).await;
+        answer(reply)?.map_err(OpError::Refused)
+    }
+
     /// Ask rc to start or stop `name` (a `kind`) and wait for the outcome.
     async fn rc_operation(
         &self,
@@ -233,6 +274,9 @@ impl Engine {
         names: Vec<String>,
         for_: Option<Duration>,
     ) -> Result<(), OpError> {
+        if let Some(span) = for_ {
+            check_suspension(span).map_err(|e| OpError::Invalid(e.to_string()))?;
+        }
         let rm = ActorRef::<RmMsg>::where_is(self.ctx.names.rm()).ok_or(OpError::NotRunning)?;
         let reply = rm
             .call(
@@ -295,6 +339,89 @@ impl Engine {
             )
             .await;
         answer(reply)?.map_err(OpError::Refused)
+    }
+}
+
+/// The shared context of one tree (an engine, or the power path alone).
+fn context(config: Arc<Config>, host: Arc<dyn Host>, instance: &str) -> Ctx {
+    let clock_host = host.clone();
+    let events = Events::new(Arc::new(move || clock_host.now_wall()));
+    let board = Board::new(&config, host.now_wall());
+    let live = Arc::new(std::sync::RwLock::new(config.clone()));
+    Ctx {
+        power: PowerDoor::new(host.clone()),
+        watchdogs: WatchdogDoor::new(host.clone()),
+        host,
+        events,
+        board,
+        config,
+        live,
+        names: Names::new(instance),
+        journal: Default::default(),
+    }
+}
+
+/// CMD-3 `upkeep down` when no engine runs (`upkeep stop` came first): the OS action still
+/// takes the one power path, a RebootGovernor calling `Power::os_action`, so the host's
+/// `os_actions` switch and the `pm` events are those of a down with an engine (issue 8,
+/// defect 9). Manual, so the reboot count is not touched.
+pub struct PowerPath {
+    ctx: Ctx,
+    governor: ActorRef<GovernorMsg>,
+    join: tokio::task::JoinHandle<()>,
+}
+
+impl PowerPath {
+    /// Start a governor alone (it reads the reboot count like an engine's would).
+    pub async fn open(
+        config: Arc<Config>,
+        host: Arc<dyn Host>,
+        instance: &str,
+    ) -> Result<PowerPath, EngineError> {
+        let ctx = context(config, host, instance);
+        let (governor, join) = Actor::spawn(
+            Some(ctx.names.governor()),
+            governor::RebootGovernor,
+            ctx.clone(),
+        )
+        .await
+        .map_err(|e| EngineError::Spawn(e.to_string()))?;
+        Ok(PowerPath {
+            ctx,
+            governor,
+            join,
+        })
+    }
+
+    /// Its events (`pm 26`, then `pm 22` or `pm 23`), for the daemon's feed.
+    pub fn events(&self) -> &Events {
+        &self.ctx.events
+    }
+
+    /// Shut down or reboot through the governor; returns once the governor has stopped.
+    pub async fn down(self, reboot: bool) -> Result<host::OsActionOutcome, OpError> {
+        let action = if reboot {
+            host::OsAction::Reboot
+        } else {
+            host::OsAction::Shutdown
+        };
+        self.ctx.emit(event::EventKind::ManualDown { action });
+        let reply = self
+            .governor
+            .call(
+                |reply| GovernorMsg::Perform {
+                    action,
+                    reply: Some(reply),
+                },
+                Some(OP_TIMEOUT),
+            )
+            .await;
+        self.governor.stop(Some("manual OS action done".into()));
+        let _ = self.join.await;
+        gone(&self.ctx).await;
+        answer(reply)?.map_err(|_| OpError::Failed {
+            what: format!("the manual {action}"),
+        })
     }
 }
 

@@ -162,8 +162,20 @@ impl RmState {
         }
     }
 
-    fn suspend_named(&mut self, me: &ActorRef<RmMsg>, names: Vec<String>, for_: Option<Duration>) {
-        let until_at = for_.map(|d| self.ctx.host.now_wall() + d);
+    fn suspend_named(
+        &mut self,
+        me: &ActorRef<RmMsg>,
+        names: Vec<String>,
+        for_: Option<Duration>,
+    ) -> Result<(), String> {
+        // OPS-4, issue 8 defect 4: the control plane bounds `--for`; rm checks again, because an
+        // out-of-range span must never overflow a clock here (a crashed rm counts toward DOWN-3).
+        let until_at = match for_ {
+            None => None,
+            Some(d) => Some(
+                crate::suspension_end(self.ctx.host.now_wall(), d).map_err(|e| e.to_string())?,
+            ),
+        };
         let until = until_at.map(|at| humantime::format_rfc3339_seconds(at).to_string());
         for name in &names {
             self.ctx.board.update_monitor(name, |m| {
@@ -188,6 +200,7 @@ impl RmState {
                 let _ = me.cast(RmMsg::ResumeMonitors { names, done: None });
             }));
         }
+        Ok(())
     }
 
     fn resume_named(&mut self, names: Vec<String>) {
@@ -281,8 +294,8 @@ impl Actor for ResourceMonitor {
             }
             RmMsg::SuspendMonitors { names, for_, done } => match state.resolve(names) {
                 Ok(names) => {
-                    state.suspend_named(&me, names, for_);
-                    reply(done, Ok(()));
+                    let outcome = state.suspend_named(&me, names, for_);
+                    reply(done, outcome);
                 }
                 Err(e) => reply(done, Err(e)),
             },

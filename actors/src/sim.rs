@@ -286,6 +286,18 @@ impl ProcessHandle for SimProcess {
         self.end(ExitInfo::Signal(15));
         Box::pin(exited(self.exit.clone()))
     }
+
+    fn kill(&self) -> Result<(), HostError> {
+        if self.end(ExitInfo::Signal(9)) {
+            self.host.record(HostAction::Killed { pid: self.pid });
+            Ok(())
+        } else {
+            Err(HostError::Process {
+                pid: self.pid,
+                reason: "already exited".into(),
+            })
+        }
+    }
 }
 
 impl Drop for SimProcess {

@@ -24,7 +24,8 @@ use clap::{Args, CommandFactory, Parser, Subcommand};
 
 use crate::control::client::ClientError;
 use crate::control::proto::{
-    DaemonAction, FaultDto, MonitorAction, Request, Response, Toggle, PROTOCOL_VERSION,
+    DaemonAction, FaultDto, MonitorAction, Request, Response, Toggle, FAULT_CODES, MAX_FAULT_TIMES,
+    PROTOCOL_VERSION,
 };
 use crate::control::SOCKET_ENV;
 use crate::daemon::config::{self as config_file, LoadError};
@@ -177,6 +178,21 @@ struct DaemonArgs {
     socket_mode: Option<u32>,
 }
 
+/// OPS-4 `--for`: a duration within the engine's bound, refused here (exit 64) rather than by
+/// the daemon (issue 8, defect 4).
+fn parse_suspension(text: &str) -> Result<std::time::Duration, String> {
+    let span = humantime::parse_duration(text).map_err(|e| format!("`{text}`: {e}"))?;
+    // Sub-second spans round up to the wire's whole seconds.
+    let wire = std::time::Duration::from_secs(span.as_secs().max(1));
+    upkeep_actors::check_suspension(wire).map_err(|_| {
+        format!(
+            "`{text}` is outside 1s..={}; for a longer pause suspend without --for and resume by hand",
+            humantime::format_duration(upkeep_actors::MAX_MONITOR_SUSPENSION)
+        )
+    })?;
+    Ok(span)
+}
+
 fn parse_mode(text: &str) -> Result<u32, String> {
     u32::from_str_radix(text.trim_start_matches("0o"), 8)
         .ok()
@@ -196,7 +212,7 @@ enum MonitorCommand {
     Suspend {
         names: Vec<String>,
         /// End the suspension by itself after this long ("30m").
-        #[arg(long = "for", value_name = "DURATION", value_parser = humantime::parse_duration)]
+        #[arg(long = "for", value_name = "DURATION", value_parser = parse_suspension)]
         for_: Option<std::time::Duration>,
     },
     /// Resume monitors (all without names).
@@ -255,7 +271,7 @@ enum InjectCommand {
     /// The next N checks of MONITOR fail.
     ProbeFails {
         monitor: String,
-        #[arg(long, default_value_t = 1)]
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_FAULT_TIMES)))]
         times: u32,
     },
     /// Every check of MONITOR hangs until `upkeep inject clear`.
@@ -263,9 +279,9 @@ enum InjectCommand {
     /// The next N runs of PROGRAM (a start or stop script) exit with CODE.
     ScriptFails {
         program: String,
-        #[arg(long, default_value_t = 1)]
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_FAULT_TIMES)))]
         times: u32,
-        #[arg(long, default_value_t = 1)]
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(i32).range(i64::from(*FAULT_CODES.start())..=i64::from(*FAULT_CODES.end())))]
         code: i32,
     },
     /// SIGKILL the current process of RESOURCE.

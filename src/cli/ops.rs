@@ -51,6 +51,7 @@ pub fn error_exit(kind: ErrorKind) -> Exit {
         ErrorKind::Unknown => Exit::DataErr,
         ErrorKind::Refused => Exit::Refused,
         ErrorKind::Failed => Exit::Failed,
+        ErrorKind::Invalid => Exit::Usage,
         ErrorKind::Busy => Exit::TempFail,
     }
 }

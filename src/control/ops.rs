@@ -16,8 +16,8 @@ use upkeep_actors::board::Board;
 use upkeep_actors::ctx::Ctx;
 use upkeep_actors::daemon::DaemonMsg;
 use upkeep_actors::fault::Fault;
-use upkeep_actors::host::{Host, OsAction, OsActionOutcome};
-use upkeep_actors::{Engine, EngineError, OpError};
+use upkeep_actors::host::{Host, OsActionOutcome};
+use upkeep_actors::{Engine, EngineError, OpError, PowerPath};
 use upkeep_config::Config;
 
 use super::apply;
@@ -218,6 +218,9 @@ impl Ops {
 
     /// Serve one request (the caller checked the peer's right to it).
     pub async fn answer(self: &Arc<Self>, request: Request) -> Response {
+        if let Err(why) = request.check() {
+            return Response::failure(ErrorKind::Invalid, why);
+        }
         match request {
             Request::Status { .. } => Response::Status(self.status()),
             Request::Events { since, .. } | Request::Follow { since, .. } => {
@@ -339,7 +342,7 @@ impl Ops {
                     ),
                 },
             },
-            Request::Inject { fault, .. } => self.inject(fault),
+            Request::Inject { fault, .. } => self.inject(fault).await,
         }
     }
 
@@ -411,14 +414,18 @@ impl Ops {
                 }
                 done.map(|()| None)
             }
-            // Already stopped (OPS-5 done): only the OS action is left.
+            // Already stopped (OPS-5 done): only the OS action is left, and it still takes the
+            // one power path, the governor (issue 8, defect 9).
             None => {
-                let os = if reboot {
-                    OsAction::Reboot
-                } else {
-                    OsAction::Shutdown
+                let config = self.view().config;
+                let path = match PowerPath::open(config, self.setup.host.clone(), INSTANCE).await {
+                    Ok(path) => path,
+                    Err(e) => return Response::failure(ErrorKind::Failed, e.to_string()),
                 };
-                Ok(self.setup.host.os_action(os).await.ok())
+                let relay = self.feed.relay(path.events());
+                let done = path.down(reboot).await;
+                relay.finish().await;
+                done.map(Some)
             }
         };
         match outcome {
@@ -486,11 +493,20 @@ impl Ops {
                 ),
             );
         }
-        let installed = match self.install(text, origin) {
-            Ok(path) => path,
+        // Issue 8, defect 8: the new text is written beside the file now (so a full disk
+        // refuses the apply before anything changes) but put in place only once the swap
+        // succeeded; a failed swap drops it, and the file and `config pull` keep the
+        // configuration in force.
+        let staged = match self.stage(text) {
+            Ok(staged) => staged,
             Err(e) => return Response::failure(ErrorKind::Failed, e),
         };
         if method == ApplyMethod::Reboot {
+            // APPLY-6: installed for the next start, never applied live.
+            let installed = match self.commit(staged, text, origin) {
+                Ok(path) => path,
+                Err(e) => return Response::failure(ErrorKind::Failed, e),
+            };
             return reply(
                 false,
                 Some(installed.clone()),
@@ -501,6 +517,7 @@ impl Ops {
             );
         }
         let log_changed = old.log.level != new.log.level;
+        let mut trouble = None;
         let message = if !engine_runs {
             self.set_config(new.clone());
             "the daemon is stopped: the new configuration is used by `upkeep start`".to_string()
@@ -521,16 +538,20 @@ impl Ops {
                         }
                     }
                     let swapped = engine.reconfigure(new.clone()).await;
-                    if swapped.is_ok() {
-                        self.set_config(new.clone());
-                    }
-                    if !was_suspended {
-                        if let Err(e) = engine.suspend(false).await {
-                            return op_error(e);
-                        }
-                    }
+                    let resumed = if was_suspended {
+                        Ok(())
+                    } else {
+                        engine.suspend(false).await
+                    };
                     if let Err(e) = swapped {
                         return op_error(e);
+                    }
+                    self.set_config(new.clone());
+                    if let Err(e) = resumed {
+                        // In force, so installed below; but the operator must resume by hand.
+                        trouble = Some(format!(
+                            "the monitors were not resumed ({e}): run `upkeep resume`"
+                        ));
                     }
                     "applied (suspend/resume): monitors were suspended, swapped and resumed; groups kept running".into()
                 }
@@ -554,7 +575,26 @@ impl Ops {
             }
         }
         tracing::info!(method = method.as_str(), "configuration applied");
-        reply(true, Some(installed), message)
+        match self.commit(staged, text, origin) {
+            Ok(installed) => match trouble {
+                None => reply(true, Some(installed), message),
+                Some(trouble) => Response::failure(
+                    ErrorKind::Failed,
+                    format!("applied and installed as `{installed}`, but {trouble}"),
+                ),
+            },
+            Err(e) => {
+                // In force but not on disk: say so, and let `config pull` show what runs.
+                self.set_source(text, format!("{origin} (applied, not installed)"));
+                tracing::error!("an applied configuration could not be installed: {e}");
+                Response::failure(
+                    ErrorKind::Failed,
+                    format!(
+                        "{message}; but {e}: the next daemon start would run the previous file"
+                    ),
+                )
+            }
+        }
     }
 
     fn set_config(&self, config: Arc<Config>) {
@@ -575,37 +615,70 @@ impl Ops {
         }
     }
 
-    /// CMD-6a: install the text as the daemon's configuration file (the previous one is kept in
-    /// the state folder, BAK-3); a daemon running the built-in demo keeps it in the state folder.
-    fn install(&self, text: &str, origin: &str) -> Result<String, String> {
-        let source = self.source();
-        let target = source
+    /// Where `config apply` installs the text: the daemon's `--config` file, or the state
+    /// folder's `applied.ron` for a daemon running the built-in demo.
+    fn target(&self) -> PathBuf {
+        self.source()
             .file
-            .clone()
-            .unwrap_or_else(|| self.setup.state_dir.join("applied.ron"));
+            .unwrap_or_else(|| self.setup.state_dir.join("applied.ron"))
+    }
+
+    /// CMD-6a, first half: back up the text in force (BAK-3) and write the new text beside the
+    /// target; nothing the daemon reads has changed yet.
+    fn stage(&self, text: &str) -> Result<Staged, String> {
         let backup = self.setup.state_dir.join("config.previous.ron");
-        write_private(&backup, source.text.as_bytes()).map_err(|e| {
+        write_private(&backup, self.source().text.as_bytes()).map_err(|e| {
             format!(
                 "cannot back up the configuration to `{}`: {e}",
                 backup.display()
             )
         })?;
-        write_atomic(&target, text.as_bytes()).map_err(|e| {
+        let target = self.target();
+        let tmp = temp_beside(&target);
+        let staged = Staged {
+            tmp: Some(tmp.clone()),
+            target: target.clone(),
+        };
+        write_private(&tmp, text.as_bytes()).map_err(|e| {
             format!(
                 "cannot install the configuration as `{}`: {e}",
                 target.display()
             )
         })?;
+        Ok(staged)
+    }
+
+    /// CMD-6a, second half: put the staged text in place, and make it what `config pull`
+    /// shows.
+    fn commit(&self, mut staged: Staged, text: &str, origin: &str) -> Result<String, String> {
+        let tmp = staged
+            .tmp
+            .take()
+            .unwrap_or_else(|| temp_beside(&staged.target));
+        if let Err(e) = std::fs::rename(&tmp, &staged.target) {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(format!(
+                "cannot install the configuration as `{}`: {e}",
+                staged.target.display()
+            ));
+        }
+        self.set_source(
+            text,
+            format!("{} (applied from {origin})", staged.target.display()),
+        );
+        Ok(staged.target.display().to_string())
+    }
+
+    fn set_source(&self, text: &str, origin: String) {
         let mut s = match self.source.lock() {
             Ok(s) => s,
             Err(p) => p.into_inner(),
         };
         s.text = text.to_string();
-        s.origin = format!("{} (applied from {origin})", target.display());
-        Ok(target.display().to_string())
+        s.origin = origin;
     }
 
-    fn inject(&self, fault: FaultDto) -> Response {
+    async fn inject(&self, fault: FaultDto) -> Response {
         let inject = &self.setup.inject;
         let view = self.view();
         match fault {
@@ -646,8 +719,10 @@ impl Ops {
                     "the next {times} runs of `{program}` exit with code {code}"
                 ))
             }
+            // The resource's own actor kills its process (issue 8, defect 9): no pid is read
+            // from the board, so nothing but that process can be hit.
             FaultDto::ProcessKilled { resource } => {
-                let Some(state) = view.board.resource(&resource) else {
+                if view.config.resource(&resource).is_none() {
                     let names: Vec<&String> = view
                         .config
                         .groups
@@ -655,22 +730,16 @@ impl Ops {
                         .flat_map(|g| g.resources.iter().map(|r| &r.name))
                         .collect();
                     return unknown("resource", &resource, names.into_iter());
+                }
+                let slot = self.slot.lock().await;
+                let Some(engine) = running(&slot) else {
+                    return stopped_error();
                 };
-                let Some(pid) = state.pid else {
-                    return Response::failure(
-                        ErrorKind::Refused,
-                        format!("resource `{resource}` has no running process"),
-                    );
-                };
-                let target = nix::unistd::Pid::from_raw(i32::try_from(pid).unwrap_or(0));
-                match nix::sys::signal::kill(target, nix::sys::signal::Signal::SIGKILL) {
-                    Ok(()) => Response::done(format!(
+                match engine.kill_process(&resource).await {
+                    Ok(pid) => Response::done(format!(
                         "killed process {pid} of resource `{resource}` (SIGKILL)"
                     )),
-                    Err(e) => Response::failure(
-                        ErrorKind::Failed,
-                        format!("cannot kill process {pid} of resource `{resource}`: {e}"),
-                    ),
+                    Err(e) => op_error(e),
                 }
             }
             FaultDto::Clear => {
@@ -736,6 +805,7 @@ fn result(outcome: Result<(), OpError>, done: impl Into<String>) -> Response {
 fn op_error(e: OpError) -> Response {
     let kind = match &e {
         OpError::NotRunning => ErrorKind::Refused,
+        OpError::Invalid(_) => ErrorKind::Invalid,
         OpError::Unknown { .. } => ErrorKind::Unknown,
         OpError::Refused(_) => ErrorKind::Refused,
         OpError::Failed { .. } => ErrorKind::Failed,
@@ -801,15 +871,29 @@ fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
     f.sync_all()
 }
 
-/// Temp file beside the target, then rename: a crash leaves the old or the new file, whole.
-fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+/// The temp file beside `path`: written whole, then renamed over it, so a crash leaves the old
+/// or the new file, whole.
+fn temp_beside(path: &std::path::Path) -> PathBuf {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "upkeep.ron".into());
-    let tmp = path.with_file_name(format!(".{name}.tmp"));
-    write_private(&tmp, bytes)?;
-    std::fs::rename(&tmp, path)
+    path.with_file_name(format!(".{name}.tmp"))
+}
+
+/// A configuration text written beside its target and not yet renamed over it; dropped
+/// without [`Ops::commit`] (the swap failed), the temp file goes.
+struct Staged {
+    tmp: Option<PathBuf>,
+    target: PathBuf,
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if let Some(tmp) = self.tmp.take() {
+            let _ = std::fs::remove_file(tmp);
+        }
+    }
 }
 
 #[cfg(test)]

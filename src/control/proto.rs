@@ -140,7 +140,48 @@ pub enum FaultDto {
     Clear,
 }
 
+/// The most runs an injected fault may take (`times`): a rehearsal, not a siege.
+pub const MAX_FAULT_TIMES: u32 = 1000;
+
+/// The exit codes an injected script failure may take (`code`): a failure, as a process can
+/// report it.
+pub const FAULT_CODES: std::ops::RangeInclusive<i32> = 1..=255;
+
 impl Request {
+    /// Issue 8, defect 4: every number a request carries is bounded before anything acts on it,
+    /// so no operator input can reach a clock or a counter out of range. `Err` names the field
+    /// and its allowed range; the daemon answers it as [`ErrorKind::Invalid`] (exit 64).
+    pub fn check(&self) -> Result<(), String> {
+        match self {
+            // OPS-4: `for_s` only means something to a suspension; a resume ignores it.
+            Request::Monitors {
+                action: MonitorAction::Suspend,
+                for_s: Some(secs),
+                ..
+            } => upkeep_actors::check_suspension(std::time::Duration::from_secs(*secs))
+                .map_err(|e| e.to_string()),
+            Request::Inject { fault, .. } => match fault {
+                FaultDto::ProbeFails { times, .. } => check_times(*times),
+                FaultDto::ScriptFails { times, code, .. } => {
+                    check_times(*times)?;
+                    if FAULT_CODES.contains(code) {
+                        Ok(())
+                    } else {
+                        Err(format!(
+                            "`code` must be between {} and {}, got {code}",
+                            FAULT_CODES.start(),
+                            FAULT_CODES.end()
+                        ))
+                    }
+                }
+                FaultDto::ProbeHangs { .. } | FaultDto::ProcessKilled { .. } | FaultDto::Clear => {
+                    Ok(())
+                }
+            },
+            _ => Ok(()),
+        }
+    }
+
     pub fn status() -> Request {
         Request::Status {
             version: PROTOCOL_VERSION,
@@ -209,6 +250,16 @@ impl Request {
     }
 }
 
+fn check_times(times: u32) -> Result<(), String> {
+    if (1..=MAX_FAULT_TIMES).contains(&times) {
+        Ok(())
+    } else {
+        Err(format!(
+            "`times` must be between 1 and {MAX_FAULT_TIMES}, got {times}"
+        ))
+    }
+}
+
 /// Daemon → client.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type")]
@@ -262,6 +313,9 @@ pub enum ErrorKind {
     Refused,
     /// Tried and failed; see the events.
     Failed,
+    /// A value of the request is outside its allowed range; `message` names the field and the
+    /// range (the CLI exits 64, like a wrong command line).
+    Invalid,
     /// The daemon is busy (too many connections).
     Busy,
 }
@@ -518,6 +572,58 @@ mod tests {
             serde_json::from_str(r#"{"type":"Status","version":1,"later_field":true}"#)
                 .expect("unknown fields are ignored");
         assert_eq!(back, Request::status());
+    }
+
+    #[test]
+    fn every_number_is_checked_against_its_range() {
+        let suspend = |for_s| Request::Monitors {
+            version: PROTOCOL_VERSION,
+            action: MonitorAction::Suspend,
+            names: vec![],
+            for_s,
+        };
+        for ok in [None, Some(1), Some(1800), Some(7 * 24 * 3600)] {
+            assert_eq!(suspend(ok).check(), Ok(()), "{ok:?}");
+        }
+        for bad in [0, 7 * 24 * 3600 + 1, 1_000_000_000_000, 1 << 63, u64::MAX] {
+            let why = suspend(Some(bad)).check().expect_err("out of range");
+            assert!(why.contains("`for_s`") && why.contains("604800"), "{why}");
+        }
+        // A resume ignores `for_s`.
+        let resume = Request::Monitors {
+            version: PROTOCOL_VERSION,
+            action: MonitorAction::Resume,
+            names: vec![],
+            for_s: Some(u64::MAX),
+        };
+        assert_eq!(resume.check(), Ok(()));
+        let inject = |fault| Request::Inject {
+            version: PROTOCOL_VERSION,
+            fault,
+        };
+        let probe = |times| FaultDto::ProbeFails {
+            monitor: "m".into(),
+            times,
+        };
+        let script = |times, code| FaultDto::ScriptFails {
+            program: "/p".into(),
+            times,
+            code,
+        };
+        assert_eq!(inject(probe(1)).check(), Ok(()));
+        assert_eq!(inject(probe(MAX_FAULT_TIMES)).check(), Ok(()));
+        assert_eq!(inject(script(3, 255)).check(), Ok(()));
+        for (bad, field) in [
+            (probe(0), "`times`"),
+            (probe(MAX_FAULT_TIMES + 1), "`times`"),
+            (script(0, 1), "`times`"),
+            (script(1, 0), "`code`"),
+            (script(1, 256), "`code`"),
+            (script(1, -1), "`code`"),
+        ] {
+            let why = inject(bad).check().expect_err("out of range");
+            assert!(why.contains(field), "{why}");
+        }
     }
 
     #[test]

@@ -290,6 +290,22 @@ impl ProcessHandle for LinuxProcess {
         Box::pin(exit_of(self.exit.clone()))
     }
 
+    fn kill(&self) -> Result<(), HostError> {
+        let gone = |reason: String| HostError::Process {
+            pid: self.pid,
+            reason,
+        };
+        // A released group id may already be someone else's: never signal it.
+        if self.shared.released.load(Ordering::Acquire) {
+            return Err(gone("already exited".into()));
+        }
+        match killpg(self.shared.group.pgid, Signal::SIGKILL) {
+            Ok(()) => Ok(()),
+            Err(Errno::ESRCH) => Err(gone("already exited".into())),
+            Err(e) => Err(gone(format!("SIGKILL failed: {e}"))),
+        }
+    }
+
     fn terminate(&self, grace: Duration) -> BoxFuture<'static, ExitInfo> {
         let shared = Arc::clone(&self.shared);
         let rx = self.exit.clone();

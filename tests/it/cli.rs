@@ -143,6 +143,17 @@ impl Daemon {
         serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: {e}: {out}"))
     }
 
+    /// Send one raw request line on the socket; the reply line.
+    fn ask(&self, line: &str) -> String {
+        let mut s = UnixStream::connect(&self.socket).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        s.write_all(format!("{line}\n").as_bytes()).expect("write");
+        let mut reply = String::new();
+        let _ = BufReader::new(s).read_line(&mut reply);
+        reply
+    }
+
     fn status(&self) -> Option<StatusReply> {
         let out = self.cmd().args(["status", "--json"]).output().ok()?;
         serde_json::from_slice(&out.stdout).ok()
@@ -434,6 +445,171 @@ fn every_command_has_its_effect_on_a_real_daemon() {
     let gone = d.run(&["status"], 69);
     assert_eq!(gone.lines().count(), 1, "{gone}");
     assert!(gone.contains("upkeep daemon"), "{gone}");
+}
+
+/// Every node of `upkeep tree --json` with a restart in its window.
+fn restarted(node: &Value, out: &mut Vec<String>) {
+    if node["restarts"].as_u64().unwrap_or(0) > 0 {
+        out.push(format!("{} ({})", node["path"], node["last_failure"]));
+    }
+    for child in node["children"].as_array().into_iter().flatten() {
+        restarted(child, out);
+    }
+}
+
+/// Issue 8, defect 4: an operator's typo (`--for 100000years`) or a raw request with a huge
+/// `for_s` crashed rm, and four of them made an emergency shutdown (DOWN-3). Every number on
+/// the wire is now bounded: exit 64 from the CLI, an `invalid` reply on the socket, and no
+/// actor of the tree restarts.
+#[test]
+fn out_of_range_numbers_are_refused_and_crash_no_core_actor() {
+    let d = Daemon::start(&config("1s", 0), &[]);
+    for span in ["100000years", "8days"] {
+        let out = d.run(&["monitor", "suspend", "a-pid", "--for", span], 64);
+        assert!(out.contains("7days"), "{out}");
+    }
+    d.run(&["inject", "probe-fails", "ok", "--times", "0"], 64);
+    d.run(
+        &["inject", "script-fails", "/bin/sleep", "--code", "300"],
+        64,
+    );
+    for (raw, field) in [
+        (
+            r#"{"type":"Monitors","version":1,"action":"suspend","names":["a-pid"],"for_s":1000000000000}"#,
+            "for_s",
+        ),
+        (
+            r#"{"type":"Monitors","version":1,"action":"suspend","for_s":9223372036854775808}"#,
+            "for_s",
+        ),
+        (
+            r#"{"type":"Monitors","version":1,"action":"suspend","names":["a-pid"],"for_s":18446744073709551615}"#,
+            "for_s",
+        ),
+        (
+            r#"{"type":"Monitors","version":1,"action":"suspend","for_s":0}"#,
+            "for_s",
+        ),
+        (
+            r#"{"type":"Inject","version":1,"fault":{"fault":"probe_fails","monitor":"ok","times":0}}"#,
+            "times",
+        ),
+        (
+            r#"{"type":"Inject","version":1,"fault":{"fault":"script_fails","program":"/bin/sleep","times":1,"code":-9}}"#,
+            "code",
+        ),
+    ] {
+        let reply = d.ask(raw);
+        assert!(
+            reply.contains(r#""kind":"invalid""#) && reply.contains(field),
+            "{raw}: {reply}"
+        );
+    }
+    let s = d.status().expect("still serving");
+    assert_eq!(s.server.state, "online");
+    assert!(
+        s.monitors.iter().all(|m| !m.operator_suspended),
+        "nothing was suspended: {s:#?}"
+    );
+    let mut crashed = Vec::new();
+    restarted(&d.json(&["tree"])["root"], &mut crashed);
+    assert!(crashed.is_empty(), "restarted: {crashed:?}");
+    // The bound itself is accepted.
+    d.run(&["monitor", "suspend", "a-pid", "--for", "7days"], 0);
+    d.wait_for("suspended for a week", |s| s.monitors[0].operator_suspended);
+}
+
+/// Issue 8, defect 8: `config apply` installed the file before the live swap; a swap that
+/// fails (here: the daemon is going down through a final action when the apply arrives) left
+/// the file and `config pull` showing a configuration that was never in force.
+#[test]
+fn a_failed_live_swap_leaves_the_file_and_pull_on_the_configuration_in_force() {
+    // `ok` fails on demand and stops the daemon; `b` does not finish stopping until the test
+    // opens the gate, and the apply arrives meanwhile.
+    let gate = tempfile::tempdir().expect("gate");
+    let open = gate.path().join("open");
+    /// Opens the gate however the test ends, so the stop script never outlives it (it also
+    /// gives up by itself after 10 s).
+    struct OpenOnDrop(PathBuf);
+    impl Drop for OpenOnDrop {
+        fn drop(&mut self) {
+            let _ = fs::write(&self.0, "");
+        }
+    }
+    let original = config("1s", 0)
+        .replace(
+            r#"start: (program: "/bin/sleep", args: ["3601"]), mode: Async,"#,
+            &format!(
+                r#"start: (program: "/bin/sleep", args: ["3601"]), mode: Async,
+                 stop: (program: "/bin/sh", args: ["-c", "for i in $(seq 500); do [ -e {} ] && exit 0; sleep 0.02; done"]),"#,
+                open.display()
+            ),
+        )
+        .replace(
+            r#"recovery: (target: Resource("b"), reactivation_threshold: 1, final_action: NoOp),"#,
+            r#"recovery: (target: Sss, final_action: StopDaemon),"#,
+        );
+    let d = Daemon::start(&original, &[]);
+    let _gate = OpenOnDrop(open.clone());
+    let file = d.path("upkeep.ron");
+    let new = d.path("new.ron");
+    fs::write(
+        &new,
+        original.replace(r#"interval: "1s","#, r#"interval: "2s","#),
+    )
+    .expect("new");
+
+    d.run(&["inject", "probe-fails", "ok"], 0);
+    d.wait_for("stopping", |s| s.server.state == "stopping");
+    let out = d.run(&["config", "apply", new.to_str().expect("utf-8")], 1);
+    assert!(out.contains("stopping"), "{out}");
+    assert_eq!(
+        fs::read_to_string(&file).expect("file"),
+        original,
+        "the file on disk"
+    );
+    let pulled = d.path("pulled.ron");
+    d.run(&["config", "pull", pulled.to_str().expect("utf-8")], 0);
+    assert_eq!(
+        fs::read_to_string(&pulled).expect("pulled"),
+        original,
+        "config pull"
+    );
+    assert!(
+        !d.path(".upkeep.ron.tmp").exists(),
+        "no staged file is left behind"
+    );
+    fs::write(&open, "").expect("open the gate");
+    d.exit_status(Duration::from_secs(10))
+        .expect("the final action ends the daemon");
+}
+
+/// Issue 8, defect 9: `inject kill` signalled a pid read from the board (with a `kill(0)`
+/// fallback onto the daemon's own process group), and `down` with no engine called the OS
+/// action directly. Now the resource's actor kills its own process, and `down` after `stop`
+/// still takes the governor's power path (`pm 26`, `pm 22`), simulated.
+#[test]
+fn inject_kill_and_down_go_through_the_engine() {
+    let d = Daemon::start(&config("1s", 0), &[]);
+    let unknown = d.run(&["inject", "kill", "nope"], 65);
+    assert!(unknown.contains("`nope`"), "{unknown}");
+    d.run(&["resource", "stop", "b"], 0);
+    d.wait_for("b offline", |s| resource(s, "b").state == "offline");
+    let none = d.run(&["inject", "kill", "b"], 1);
+    assert!(none.contains("has no running process"), "{none}");
+
+    d.run(&["stop"], 0);
+    d.wait_for("stopped", |s| s.server.state == "stopped");
+    let down = d.run(&["down", "--reboot"], 0);
+    assert!(down.contains("simulated"), "{down}");
+    d.exit_status(Duration::from_secs(10))
+        .expect("daemon exits after down");
+    let out = d.output();
+    assert!(
+        out.contains("<type: pm><event: 26>")
+            && out.contains("<type: pm><event: 22> OS actions are simulated: would reboot now."),
+        "the governor's path: {out}"
+    );
 }
 
 fn tar_names(path: &Path) -> Vec<String> {
