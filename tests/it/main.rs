@@ -4,6 +4,7 @@ mod bond;
 mod cli;
 mod daemon;
 mod escalation;
+mod exits;
 mod governor;
 mod linux_host;
 mod monitors;
