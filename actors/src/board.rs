@@ -2,11 +2,17 @@
 //!
 //! Each actor writes its own entry into a `tokio::sync::watch`; readers (status snapshots, the
 //! pid monitor, `when_active` timing) read or await changes without sending a message, so a
-//! wedged actor can never make `upkeep status` hang and the pid monitor learns of a process exit
-//! the moment the resource records it (MON-10: event-driven, no polling delay).
+//! wedged actor can never make `upkeep status` hang.
+//!
+//! A watch keeps only the latest value, so it cannot carry events: a process that dies right
+//! after its spawn turns pid none → some → none between two looks of a reader. Process exits
+//! therefore also go out as messages: each resource entry has a list of exit subscribers (the
+//! pid monitors of that resource), and the resource hands every exit to each of them (MON-10:
+//! event-driven, no polling delay, nothing coalesced).
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, RwLock};
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, Weak};
 use std::time::SystemTime;
 
 use tokio::sync::watch;
@@ -41,12 +47,62 @@ pub struct ResourceStatus {
     pub state: ResourceState,
     /// The async process while it runs.
     pub pid: Option<u32>,
-    /// Bumped every time a new process is started: a pid monitor compares it to tell a new
-    /// process from an old exit.
+    /// The incarnation of the current (or last) process: bumped every time a new process is
+    /// started, never reused within the engine's life (a restarted resource actor continues the
+    /// count). Exit reports carry it, so a late report of an old process cannot act on its
+    /// successor.
     pub generation: u64,
     /// How the last process ended, while no new one runs.
     pub last_exit: Option<ExitInfo>,
     pub since: SystemTime,
+}
+
+/// One exit of a resource's process, as the resource that owned it reports it (MON-10).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProcessExit {
+    /// The process's incarnation ([`ResourceStatus::generation`]).
+    pub generation: u64,
+    pub pid: u32,
+    pub exit: ExitInfo,
+}
+
+/// Where a resource's exits go. Returns `false` once its receiver is gone; it is then dropped.
+/// Called from the resource's handler: it must only hand the report on (a cast), never wait.
+pub type ExitSink = Box<dyn Fn(ProcessExit) -> bool + Send + Sync>;
+
+/// The exit subscribers of one resource.
+#[derive(Default)]
+struct ExitSinks {
+    next_id: u64,
+    sinks: Vec<(u64, ExitSink)>,
+}
+
+impl fmt::Debug for ExitSinks {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} exit subscribers", self.sinks.len())
+    }
+}
+
+/// An exit subscription; dropping it unsubscribes.
+#[derive(Debug)]
+pub struct ExitSubscription {
+    board: Weak<Board>,
+    resource: String,
+    id: u64,
+}
+
+impl Drop for ExitSubscription {
+    fn drop(&mut self) {
+        if let Some(board) = self.board.upgrade() {
+            if let Some(sinks) = board.exits.get(&self.resource) {
+                lock(sinks).sinks.retain(|(id, _)| *id != self.id);
+            }
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// State of a group.
@@ -131,6 +187,9 @@ pub struct Board {
     /// Behind a lock because a hot configuration apply adds and removes monitors (APPLY-2 #2).
     monitors: RwLock<BTreeMap<String, watch::Sender<MonitorStatus>>>,
     pub governor: watch::Sender<GovernorStatus>,
+    /// Per resource, who hears of its process exits. Kept here rather than in the resource
+    /// actor so a subscription outlives restarts of the resource and of the subscriber's peers.
+    exits: BTreeMap<String, Mutex<ExitSinks>>,
 }
 
 impl Board {
@@ -163,6 +222,12 @@ impl Board {
                 (r.name.clone(), tx)
             })
             .collect();
+        let exits = config
+            .groups
+            .iter()
+            .flat_map(|g| g.resources.iter())
+            .map(|r| (r.name.clone(), Mutex::default()))
+            .collect();
         let monitors = RwLock::new(
             config
                 .monitors
@@ -181,7 +246,34 @@ impl Board {
             resources,
             monitors,
             governor,
+            exits,
         })
+    }
+
+    /// Hear of every exit of `resource`'s processes from now on, until the subscription is
+    /// dropped. `None` for an unknown resource (the key set is fixed).
+    pub fn subscribe_exits(
+        self: &Arc<Self>,
+        resource: &str,
+        sink: ExitSink,
+    ) -> Option<ExitSubscription> {
+        let mut sinks = lock(self.exits.get(resource)?);
+        sinks.next_id += 1;
+        let id = sinks.next_id;
+        sinks.sinks.push((id, sink));
+        Some(ExitSubscription {
+            board: Arc::downgrade(self),
+            resource: resource.to_string(),
+            id,
+        })
+    }
+
+    /// Hand one exit of `resource`'s process to every subscriber. The resource calls this after
+    /// recording the exit on its entry, so a subscriber reading the board sees it there too.
+    pub fn publish_exit(&self, resource: &str, exit: ProcessExit) {
+        if let Some(sinks) = self.exits.get(resource) {
+            lock(sinks).sinks.retain(|(_, sink)| sink(exit));
+        }
     }
 
     /// Update a resource entry in place (no-op for an unknown name: the key set is fixed).

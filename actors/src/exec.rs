@@ -10,7 +10,7 @@ use std::time::Duration;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use upkeep_config::{ActivationFinalAction, DeactivationFinalAction, ExecResource, StartMode};
 
-use crate::board::ResourceState;
+use crate::board::{ProcessExit, ResourceState};
 use crate::ctx::Ctx;
 use crate::event::{EventKind, Phase};
 use crate::host::{ExitInfo, ProcessHandle, ScriptOutcome, ScriptRun};
@@ -136,20 +136,22 @@ impl ExecState {
                     let generation = self.generation;
                     let pid = process.pid();
                     let exited = process.wait();
-                    let me2 = me.clone();
-                    self.waiter = Some(Task::spawn(async move {
-                        let exit = exited.await;
-                        let _ = me2.cast(ExecMsg::Exited { generation, exit });
-                    }));
                     self.process = Some(process);
                     self.ctx.board.update_resource(&self.spec.name, |r| {
                         r.pid = Some(pid);
                         r.generation = generation;
                         r.last_exit = None;
                     });
+                    // Queued before the waiter exists, so even a process that dies at once is
+                    // online before its exit is handled, and the exit is reported (MON-10).
                     let _ = me.cast(ExecMsg::StartFinished(ScriptOutcome::Exited(
                         ExitInfo::Code(0),
                     )));
+                    let me = me.clone();
+                    self.waiter = Some(Task::spawn(async move {
+                        let exit = exited.await;
+                        let _ = me.cast(ExecMsg::Exited { generation, exit });
+                    }));
                 }
                 Err(e) => {
                     let _ = me.cast(ExecMsg::StartFinished(ScriptOutcome::SpawnFailed(
@@ -221,6 +223,13 @@ impl Actor for ExecResourceActor {
         _me: ActorRef<ExecMsg>,
         args: ExecArgs,
     ) -> Result<ExecState, ActorProcessingErr> {
+        // The board outlives this actor: a restarted resource continues its processes' count,
+        // so an exit report of a predecessor's process never matches a process of ours.
+        let generation = args
+            .ctx
+            .board
+            .resource(&args.spec.name)
+            .map_or(0, |r| r.generation);
         let state = ExecState {
             ctx: args.ctx,
             group: args.group,
@@ -230,7 +239,7 @@ impl Actor for ExecResourceActor {
             counter: None,
             step: Step::Idle,
             process: None,
-            generation: 0,
+            generation,
             work: None,
             waiter: None,
         };
@@ -352,6 +361,7 @@ impl Actor for ExecResourceActor {
                 }
             }
             ExecMsg::Exited { generation, exit } => {
+                // Only the exit of the process this resource runs now counts.
                 if generation != state.generation {
                     return Ok(());
                 }
@@ -366,10 +376,20 @@ impl Actor for ExecResourceActor {
                     // Dropping the handle also kills what is left of its process group.
                     state.process = None;
                     state.ctx.emit(EventKind::ProcessExited {
-                        resource: name,
+                        resource: name.clone(),
                         pid,
                         exit,
                     });
+                    // MON-10: every exit reaches the pid monitors as a message; none is lost
+                    // between two looks at the board.
+                    state.ctx.board.publish_exit(
+                        &name,
+                        ProcessExit {
+                            generation,
+                            pid,
+                            exit,
+                        },
+                    );
                 }
             }
             ExecMsg::Kill(done) => {

@@ -12,12 +12,12 @@ use std::time::Duration;
 use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent};
 use upkeep_config::{Monitor, MonitorFinalAction, RecoveryTarget, Timing};
 
-use crate::board::MonitorPhase;
+use crate::board::{ExitSubscription, MonitorPhase, ProcessExit};
 use crate::ctx::Ctx;
 use crate::daemon::{DaemonAction, DaemonMsg};
 use crate::event::EventKind;
 use crate::governor::GovernorMsg;
-use crate::host::{ExitInfo, ProbeResult, Verdict};
+use crate::host::{ProbeResult, Verdict};
 use crate::ladder::{Intensity, Rung};
 use crate::probe::{ProbeActor, ProbeArgs, ProbeMsg};
 use crate::rc::RcMsg;
@@ -53,10 +53,8 @@ pub enum MonitorMsg {
         /// How long the check took (for the delay warning).
         elapsed: Duration,
     },
-    /// Pushed by the pid probe the moment the watched process exits.
-    ProcessGone {
-        exit: ExitInfo,
-    },
+    /// MON-10: the watched resource reports an exit of its process, the moment it happens.
+    ProcessGone(ProcessExit),
     Rung {
         rung: Rung,
         used: u32,
@@ -97,6 +95,11 @@ pub struct MonitorState {
     waiting: Option<Task>,
     target_watch: Option<Task>,
     recovery: Option<Task>,
+    /// The pid monitor's subscription to its resource's exit reports.
+    exits: Option<ExitSubscription>,
+    /// The process incarnation whose exit a check has already counted, so its report does not
+    /// count the same exit twice.
+    exit_counted: Option<u64>,
 }
 
 impl MonitorState {
@@ -195,11 +198,42 @@ impl MonitorState {
         // A check that only reads the board (pid, multi-target) is done here, without a round
         // trip through the probe: it has no I/O that could hang or crash (PERFORMANCE.md: idle
         // CPU with many monitors).
-        if let Some(result) = crate::probe::board_check(&self.ctx.board, &self.spec.kind) {
+        if let Some(resource) = self.spec.pid_target() {
+            // One reading, so the incarnation noted is the one the verdict is about.
+            let status = self.ctx.board.resource(resource);
+            let result = crate::probe::pid_result(resource, status.as_ref());
+            self.exit_counted = status.filter(|s| s.pid.is_none()).map(|s| s.generation);
+            self.on_result(result);
+        } else if let Some(result) = crate::probe::board_check(&self.ctx.board, &self.spec.kind) {
             self.on_result(result);
         } else if let Some(probe) = &self.probe {
             let _ = probe.cast(ProbeMsg::Check { epoch: self.epoch });
         }
+    }
+
+    /// MON-10: an exit report of the watched resource counts as an abnormal check, unless it is
+    /// about a process the resource no longer has (a successor runs: the report is stale) or a
+    /// check already saw this very exit on the board.
+    fn on_exit(&mut self, report: ProcessExit) {
+        let Some(resource) = self.spec.pid_target().map(str::to_string) else {
+            return;
+        };
+        let current = self
+            .ctx
+            .board
+            .resource(&resource)
+            .is_some_and(|s| s.generation == report.generation);
+        if !current || self.exit_counted == Some(report.generation) {
+            return;
+        }
+        self.exit_counted = Some(report.generation);
+        self.on_result(ProbeResult::error(
+            1,
+            format!(
+                "process of resource {resource} is not running (ended with {})",
+                report.exit
+            ),
+        ));
     }
 
     /// A check that used more than its share of the timeout is reported before it fails
@@ -445,6 +479,8 @@ impl Actor for MonitorActor {
             waiting: None,
             target_watch: None,
             recovery: None,
+            exits: None,
+            exit_counted: None,
         })
     }
 
@@ -503,6 +539,15 @@ impl Actor for MonitorActor {
                 }));
             }
         }
+        if let Some(resource) = state.spec.pid_target() {
+            // Subscribed before the first check: an exit before this point is on the board
+            // for that check, any later one comes as a report.
+            let to = me.clone();
+            state.exits = state.ctx.board.subscribe_exits(
+                resource,
+                Box::new(move |exit| to.cast(MonitorMsg::ProcessGone(exit)).is_ok()),
+            );
+        }
         state.ctx.emit(EventKind::MonitorStart {
             monitor: state.name(),
         });
@@ -551,15 +596,12 @@ impl Actor for MonitorActor {
                     state.on_result(result);
                 }
             }
-            MonitorMsg::ProcessGone { exit } => {
+            MonitorMsg::ProcessGone(report) => {
+                // Outside monitoring the report is moot: the check that starts monitoring
+                // again reads the board, which shows the exit. While a declared error awaits
+                // its rung, the exit is the one that error is about.
                 if state.phase == MonitorPhase::Monitoring && !state.awaiting_rung {
-                    let resource = state.spec.pid_target().unwrap_or_default().to_string();
-                    state.on_result(ProbeResult::error(
-                        1,
-                        format!(
-                            "process of resource {resource} is not running (ended with {exit})"
-                        ),
-                    ));
+                    state.on_exit(report);
                 }
             }
             MonitorMsg::Rung { rung, used } => {
@@ -651,6 +693,7 @@ impl Actor for MonitorActor {
         state.waiting = None;
         state.target_watch = None;
         state.recovery = None;
+        state.exits = None;
         state.set_phase(MonitorPhase::Stopped);
         state.ctx.emit(EventKind::MonitorStop {
             monitor: state.name(),

@@ -1,16 +1,16 @@
 //! Probe: the risky part of a monitor — the check itself, which may hang or crash — kept in its
 //! own actor so the monitor's counters survive a probe restart (ARCHITECTURE §2).
 //!
-//! The pid monitor (MON-10) needs no I/O: it reads the board entry of its exec resource, and a
-//! watcher task pushes a `ProcessGone` the moment the resource records its process's exit, so a
-//! dead process is seen without waiting for the next interval. Every other type asks the Host,
-//! in a helper task bounded by the monitor's timeout (MON-4), so a hung check never blocks the
-//! actor, other monitors, or the daemon.
+//! The pid monitor (MON-10) needs no I/O: its check reads the board entry of its exec resource,
+//! and the monitor itself subscribes to the resource's exit reports, so a dead process is seen
+//! without waiting for the next interval. Every other type asks the Host, in a helper task
+//! bounded by the monitor's timeout (MON-4), so a hung check never blocks the actor, other
+//! monitors, or the daemon.
 
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use upkeep_config::{Monitor, MonitorKind};
 
-use crate::board::{Board, ResourceState};
+use crate::board::{Board, ResourceStatus};
 use crate::ctx::Ctx;
 use crate::host::{ProbeResult, Verdict};
 use crate::monitor::MonitorMsg;
@@ -35,7 +35,6 @@ pub struct ProbeState {
     spec: Monitor,
     monitor: ActorRef<MonitorMsg>,
     in_flight: Option<Task>,
-    watcher: Option<Task>,
 }
 
 /// The checks that only read the board (no I/O, nothing that can hang): the pid monitor and
@@ -91,7 +90,12 @@ fn check_members(
 
 /// MON-10: the resource's process is alive when the board shows a pid for it.
 fn check_pid(board: &Board, resource: &str) -> ProbeResult {
-    match board.resource(resource) {
+    pid_result(resource, board.resource(resource).as_ref())
+}
+
+/// The pid check on one reading of `resource`'s board entry.
+pub fn pid_result(resource: &str, status: Option<&ResourceStatus>) -> ProbeResult {
+    match status {
         Some(status) if status.pid.is_some() => ProbeResult::normal(),
         Some(status) => {
             let how = status
@@ -122,39 +126,7 @@ impl Actor for ProbeActor {
             spec: args.spec,
             monitor: args.monitor,
             in_flight: None,
-            watcher: None,
         })
-    }
-
-    async fn post_start(
-        &self,
-        _me: ActorRef<ProbeMsg>,
-        state: &mut ProbeState,
-    ) -> Result<(), ActorProcessingErr> {
-        if let MonitorKind::Pid { resource } = &state.spec.kind {
-            if let Some(tx) = state.ctx.board.resources.get(resource) {
-                let mut rx = tx.subscribe();
-                let monitor = state.monitor.clone();
-                state.watcher = Some(Task::spawn(async move {
-                    let mut last_pid = rx.borrow_and_update().pid;
-                    while rx.changed().await.is_ok() {
-                        let (pid, exit, state) = {
-                            let s = rx.borrow_and_update();
-                            (s.pid, s.last_exit, s.state)
-                        };
-                        // Only an exit of a running process of an active resource is news;
-                        // a stop in progress ends its process on purpose.
-                        if last_pid.is_some() && pid.is_none() && state == ResourceState::Online {
-                            if let Some(exit) = exit {
-                                let _ = monitor.cast(MonitorMsg::ProcessGone { exit });
-                            }
-                        }
-                        last_pid = pid;
-                    }
-                }));
-            }
-        }
-        Ok(())
     }
 
     async fn handle(

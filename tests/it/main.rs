@@ -5,6 +5,7 @@ mod cli;
 mod control;
 mod daemon;
 mod escalation;
+mod exits;
 mod governor;
 mod governor_daemon;
 mod linux_host;
