@@ -247,8 +247,16 @@ pub enum EventKind {
     },
     MonitorsSuspended,
     MonitorsResumed,
-    ProbeRestarted {
-        monitor: String,
+    /// An actor below rc or rm crashed (panic or kill) and its supervisor restarted it. The
+    /// module is the subtree's: `rc` below rc, `rm` below rm.
+    ActorRestarted {
+        actor: String,
+        reason: String,
+    },
+    /// An actor below rc or rm crashed more often than its supervisor's restart intensity
+    /// allows: the supervisor gives up and escalates (docs/ARCHITECTURE.md, "Supervision").
+    ActorGaveUp {
+        actor: String,
         reason: String,
     },
     /// `upkeep down [--reboot]` (CMD-3): manual, so not counted by the governor (MAP-6).
@@ -286,6 +294,12 @@ impl EventKind {
     pub fn module(&self) -> Module {
         use EventKind::*;
         match self {
+            ActorRestarted { actor, .. } | ActorGaveUp { actor, .. } => {
+                match actor.split('/').next() {
+                    Some("rm") => Module::Rm,
+                    _ => Module::Rc,
+                }
+            }
             DaemonStarted
             | DaemonStopping { .. }
             | DaemonStopped
@@ -330,7 +344,6 @@ impl EventKind {
             | MonitorFinalAction { .. }
             | MonitorsSuspended
             | MonitorsResumed
-            | ProbeRestarted { .. }
             | MonitorSuspended { .. }
             | MonitorResumed { .. }
             | MonitorDelay { .. }
@@ -415,7 +428,15 @@ impl EventKind {
             MonitorFinalAction { .. } => 14,
             MonitorsSuspended => 20,
             MonitorsResumed => 21,
-            ProbeRestarted { .. } => 30,
+            ActorRestarted { actor, .. } | ActorGaveUp { actor, .. } => {
+                let below_rm = actor.starts_with("rm/");
+                match (self, below_rm) {
+                    (ActorRestarted { .. }, true) => 30,
+                    (_, true) => 31,
+                    (ActorRestarted { .. }, false) => 60,
+                    (_, false) => 61,
+                }
+            }
             MonitorSuspended { .. } => 22,
             MonitorResumed { .. } => 23,
             MonitorDelay { .. } => 71,
@@ -437,13 +458,14 @@ impl EventKind {
             | ProcessExited { .. }
             | RecoverySkipped { .. }
             | Reactivation { .. }
-            | ProbeRestarted { .. }
+            | ActorRestarted { .. }
             | FinalActionStarted { .. }
             | OsAction { .. }
             | DaemonStopping { .. }
             | MonitorsSuspended
             | Suspended => Level::Warning,
             CoreFailed { .. }
+            | ActorGaveUp { .. }
             | FinalActionRefused { .. }
             | OsActionFailed { .. }
             | RebootStateDamaged { .. }
@@ -568,9 +590,14 @@ impl fmt::Display for EventKind {
             }
             MonitorsSuspended => write!(f, "All monitors have been suspended."),
             MonitorsResumed => write!(f, "All monitors have been resumed."),
-            ProbeRestarted { monitor, reason } => {
-                write!(f, "The probe of monitor {monitor} was restarted. ({reason})")
-            }
+            ActorRestarted { actor, reason } => write!(
+                f,
+                "Internal process {actor} terminated abnormally and was restarted. ({reason})"
+            ),
+            ActorGaveUp { actor, reason } => write!(
+                f,
+                "Internal process {actor} terminated abnormally too often; its supervisor gives up. ({reason})"
+            ),
             MonitorSuspended { monitor, until: None } => write!(f, "Monitor {monitor} suspended."),
             MonitorSuspended { monitor, until: Some(until) } => {
                 write!(f, "Monitor {monitor} suspended until {until}.")

@@ -15,7 +15,8 @@ use crate::ctx::Ctx;
 use crate::event::{EventKind, Phase};
 use crate::host::{ExitInfo, ProcessHandle, ScriptOutcome, ScriptRun};
 use crate::ladder::Rung;
-use crate::retry::{RetryArgs, RetryCounter, RetryMsg};
+use crate::retry::{Ladders, RetryArgs, RetryCounter, RetryMsg};
+use crate::supervise::{Decision, Level, Supervisor};
 use crate::task::Task;
 
 /// Lane of the activation ladder in this resource's RetryCounter.
@@ -55,6 +56,8 @@ pub enum ExecMsg {
     Terminated,
     Exited { generation: u64, exit: ExitInfo },
     Rung { lane: usize, rung: Rung },
+    /// Try again to restart the retry counter after its restart could not spawn it.
+    RestartCounter,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,6 +74,11 @@ pub struct ExecState {
     spec: ExecResource,
     report: ReportSink,
     counter: Option<ActorRef<RetryMsg>>,
+    /// The activation and deactivation ladders, kept across the counter's restarts.
+    ladders: Ladders,
+    /// The lane whose failure awaits its rung: asked again if the counter crashed meanwhile.
+    awaiting_rung: Option<usize>,
+    children: Supervisor<()>,
     step: Step,
     process: Option<Box<dyn ProcessHandle>>,
     generation: u64,
@@ -103,7 +111,10 @@ impl ExecState {
         }
     }
 
-    fn counter(&self, msg: RetryMsg) {
+    fn counter(&mut self, msg: RetryMsg) {
+        if let RetryMsg::Failure { lane } = msg {
+            self.awaiting_rung = Some(lane);
+        }
         if let Some(counter) = &self.counter {
             let _ = counter.cast(msg);
         }
@@ -205,6 +216,56 @@ impl ExecState {
     }
 }
 
+impl ExecState {
+    async fn spawn_counter(&mut self, me: &ActorRef<ExecMsg>) -> Result<(), ActorProcessingErr> {
+        let sink_to = me.clone();
+        let (counter, _) = me
+            .get_cell()
+            .spawn_linked(
+                me.get_name().map(|n| format!("{n}/retry")),
+                RetryCounter,
+                RetryArgs {
+                    ladders: self.ladders.clone(),
+                    sink: Box::new(move |lane, rung, _| {
+                        let _ = sink_to.cast(ExecMsg::Rung { lane, rung });
+                    }),
+                    chaos: self.ctx.chaos.clone(),
+                },
+            )
+            .await?;
+        self.children.started((), counter.get_cell());
+        self.counter = Some(counter);
+        Ok(())
+    }
+
+    /// Carry out the supervisor's decision about the counter's exit. Past the intensity the
+    /// resource fails itself: without its counter it could never reach a final action, and
+    /// the group restarts both.
+    async fn decided(
+        &mut self,
+        me: &ActorRef<ExecMsg>,
+        decision: Decision<()>,
+    ) -> Result<(), ActorProcessingErr> {
+        match decision {
+            Decision::Ignore => Ok(()),
+            Decision::Escalate { .. } => Err("retry counter keeps crashing".into()),
+            Decision::Restart { .. } => {
+                self.counter = None;
+                if let Err(e) = self.spawn_counter(me).await {
+                    let next = self.children.spawn_failed((), &e);
+                    return Box::pin(self.decided(me, next)).await;
+                }
+                // The ladders are ours: a failure the crashed counter never answered is asked
+                // again without being counted twice.
+                if let (Some(lane), Some(counter)) = (self.awaiting_rung, &self.counter) {
+                    let _ = counter.cast(RetryMsg::Failure { lane });
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
 impl Actor for ExecResourceActor {
     type Msg = ExecMsg;
     type State = ExecState;
@@ -212,10 +273,18 @@ impl Actor for ExecResourceActor {
 
     async fn pre_start(
         &self,
-        _me: ActorRef<ExecMsg>,
+        me: ActorRef<ExecMsg>,
         args: ExecArgs,
     ) -> Result<ExecState, ActorProcessingErr> {
         let state = ExecState {
+            ladders: Ladders::new(&[
+                args.spec.activation.retries,
+                args.spec.deactivation.retries,
+            ]),
+            awaiting_rung: None,
+            children: Supervisor::new(&args.ctx, Level::Inner, move |()| {
+                let _ = me.cast(ExecMsg::RestartCounter);
+            }),
             ctx: args.ctx,
             group: args.group,
             index: args.index,
@@ -242,25 +311,7 @@ impl Actor for ExecResourceActor {
         me: ActorRef<ExecMsg>,
         state: &mut ExecState,
     ) -> Result<(), ActorProcessingErr> {
-        let sink_to = me.clone();
-        let (counter, _) = me
-            .get_cell()
-            .spawn_linked(
-                me.get_name().map(|n| format!("{n}/retry")),
-                RetryCounter,
-                RetryArgs {
-                    limits: vec![
-                        state.spec.activation.retries,
-                        state.spec.deactivation.retries,
-                    ],
-                    sink: Box::new(move |lane, rung, _| {
-                        let _ = sink_to.cast(ExecMsg::Rung { lane, rung });
-                    }),
-                },
-            )
-            .await?;
-        state.counter = Some(counter);
-        Ok(())
+        state.spawn_counter(&me).await
     }
 
     async fn handle(
@@ -269,8 +320,18 @@ impl Actor for ExecResourceActor {
         msg: ExecMsg,
         state: &mut ExecState,
     ) -> Result<(), ActorProcessingErr> {
+        state.ctx.chaos_check(&me.get_cell());
         let name = state.spec.name.clone();
         match msg {
+            ExecMsg::RestartCounter => {
+                if state.counter.is_none() {
+                    let decision = Decision::Restart {
+                        key: (),
+                        reason: String::new(),
+                    };
+                    state.decided(&me, decision).await?;
+                }
+            }
             ExecMsg::Activate => {
                 if state.step != Step::Idle {
                     return Ok(());
@@ -367,6 +428,7 @@ impl Actor for ExecResourceActor {
                 }
             }
             ExecMsg::Rung { lane, rung } => {
+                state.awaiting_rung = None;
                 let (phase, step) = match lane {
                     ACTIVATION => (Phase::Activation, Step::Starting),
                     _ => (Phase::Deactivation, Step::Stopping),
@@ -424,26 +486,20 @@ impl Actor for ExecResourceActor {
 
     async fn handle_supervisor_evt(
         &self,
-        _me: ActorRef<ExecMsg>,
+        me: ActorRef<ExecMsg>,
         event: ractor::SupervisionEvent,
-        _state: &mut ExecState,
+        state: &mut ExecState,
     ) -> Result<(), ActorProcessingErr> {
-        // A resource without its retry counter could never reach a final action: fail, and let
-        // the group restart both.
-        match event {
-            ractor::SupervisionEvent::ActorFailed(_, err) => {
-                Err(format!("retry counter failed: {err}").into())
-            }
-            _ => Ok(()),
-        }
+        let decision = state.children.on_event(&event);
+        state.decided(&me, decision).await
     }
 
     async fn post_stop(
         &self,
-        me: ActorRef<ExecMsg>,
-        _state: &mut ExecState,
+        _me: ActorRef<ExecMsg>,
+        state: &mut ExecState,
     ) -> Result<(), ActorProcessingErr> {
-        crate::supervise::stop_children(&me.get_cell()).await;
+        state.children.stop_all().await;
         Ok(())
     }
 }

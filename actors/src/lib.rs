@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod board;
+pub mod chaos;
 pub mod ctx;
 pub mod daemon;
 pub mod event;
@@ -35,6 +36,7 @@ use ractor::{Actor, ActorRef};
 use upkeep_config::Config;
 
 use crate::board::Board;
+use crate::chaos::CrashPlan;
 use crate::ctx::{Ctx, Names};
 use crate::daemon::{Daemon, DaemonMsg};
 use crate::event::Events;
@@ -90,6 +92,17 @@ impl Engine {
         host: Arc<dyn Host>,
         instance: &str,
     ) -> Result<Engine, EngineError> {
+        Engine::start_with_crash_plan(config, host, instance, CrashPlan::default()).await
+    }
+
+    /// [`Engine::start`] with a crash plan from `SimulatedHost::crash_plan`, for supervision
+    /// tests: the actors it names panic in their next handler (`chaos.rs`).
+    pub async fn start_with_crash_plan(
+        config: Arc<Config>,
+        host: Arc<dyn Host>,
+        instance: &str,
+        chaos: CrashPlan,
+    ) -> Result<Engine, EngineError> {
         let clock_host = host.clone();
         let events = Events::new(Arc::new(move || clock_host.now_wall()));
         let board = Board::new(&config, host.now_wall());
@@ -102,6 +115,7 @@ impl Engine {
             live,
             names: Names::new(instance),
             journal: Default::default(),
+            chaos,
         };
         let (daemon, join) = Actor::spawn(Some(ctx.names.daemon()), Daemon, ctx.clone())
             .await

@@ -142,6 +142,7 @@ impl Actor for UserSpaceActor {
         msg: UserSpaceMsg,
         state: &mut UserSpaceState,
     ) -> Result<(), ActorProcessingErr> {
+        state.ctx.chaos_check(&me.get_cell());
         if state.disarmed {
             if let UserSpaceMsg::Disarm {
                 done: Some(done), ..
