@@ -17,7 +17,7 @@ use crate::rc::{RcMsg, ResourceControl};
 use crate::rm::{ResourceMonitor, RmArgs, RmMsg};
 use crate::supervise::{Decision, Level, Supervisor};
 use crate::task::Task;
-use crate::userspace::{UserSpaceActor, UserSpaceArgs, UserSpaceMsg};
+use crate::userspace::{UserSpaceActor, UserSpaceArgs, UserSpaceMsg, WatchdogSlot};
 
 /// USW-2: at most one user-space monitor.
 fn user_space_monitor(config: &Config) -> Option<upkeep_config::Monitor> {
@@ -134,6 +134,8 @@ pub struct DaemonState {
     rc: Option<ActorRef<RcMsg>>,
     rm: Option<ActorRef<RmMsg>>,
     userspace: Option<ActorRef<UserSpaceMsg>>,
+    /// The user-space monitor's watchdog, held here across its restarts (USW-1).
+    watchdog: WatchdogSlot,
     phase: Phase,
     monitors_started: bool,
     suspended: bool,
@@ -198,6 +200,7 @@ impl DaemonState {
                         UserSpaceArgs {
                             ctx: self.ctx.clone(),
                             spec,
+                            watchdog: self.watchdog.clone(),
                         },
                     )
                     .await
@@ -228,8 +231,12 @@ impl DaemonState {
     /// through the governor. A governor that failed for good is replaced once, uncounted, for
     /// this one shutdown: it is the only door to an OS action.
     async fn core_failed(&mut self, me: &ActorRef<DaemonMsg>, core: Core) {
+        let actor = self
+            .children
+            .path(&core)
+            .unwrap_or_else(|| core.label().to_string());
         if self.emergency_tried {
-            self.begin_stop(me, format!("internal process {} keeps failing", core.label()));
+            self.begin_stop(me, format!("internal process {actor} keeps failing"));
             return;
         }
         self.emergency_tried = true;
@@ -244,7 +251,7 @@ impl DaemonState {
             }
         }
         let _ = me.cast(DaemonMsg::FinalAction {
-            origin: format!("internal process {}", core.label()),
+            origin: format!("internal process {actor}"),
             action: DaemonAction::EmergencyShutdown,
         });
     }
@@ -388,6 +395,7 @@ impl Actor for Daemon {
             rc: None,
             rm: None,
             userspace: None,
+            watchdog: WatchdogSlot::default(),
             phase: Phase::Starting,
             monitors_started: false,
             suspended: false,

@@ -144,6 +144,12 @@ impl<K: Clone + PartialEq + Debug + Send + 'static> Supervisor<K> {
         }
     }
 
+    /// The tree path of child `key` (its registered name without the instance).
+    pub fn path(&self, key: &K) -> Option<String> {
+        self.find(key)
+            .map(|i| self.ctx.names.display(&self.children[i].name).to_string())
+    }
+
     /// The running child `key`, if any.
     pub fn cell(&self, key: &K) -> Option<&ActorCell> {
         self.find(key).and_then(|i| self.children[i].cell.as_ref())
