@@ -73,7 +73,7 @@ impl Ctx {
     /// The one way actors find each other by name. A miss (the actor is down, restarting, or
     /// of another type) is reported with who looked for it, never silently dropped.
     pub fn find<M: ractor::Message>(&self, name: &str, wanted_by: &str) -> Option<ActorRef<M>> {
-        let found = ActorRef::<M>::where_is(name.to_string());
+        let found = ActorRef::<M>::where_is(name);
         if found.is_none() {
             tracing::warn!(
                 actor = self.names.display(name),

@@ -257,15 +257,15 @@ impl DaemonState {
     }
 
     fn rc(&self) -> Option<ActorRef<RcMsg>> {
-        self.rc.clone().filter(|a| running(a))
+        self.rc.clone().filter(running)
     }
 
     fn rm(&self) -> Option<ActorRef<RmMsg>> {
-        self.rm.clone().filter(|a| running(a))
+        self.rm.clone().filter(running)
     }
 
     fn governor(&self) -> Option<ActorRef<GovernorMsg>> {
-        self.governor.clone().filter(|a| running(a))
+        self.governor.clone().filter(running)
     }
 
     fn begin_stop(&mut self, me: &ActorRef<DaemonMsg>, reason: String) {
@@ -477,7 +477,7 @@ impl Actor for Daemon {
                 // USW-5: closed (magic close) on an orderly stop; left armed while the OS goes
                 // down, so a hung shutdown is reset (DOWN-6).
                 if user_space_monitor(&state.ctx.config).is_some() {
-                    if let Some(us) = state.userspace.clone().filter(|a| running(a)) {
+                    if let Some(us) = state.userspace.clone().filter(running) {
                         let keep_armed = state.pending_os.is_some();
                         let _ = us
                             .call(

@@ -54,8 +54,14 @@ pub enum ExecMsg {
     StartFinished(ScriptOutcome),
     StopFinished(ScriptOutcome),
     Terminated,
-    Exited { generation: u64, exit: ExitInfo },
-    Rung { lane: usize, rung: Rung },
+    Exited {
+        generation: u64,
+        exit: ExitInfo,
+    },
+    Rung {
+        lane: usize,
+        rung: Rung,
+    },
     /// Try again to restart the retry counter after its restart could not spawn it.
     RestartCounter,
 }
@@ -277,10 +283,7 @@ impl Actor for ExecResourceActor {
         args: ExecArgs,
     ) -> Result<ExecState, ActorProcessingErr> {
         let state = ExecState {
-            ladders: Ladders::new(&[
-                args.spec.activation.retries,
-                args.spec.deactivation.retries,
-            ]),
+            ladders: Ladders::new(&[args.spec.activation.retries, args.spec.deactivation.retries]),
             awaiting_rung: None,
             children: Supervisor::new(&args.ctx, Level::Inner, move |()| {
                 let _ = me.cast(ExecMsg::RestartCounter);

@@ -702,8 +702,7 @@ impl Actor for GroupActor {
                 incarnation,
                 report,
             } => {
-                if index < state.slots.len() && incarnation == state.children.incarnation(&index)
-                {
+                if index < state.slots.len() && incarnation == state.children.incarnation(&index) {
                     state.on_report(index, report);
                 }
             }

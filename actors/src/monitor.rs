@@ -342,7 +342,10 @@ impl MonitorState {
         });
         self.epoch += 1;
         self.set_phase(MonitorPhase::Recovering);
-        let Some(rc) = self.ctx.find::<RcMsg>(&self.ctx.names.rc(), &self.spec.name) else {
+        let Some(rc) = self
+            .ctx
+            .find::<RcMsg>(&self.ctx.names.rc(), &self.spec.name)
+        else {
             let _ = me.cast(MonitorMsg::RecoveryDone { ok: false });
             return;
         };

@@ -25,7 +25,9 @@ impl Ladders {
     }
 
     fn lock(&self) -> MutexGuard<'_, Vec<RetryLadder>> {
-        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 

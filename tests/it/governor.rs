@@ -237,7 +237,11 @@ async fn a_core_actor_that_keeps_crashing_makes_an_emergency_shutdown() {
             assert_eq!(
                 lines,
                 [
-                    ev!("pm", 10, "Internal process rc terminated abnormally and was restarted. (killed)"),
+                    ev!(
+                        "pm",
+                        10,
+                        "Internal process rc terminated abnormally and was restarted. (killed)"
+                    ),
                     // The group's process died with rc; the new rc starts it again.
                     ev!("rc", 10, "The start processing of a group g1 started."),
                     ev!("rc", 30, "The start processing of a resource app started."),

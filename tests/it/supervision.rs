@@ -201,14 +201,11 @@ async fn a_resource_that_keeps_panicking_makes_rc_restart_its_group() {
 // --- retry counter (rc/g1/app/retry) under its resource ----------------------------------------
 
 #[tokio::test(flavor = "current_thread", start_paused = true)]
-async fn a_retry_counter_that_panics_is_restarted_and_one_that_keeps_panicking_fails_its_resource(
-) {
+async fn a_retry_counter_that_panics_is_restarted_and_one_that_keeps_panicking_fails_its_resource()
+{
     let mut sim = boot().await;
     crash(&mut sim, "rc/g1/app/retry", RetryMsg::Reset { lane: 0 }).await;
-    assert_eq!(
-        sim.take(),
-        [restarted("rc", 60, "rc/g1/app/retry", PANIC)]
-    );
+    assert_eq!(sim.take(), [restarted("rc", 60, "rc/g1/app/retry", PANIC)]);
     crash(&mut sim, "rc/g1/app/retry", RetryMsg::Reset { lane: 0 }).await;
     let mut expected = vec![
         gave_up("rc", 61, "rc/g1/app/retry", PANIC),
@@ -340,7 +337,11 @@ async fn a_probe_that_panics_is_restarted_and_one_that_keeps_panicking_restarts_
     assert_eq!(
         sim.take(),
         [
-            ev!("rm", 3, "Monitor diskw detected a failure (1/1). (I/O error)"),
+            ev!(
+                "rm",
+                3,
+                "Monitor diskw detected a failure (1/1). (I/O error)"
+            ),
             ev!("rm", 9, "Monitor diskw failed. (I/O error)"),
             ev!("rm", 14, "Final action of monitor diskw: NoOp."),
         ]
@@ -402,7 +403,10 @@ async fn rm_restarted_after_a_panic_keeps_the_suspensions_then_a_second_crash_sh
     let mut sim = boot().await;
     // OPS-4: the operator pauses pidw; OPS-2: the daemon is suspended.
     let engine = sim.engine();
-    assert_eq!(engine.suspend_monitors(vec!["pidw".into()], None).await, Ok(()));
+    assert_eq!(
+        engine.suspend_monitors(vec!["pidw".into()], None).await,
+        Ok(())
+    );
     assert_eq!(engine.suspend(true).await, Ok(()));
     sim.run_for(Duration::from_millis(10)).await;
     sim.take();
@@ -466,8 +470,8 @@ async fn rm_restarted_after_a_panic_keeps_the_suspensions_then_a_second_crash_sh
 // --- governor under the daemon ----------------------------------------------------------------
 
 #[tokio::test(flavor = "current_thread", start_paused = true)]
-async fn the_governor_restarted_after_a_panic_keeps_its_count_and_a_second_crash_still_shuts_down(
-) {
+async fn the_governor_restarted_after_a_panic_keeps_its_count_and_a_second_crash_still_shuts_down()
+{
     let mut sim = boot().await;
     crash(&mut sim, "governor", GovernorMsg::Tick).await;
     assert_eq!(sim.take(), [restarted("pm", 10, "governor", PANIC)]);
@@ -501,8 +505,8 @@ async fn the_governor_restarted_after_a_panic_keeps_its_count_and_a_second_crash
 // --- user-space monitor under the daemon ------------------------------------------------------
 
 #[tokio::test(flavor = "current_thread", start_paused = true)]
-async fn the_user_space_monitor_restarted_after_a_panic_feeds_again_and_a_second_crash_shuts_down(
-) {
+async fn the_user_space_monitor_restarted_after_a_panic_feeds_again_and_a_second_crash_shuts_down()
+{
     let mut sim = boot().await;
     sim.panic_next("userspace/usw");
     sim.run_for(Duration::from_secs(3)).await;
