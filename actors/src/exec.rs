@@ -5,6 +5,7 @@
 //! the outcome back, so a hung script cannot wedge the mailbox. A process's life is tied to the
 //! actor's: the `ProcessHandle` kills the whole process group when dropped.
 
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef};
@@ -40,12 +41,32 @@ pub type ReportSink = Box<dyn Fn(usize, ResourceReport) + Send + Sync>;
 
 pub struct ExecResourceActor;
 
+/// The process of one exec resource, held for it by its group: a crash of the resource's actor
+/// hands the process back here and the restarted incarnation adopts it, so the application
+/// keeps running. It dies with the group (the handle kills its process group when dropped).
+#[derive(Clone, Default)]
+pub struct ProcessKeeper(Arc<Mutex<Option<Box<dyn ProcessHandle>>>>);
+
+impl ProcessKeeper {
+    fn slot(&self) -> MutexGuard<'_, Option<Box<dyn ProcessHandle>>> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Whether a process waits here for the next incarnation.
+    pub fn holds(&self) -> bool {
+        self.slot().is_some()
+    }
+}
+
 pub struct ExecArgs {
     pub ctx: Ctx,
     pub group: String,
     pub index: usize,
     pub spec: ExecResource,
     pub report: ReportSink,
+    pub keeper: ProcessKeeper,
 }
 
 pub enum ExecMsg {
@@ -87,6 +108,8 @@ pub struct ExecState {
     children: Supervisor<()>,
     step: Step,
     process: Option<Box<dyn ProcessHandle>>,
+    /// Where the process goes when this incarnation's state is dropped.
+    keeper: ProcessKeeper,
     generation: u64,
     /// The script or terminate task in flight, and the waiter of the process.
     work: Option<Task>,
@@ -222,6 +245,16 @@ impl ExecState {
     }
 }
 
+impl Drop for ExecState {
+    fn drop(&mut self) {
+        // After a panic or a kill ractor drops the state without `post_stop`: the process
+        // goes back to the group for the next incarnation instead of dying with this one.
+        if let Some(process) = self.process.take() {
+            *self.keeper.slot() = Some(process);
+        }
+    }
+}
+
 impl ExecState {
     async fn spawn_counter(&mut self, me: &ActorRef<ExecMsg>) -> Result<(), ActorProcessingErr> {
         let sink_to = me.clone();
@@ -282,7 +315,8 @@ impl Actor for ExecResourceActor {
         me: ActorRef<ExecMsg>,
         args: ExecArgs,
     ) -> Result<ExecState, ActorProcessingErr> {
-        let state = ExecState {
+        let adopted = args.keeper.slot().take();
+        let mut state = ExecState {
             ladders: Ladders::new(&[args.spec.activation.retries, args.spec.deactivation.retries]),
             awaiting_rung: None,
             children: Supervisor::new(&args.ctx, Level::Inner, move |()| {
@@ -295,17 +329,23 @@ impl Actor for ExecResourceActor {
             report: args.report,
             counter: None,
             step: Step::Idle,
-            process: None,
+            process: adopted,
+            keeper: args.keeper,
             generation: 0,
             work: None,
             waiter: None,
         };
-        // A (re)started resource owns no process yet.
-        state
-            .ctx
-            .board
-            .update_resource(&state.spec.name, |r| r.pid = None);
-        state.set_state(ResourceState::Offline);
+        let previous = state.ctx.board.resource(&state.spec.name);
+        // Generations go on across incarnations, so an exit is never mistaken for another's.
+        state.generation = previous.as_ref().map(|r| r.generation).unwrap_or(0);
+        if state.process.is_none() {
+            // A (re)started resource without a process to adopt starts from offline.
+            state
+                .ctx
+                .board
+                .update_resource(&state.spec.name, |r| r.pid = None);
+            state.set_state(ResourceState::Offline);
+        }
         Ok(state)
     }
 
@@ -314,7 +354,19 @@ impl Actor for ExecResourceActor {
         me: ActorRef<ExecMsg>,
         state: &mut ExecState,
     ) -> Result<(), ActorProcessingErr> {
-        state.spawn_counter(&me).await
+        state.spawn_counter(&me).await?;
+        // An adopted process is waited for again (`wait` may be called any number of times):
+        // an exit while nobody waited is reported at once.
+        if let Some(process) = &state.process {
+            let generation = state.generation;
+            let exited = process.wait();
+            let me = me.clone();
+            state.waiter = Some(Task::spawn(async move {
+                let exit = exited.await;
+                let _ = me.cast(ExecMsg::Exited { generation, exit });
+            }));
+        }
+        Ok(())
     }
 
     async fn handle(

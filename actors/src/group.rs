@@ -10,11 +10,11 @@ use std::collections::VecDeque;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
 use upkeep_config::{ActivationFinalAction, DeactivationFinalAction, Group};
 
-use crate::board::GroupState;
+use crate::board::{GroupState, ResourceState};
 use crate::ctx::Ctx;
 use crate::daemon::{DaemonAction, DaemonMsg};
 use crate::event::{EventKind, Phase};
-use crate::exec::{ExecArgs, ExecMsg, ExecResourceActor, ResourceReport};
+use crate::exec::{ExecArgs, ExecMsg, ExecResourceActor, ProcessKeeper, ResourceReport};
 use crate::supervise::{Decision, Level, Supervisor};
 
 pub struct GroupActor;
@@ -112,6 +112,8 @@ pub struct GroupData {
     deps: Vec<Vec<usize>>,
     slots: Vec<Slot>,
     actors: Vec<Option<ActorRef<ExecMsg>>>,
+    /// Each resource's process, kept across the resource actor's restarts.
+    keepers: Vec<ProcessKeeper>,
     children: Supervisor<usize>,
     current: Option<Op>,
     queue: VecDeque<Op>,
@@ -521,6 +523,7 @@ impl GroupData {
                     group: self.spec.name.clone(),
                     index,
                     spec,
+                    keeper: self.keepers[index].clone(),
                     report: Box::new(move |index, report| {
                         let _ = to_group.cast(GroupMsg::Report {
                             index,
@@ -556,11 +559,18 @@ impl GroupData {
             let next = self.children.spawn_failed(index, &e);
             return Box::pin(self.decided(me, next)).await;
         }
-        // The old incarnation's process died with it; pick up where the operation was.
+        // The new incarnation adopted the old one's process if there was one; an online
+        // resource that has none any more is activated again, and an operation in flight is
+        // asked again.
+        let online = self
+            .ctx
+            .board
+            .resource(&self.name(index))
+            .is_some_and(|r| r.state == ResourceState::Online);
         match self.slots[index] {
             Slot::Activating => self.send(index, ExecMsg::Activate),
-            Slot::Deactivating => self.on_report(index, ResourceReport::Deactivated),
-            Slot::Online => self.send(index, ExecMsg::Activate),
+            Slot::Deactivating => self.send(index, ExecMsg::Deactivate),
+            Slot::Online if !online => self.send(index, ExecMsg::Activate),
             _ => {}
         }
         self.pump();
@@ -602,6 +612,7 @@ impl Actor for GroupActor {
             deps: dependency_indices(&args.spec),
             slots: vec![Slot::Offline; n],
             actors: vec![None; n],
+            keepers: vec![ProcessKeeper::default(); n],
             children: Supervisor::new(&args.ctx, Level::Inner, move |index| {
                 let _ = me.cast(GroupMsg::RestartResource(index));
             }),

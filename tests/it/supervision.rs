@@ -170,15 +170,50 @@ fn tree_restarts(sim: &Sim, path: &str) -> (usize, Option<String>) {
 
 #[tokio::test(flavor = "current_thread", start_paused = true)]
 async fn a_resource_that_panics_is_restarted_by_its_group_and_keeps_working() {
+    // The restarted incarnation adopts the process: the application is not restarted.
     let mut sim = boot().await;
+    let pid = app_pid(&sim);
     crash(&mut sim, "rc/g1/app", ExecMsg::Terminated).await;
-    let mut expected = vec![restarted("rc", 60, "rc/g1/app", PANIC)];
-    expected.extend(group_start()[1..3].iter().cloned());
-    assert_eq!(sim.take(), expected);
+    assert_eq!(sim.take(), [restarted("rc", 60, "rc/g1/app", PANIC)]);
+    assert_eq!(app_pid(&sim), pid);
+    assert_eq!(sim.host.running(), pid.into_iter().collect::<Vec<_>>());
     assert_eq!(tree_restarts(&sim, "rc/g1/app"), (1, Some(PANIC.into())));
     sim.run_for(Duration::from_secs(5)).await;
     kill_app_and_see_it_reactivated(&mut sim).await;
     assert_eq!(sim.host.running().len(), 1, "one app process, no orphan");
+}
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn a_resource_whose_process_died_while_it_was_down_sees_the_exit() {
+    // The exit happens between the crash and the restart: the new incarnation waits for the
+    // adopted process again, so the exit is reported and the monitor recovers it.
+    let mut sim = boot().await;
+    sim.panic_next("rc/g1/app");
+    assert!(sim.host.kill("/sim/app", 9).is_some());
+    sim.run_for(Duration::from_millis(10)).await;
+    let lines = sim.take();
+    assert_eq!(lines[0], restarted("rc", 60, "rc/g1/app", PANIC));
+    assert!(
+        lines[1].starts_with("<type: rc><event: 50> The process of the resource app (pid "),
+        "{lines:#?}"
+    );
+    assert_eq!(
+        lines[2..5],
+        [
+            ev!(
+                "rm",
+                3,
+                "Monitor pidw detected a failure (1/1). ({PID_LOST})"
+            ),
+            ev!("rm", 9, "Monitor pidw failed. ({PID_LOST})"),
+            ev!(
+                "rm",
+                11,
+                "Monitor pidw reactivates the recovery target app. (1/1)"
+            ),
+        ]
+    );
+    assert!(app_pid(&sim).is_some(), "reactivated");
 }
 
 #[tokio::test(flavor = "current_thread", start_paused = true)]
@@ -207,12 +242,19 @@ async fn a_retry_counter_that_panics_is_restarted_and_one_that_keeps_panicking_f
     crash(&mut sim, "rc/g1/app/retry", RetryMsg::Reset { lane: 0 }).await;
     assert_eq!(sim.take(), [restarted("rc", 60, "rc/g1/app/retry", PANIC)]);
     crash(&mut sim, "rc/g1/app/retry", RetryMsg::Reset { lane: 0 }).await;
-    let mut expected = vec![
-        gave_up("rc", 61, "rc/g1/app/retry", PANIC),
-        restarted("rc", 60, "rc/g1/app", "retry counter keeps crashing"),
-    ];
-    expected.extend(group_start()[1..3].iter().cloned());
-    assert_eq!(sim.take(), expected);
+    let pid = app_pid(&sim);
+    assert_eq!(
+        sim.take(),
+        [
+            gave_up("rc", 61, "rc/g1/app/retry", PANIC),
+            restarted("rc", 60, "rc/g1/app", "retry counter keeps crashing"),
+        ]
+    );
+    assert_eq!(
+        app_pid(&sim),
+        pid,
+        "the process outlived its resource actor"
+    );
     sim.run_for(Duration::from_secs(5)).await;
     kill_app_and_see_it_reactivated(&mut sim).await;
 }
