@@ -10,7 +10,7 @@ use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent
 use upkeep_config::Config;
 
 use crate::ctx::Ctx;
-use crate::event::EventKind;
+use crate::event::{EventKind, FinalAction};
 use crate::governor::{GovernorMsg, Permit, RebootGovernor};
 use crate::host::OsAction;
 use crate::rc::{RcMsg, ResourceControl};
@@ -333,7 +333,7 @@ impl DaemonState {
         origin: String,
         action: DaemonAction,
     ) {
-        let label = action.name().to_string();
+        let label = FinalAction::Daemon(action);
         let Some(os) = action.os_action() else {
             self.ctx.emit(EventKind::FinalActionStarted {
                 origin: origin.clone(),
@@ -357,7 +357,7 @@ impl DaemonState {
                 |reply| GovernorMsg::Request {
                     action: os,
                     origin: origin.clone(),
-                    final_action: label.clone(),
+                    final_action: label.to_string(),
                     reply,
                 },
                 Some(GOVERNOR_TIMEOUT),

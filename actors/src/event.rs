@@ -17,6 +17,9 @@ use std::time::SystemTime;
 
 use tokio::sync::broadcast;
 
+use upkeep_config::{ActivationFinalAction, DeactivationFinalAction, MonitorFinalAction};
+
+use crate::daemon::DaemonAction;
 use crate::host::{ExitInfo, OsAction};
 
 /// The seed's module types (MSG-5).
@@ -67,6 +70,55 @@ impl fmt::Display for Phase {
     }
 }
 
+/// A final action, one typed value whatever took it (RES-4, RES-5, MON-13, HWM-6, DOWN-3),
+/// shown to operators by its configured name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FinalAction {
+    Activation(ActivationFinalAction),
+    Deactivation(DeactivationFinalAction),
+    Monitor(MonitorFinalAction),
+    Daemon(DaemonAction),
+}
+
+impl FinalAction {
+    /// The name as the configuration spells it.
+    pub fn name(self) -> &'static str {
+        use ActivationFinalAction as A;
+        use DeactivationFinalAction as D;
+        use MonitorFinalAction as M;
+        match self {
+            FinalAction::Activation(a) => match a {
+                A::NoOpActivateNext => "NoOpActivateNext",
+                A::NoOpStopChain => "NoOpStopChain",
+                A::StopGroup => "StopGroup",
+                A::StopDaemon => "StopDaemon",
+                A::StopDaemonShutdown => "StopDaemonShutdown",
+                A::StopDaemonReboot => "StopDaemonReboot",
+            },
+            FinalAction::Deactivation(d) => match d {
+                D::NoOpDeactivateNext => "NoOpDeactivateNext",
+                D::NoOpStopChain => "NoOpStopChain",
+                D::StopDaemonShutdown => "StopDaemonShutdown",
+                D::StopDaemonReboot => "StopDaemonReboot",
+            },
+            FinalAction::Monitor(m) => match m {
+                M::NoOp => "NoOp",
+                M::StopGroup => "StopGroup",
+                M::StopDaemon => "StopDaemon",
+                M::StopDaemonShutdown => "StopDaemonShutdown",
+                M::StopDaemonReboot => "StopDaemonReboot",
+            },
+            FinalAction::Daemon(d) => d.name(),
+        }
+    }
+}
+
+impl fmt::Display for FinalAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// Everything the engine reports. Names are the configured object names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EventKind {
@@ -92,7 +144,7 @@ pub enum EventKind {
     /// A final action that stops the daemon or the OS is being carried out.
     FinalActionStarted {
         origin: String,
-        action: String,
+        action: FinalAction,
     },
     /// Reboot limit (CFG-5..9): the final action is refused.
     FinalActionRefused {
@@ -178,7 +230,7 @@ pub enum EventKind {
     ResourceFinalAction {
         resource: String,
         phase: Phase,
-        action: String,
+        action: FinalAction,
     },
     /// Resources not activated / not deactivated because of a chain stop (RES-4 #2, RES-5 #2).
     ResourceSkipped {
@@ -243,7 +295,7 @@ pub enum EventKind {
     /// MON-13 / HWM-6 final action taken.
     MonitorFinalAction {
         monitor: String,
-        action: String,
+        action: FinalAction,
     },
     MonitorsSuspended,
     MonitorsResumed,
@@ -725,5 +777,78 @@ impl Events {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         feed.ring.iter().cloned().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn final_actions_are_shown_by_their_configured_names() {
+        use ActivationFinalAction as A;
+        use DeactivationFinalAction as D;
+        use MonitorFinalAction as M;
+        let all = [
+            FinalAction::Activation(A::NoOpActivateNext),
+            FinalAction::Activation(A::NoOpStopChain),
+            FinalAction::Activation(A::StopGroup),
+            FinalAction::Activation(A::StopDaemon),
+            FinalAction::Activation(A::StopDaemonShutdown),
+            FinalAction::Activation(A::StopDaemonReboot),
+            FinalAction::Deactivation(D::NoOpDeactivateNext),
+            FinalAction::Deactivation(D::NoOpStopChain),
+            FinalAction::Deactivation(D::StopDaemonShutdown),
+            FinalAction::Deactivation(D::StopDaemonReboot),
+            FinalAction::Monitor(M::NoOp),
+            FinalAction::Monitor(M::StopGroup),
+            FinalAction::Monitor(M::StopDaemon),
+            FinalAction::Monitor(M::StopDaemonShutdown),
+            FinalAction::Monitor(M::StopDaemonReboot),
+            FinalAction::Daemon(DaemonAction::StopDaemon),
+            FinalAction::Daemon(DaemonAction::StopDaemonShutdown),
+            FinalAction::Daemon(DaemonAction::StopDaemonReboot),
+            FinalAction::Daemon(DaemonAction::EmergencyShutdown),
+        ];
+        for action in all {
+            // The configuration's spelling is the variant's name.
+            let debug = format!("{action:?}");
+            let inner = debug
+                .split_once('(')
+                .and_then(|(_, rest)| rest.strip_suffix(')'))
+                .unwrap_or_default();
+            assert_eq!(action.to_string(), inner);
+        }
+    }
+
+    #[test]
+    fn crashes_below_rc_and_rm_are_announced_in_their_subtree() {
+        let restarted = |actor: &str| EventKind::ActorRestarted {
+            actor: actor.into(),
+            reason: "injected panic".into(),
+        };
+        let gave_up = |actor: &str| EventKind::ActorGaveUp {
+            actor: actor.into(),
+            reason: "injected panic".into(),
+        };
+        assert_eq!(
+            (restarted("rc/g1/app").module(), restarted("rc/g1/app").id()),
+            (Module::Rc, 60)
+        );
+        assert_eq!(
+            (gave_up("rc/g1").module(), gave_up("rc/g1").id()),
+            (Module::Rc, 61)
+        );
+        assert_eq!(
+            (
+                restarted("rm/pidw/probe").module(),
+                restarted("rm/pidw/probe").id()
+            ),
+            (Module::Rm, 30)
+        );
+        assert_eq!(
+            (gave_up("rm/pidw").module(), gave_up("rm/pidw").id()),
+            (Module::Rm, 31)
+        );
     }
 }

@@ -13,7 +13,7 @@ use upkeep_config::{ActivationFinalAction, DeactivationFinalAction, ExecResource
 
 use crate::board::ResourceState;
 use crate::ctx::Ctx;
-use crate::event::{EventKind, Phase};
+use crate::event::{EventKind, FinalAction, Phase};
 use crate::host::{ExitInfo, ProcessHandle, ScriptOutcome, ScriptRun};
 use crate::ladder::Rung;
 use crate::retry::{Ladders, RetryArgs, RetryCounter, RetryMsg};
@@ -512,7 +512,7 @@ impl Actor for ExecResourceActor {
                                 let a = state.spec.activation.final_action;
                                 (
                                     ResourceState::StartFailed,
-                                    format!("{a:?}"),
+                                    FinalAction::Activation(a),
                                     ResourceReport::ActivationFailed(a),
                                 )
                             }
@@ -520,7 +520,7 @@ impl Actor for ExecResourceActor {
                                 let a = state.spec.deactivation.final_action;
                                 (
                                     ResourceState::StopFailed,
-                                    format!("{a:?}"),
+                                    FinalAction::Deactivation(a),
                                     ResourceReport::DeactivationFailed(a),
                                 )
                             }

@@ -15,7 +15,7 @@ use upkeep_config::{Monitor, MonitorFinalAction, RecoveryTarget, Timing};
 use crate::board::MonitorPhase;
 use crate::ctx::Ctx;
 use crate::daemon::{DaemonAction, DaemonMsg};
-use crate::event::EventKind;
+use crate::event::{EventKind, FinalAction};
 use crate::governor::GovernorMsg;
 use crate::host::{ExitInfo, ProbeResult, Verdict};
 use crate::ladder::Rung;
@@ -373,7 +373,7 @@ impl MonitorState {
         let action = self.spec.recovery.final_action;
         self.ctx.emit(EventKind::MonitorFinalAction {
             monitor: name.clone(),
-            action: format!("{action:?}"),
+            action: FinalAction::Monitor(action),
         });
         let origin = format!("monitor {name}");
         let daemon_action = match action {
