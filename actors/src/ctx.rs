@@ -84,6 +84,11 @@ impl Ctx {
         found
     }
 
+    /// The start-failure injection a supervised actor checks first thing in `pre_start`.
+    pub fn chaos_start(&self, me: &ractor::ActorCell) -> Result<(), ractor::ActorProcessingErr> {
+        self.chaos.check_start(me.get_name()).map_err(Into::into)
+    }
+
     /// The crash-injection check every actor makes first thing in `handle` (`chaos.rs`).
     pub fn chaos_check(&self, me: &ractor::ActorCell) {
         self.chaos.check(me.get_name());

@@ -156,7 +156,13 @@ impl DaemonState {
     async fn start_core(&mut self, me: &ActorRef<DaemonMsg>, core: Core) -> Result<(), String> {
         let cell = me.get_cell();
         let names = &self.ctx.names;
-        let failed = |e: ractor::SpawnErr| format!("cannot start {}: {e}", core.label());
+        let failed = |e: ractor::SpawnErr| {
+            format!(
+                "cannot start {}: {}",
+                core.label(),
+                crate::supervise::spawn_error(&e)
+            )
+        };
         let started = match core {
             Core::Governor => {
                 let (a, _) = cell

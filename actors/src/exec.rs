@@ -291,7 +291,9 @@ impl ExecState {
             Decision::Restart { .. } => {
                 self.counter = None;
                 if let Err(e) = self.spawn_counter(me).await {
-                    let next = self.children.spawn_failed((), &e);
+                    let next = self
+                        .children
+                        .spawn_failed((), &crate::supervise::spawn_error(e.as_ref()));
                     return Box::pin(self.decided(me, next)).await;
                 }
                 // The ladders are ours: a failure the crashed counter never answered is asked
@@ -315,6 +317,7 @@ impl Actor for ExecResourceActor {
         me: ActorRef<ExecMsg>,
         args: ExecArgs,
     ) -> Result<ExecState, ActorProcessingErr> {
+        args.ctx.chaos_start(&me.get_cell())?;
         let adopted = args.keeper.slot().take();
         let mut state = ExecState {
             ladders: Ladders::new(&[args.spec.activation.retries, args.spec.deactivation.retries]),

@@ -556,7 +556,9 @@ impl GroupData {
         };
         self.actors[index] = None;
         if let Err(e) = self.spawn_resource(me, index).await {
-            let next = self.children.spawn_failed(index, &e);
+            let next = self
+                .children
+                .spawn_failed(index, &crate::supervise::spawn_error(e.as_ref()));
             return Box::pin(self.decided(me, next)).await;
         }
         // The new incarnation adopted the old one's process if there was one; an online
@@ -607,6 +609,7 @@ impl Actor for GroupActor {
         me: ActorRef<GroupMsg>,
         args: GroupArgs,
     ) -> Result<GroupData, ActorProcessingErr> {
+        args.ctx.chaos_start(&me.get_cell())?;
         let n = args.spec.resources.len();
         let state = GroupData {
             deps: dependency_indices(&args.spec),

@@ -478,7 +478,9 @@ impl MonitorState {
             }
         };
         if let Err(e) = spawned {
-            let next = self.children.spawn_failed(child, &e);
+            let next = self
+                .children
+                .spawn_failed(child, &crate::supervise::spawn_error(e.as_ref()));
             return Box::pin(self.decided(me, next)).await;
         }
         // A failure the crashed counter never answered is asked again: the ladder it climbs
@@ -502,6 +504,7 @@ impl Actor for MonitorActor {
         me: ActorRef<MonitorMsg>,
         args: MonitorArgs,
     ) -> Result<MonitorState, ActorProcessingErr> {
+        args.ctx.chaos_start(&me.get_cell())?;
         Ok(MonitorState {
             children: Supervisor::new(&args.ctx, Level::Inner, move |child| {
                 let _ = me.cast(MonitorMsg::RestartChild(child));

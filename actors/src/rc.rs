@@ -111,7 +111,9 @@ impl RcState {
                 Ok(())
             }
             Err(e) => {
-                let next = self.children.spawn_failed(group, &e);
+                let next = self
+                    .children
+                    .spawn_failed(group, &crate::supervise::spawn_error(e.as_ref()));
                 Box::pin(self.decided(me, next)).await
             }
         }
@@ -156,6 +158,7 @@ impl Actor for ResourceControl {
         me: ActorRef<RcMsg>,
         ctx: Ctx,
     ) -> Result<RcState, ActorProcessingErr> {
+        ctx.chaos_start(&me.get_cell())?;
         Ok(RcState {
             children: Supervisor::new(&ctx, Level::Inner, move |group| {
                 let _ = me.cast(RcMsg::RestartGroup(group));

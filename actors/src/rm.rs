@@ -153,7 +153,9 @@ impl RmState {
         }
         // The restarted monitor starts suspended when the daemon or the operator paused it.
         if let Err(e) = self.spawn_monitor(me, &monitor).await {
-            let next = self.children.spawn_failed(monitor, &e);
+            let next = self
+                .children
+                .spawn_failed(monitor, &crate::supervise::spawn_error(e.as_ref()));
             return Box::pin(self.decided(me, next)).await;
         }
         Ok(())
@@ -278,6 +280,7 @@ impl Actor for ResourceMonitor {
         me: ActorRef<RmMsg>,
         args: RmArgs,
     ) -> Result<RmState, ActorProcessingErr> {
+        args.ctx.chaos_start(&me.get_cell())?;
         // A restarted rm resumes monitoring if the daemon had started it, suspended if the
         // daemon is (OPS-2), with the operator's pauses (OPS-4).
         let to_me = me.clone();

@@ -279,6 +279,17 @@ impl<K: Clone + PartialEq + Debug + Send + 'static> Supervisor<K> {
     }
 }
 
+/// Why a spawn failed, in words: ractor words every startup error as a panic (RACTOR-NOTES §6).
+pub fn spawn_error(err: &(dyn std::error::Error + 'static)) -> String {
+    match err.downcast_ref::<ractor::SpawnErr>() {
+        Some(ractor::SpawnErr::StartupFailed(inner)) => inner.to_string(),
+        Some(ractor::SpawnErr::ActorAlreadyRegistered(name)) => {
+            format!("the name {name} is still taken")
+        }
+        _ => err.to_string(),
+    }
+}
+
 async fn stop_or_kill(cell: ActorCell) {
     if cell.get_status() == ractor::ActorStatus::Stopped {
         return;

@@ -105,6 +105,12 @@ impl Sim {
         self.chaos.panic_next(&format!("{instance}/{path}"));
     }
 
+    /// Make the next start of the actor at tree path `path` fail (a restart that cannot spawn).
+    pub fn fail_next_start(&self, path: &str) {
+        let instance = self.engine().ctx.names.instance().to_string();
+        self.chaos.fail_next_start(&format!("{instance}/{path}"));
+    }
+
     /// Whether the daemon's root actor has stopped.
     pub fn daemon_stopped(&self) -> bool {
         self.engine.as_ref().is_none_or(|e| e.is_finished())

@@ -596,6 +596,36 @@ async fn the_user_space_monitor_restarted_after_a_panic_feeds_again_and_a_second
     assert_eq!(sim.host.os_actions(), [OsAction::Shutdown]);
 }
 
+// --- a restart that cannot spawn -----------------------------------------------------------------
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn a_restart_that_cannot_spawn_is_tried_again_and_never_fails_the_supervisor() {
+    // OTP's try_again_restart: the failed spawn is counted like a crash and retried later by a
+    // self-message; rm itself keeps running.
+    let mut sim = Sim::boot(&CONFIG.replace("max_restarts: 1", "max_restarts: 3")).await;
+    sim.run_for(Duration::from_secs(1)).await;
+    sim.take();
+    sim.fail_next_start("rm/pidw");
+    crash(&mut sim, "rm/pidw", MonitorMsg::TargetChanged).await;
+    sim.run_for(Duration::from_millis(200)).await;
+    let lines = sim.take();
+    assert_eq!(lines.len(), 3, "{lines:#?}");
+    assert_eq!(lines[0], restarted("rm", 30, "rm/pidw", PANIC));
+    assert_eq!(
+        lines[1],
+        restarted(
+            "rm",
+            30,
+            "rm/pidw",
+            "restart failed: injected start failure"
+        )
+    );
+    assert_eq!(lines[2], ev!("rm", 1, "Monitor pidw start."));
+    assert_eq!(tree_restarts(&sim, "rm/pidw").0, 2);
+    assert_eq!(tree_restarts(&sim, "rm").0, 0, "rm never failed");
+    kill_app_and_see_it_reactivated(&mut sim).await;
+}
+
 // --- incarnations ------------------------------------------------------------------------------
 
 #[tokio::test(flavor = "current_thread", start_paused = true)]
