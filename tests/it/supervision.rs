@@ -288,6 +288,23 @@ async fn a_group_that_panics_is_restarted_by_rc_and_started_again() {
     assert_eq!(sim.host.running().len(), 1);
 }
 
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn a_killed_group_is_journaled_and_announced_like_a_panic() {
+    let mut sim = boot().await;
+    let name = format!("{}/rc/g1", sim.engine().ctx.names.instance());
+    let Some(group) = ractor::registry::where_is(name) else {
+        panic!("g1 is running");
+    };
+    group.kill();
+    sim.run_for(Duration::from_millis(10)).await;
+    let mut expected = vec![restarted("rc", 60, "rc/g1", "killed")];
+    expected.extend(group_start());
+    assert_eq!(sim.take(), expected);
+    assert_eq!(tree_restarts(&sim, "rc/g1"), (1, Some("killed".into())));
+    sim.run_for(Duration::from_secs(5)).await;
+    kill_app_and_see_it_reactivated(&mut sim).await;
+}
+
 // --- rc under the daemon ----------------------------------------------------------------------
 
 fn rc_poke() -> RcMsg {
@@ -507,6 +524,32 @@ async fn rm_restarted_after_a_panic_keeps_the_suspensions_then_a_second_crash_sh
     ]);
     assert_eq!(sim.take(), expected);
     assert_eq!(sim.host.os_actions(), [OsAction::Shutdown]);
+}
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn a_timed_pause_ends_on_time_after_rm_restarted() {
+    // OPS-4 `--for`: the end of the pause is on the board, so a restarted rm still ends it.
+    let mut sim = boot().await;
+    let engine = sim.engine();
+    let pause = Some(Duration::from_secs(60));
+    assert_eq!(
+        engine.suspend_monitors(vec!["pidw".into()], pause).await,
+        Ok(())
+    );
+    sim.run_for(Duration::from_secs(10)).await;
+    crash(&mut sim, "rm", RmMsg::Resume { done: None }).await;
+    let paused = |sim: &Sim| {
+        sim.engine()
+            .board()
+            .monitor("pidw")
+            .is_some_and(|m| m.operator_suspended)
+    };
+    assert!(paused(&sim), "still paused after the restart");
+    sim.run_for(Duration::from_secs(51)).await;
+    assert!(!paused(&sim), "the pause ended on time");
+    assert!(sim.take().contains(&ev!("rm", 23, "Monitor pidw resumed.")));
+    sim.run_for(Duration::from_secs(5)).await;
+    kill_app_and_see_it_reactivated(&mut sim).await;
 }
 
 // --- governor under the daemon ----------------------------------------------------------------
