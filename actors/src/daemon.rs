@@ -39,7 +39,7 @@ pub enum DaemonAction {
 }
 
 impl DaemonAction {
-    /// The name operators see in events and in `upkeep explain`.
+    /// The name operators see in events.
     pub fn name(self) -> &'static str {
         match self {
             DaemonAction::StopDaemon => "StopDaemon",
