@@ -142,6 +142,9 @@ pub struct DaemonState {
     /// DOWN-3 was already tried once: a governor that fails the emergency shutdown too is not
     /// started again and again.
     emergency_tried: bool,
+    /// A final action the governor never answered (it crashed on it): asked again of the
+    /// governor's restarted incarnation.
+    unanswered: Option<(String, DaemonAction)>,
     /// An OS action granted by the governor, carried out once the stop completes.
     pending_os: Option<OsAction>,
     stop_waiters: Vec<RpcReplyPort<()>>,
@@ -227,6 +230,12 @@ impl DaemonState {
                 if let Err(e) = self.start_core(me, key).await {
                     let next = self.children.spawn_failed(key, &e);
                     Box::pin(self.decided(me, next)).await;
+                    return;
+                }
+                if key == Core::Governor {
+                    if let Some((origin, action)) = self.unanswered.take() {
+                        let _ = me.cast(DaemonMsg::FinalAction { origin, action });
+                    }
                 }
             }
             Decision::Escalate { key, .. } => self.core_failed(me, key).await,
@@ -246,6 +255,8 @@ impl DaemonState {
             return;
         }
         self.emergency_tried = true;
+        // The emergency shutdown supersedes a final action still waiting for an answer.
+        self.unanswered = None;
         if core == Core::Governor {
             if let Err(e) = self.start_core(me, Core::Governor).await {
                 self.ctx.emit(EventKind::OsActionFailed {
@@ -369,14 +380,20 @@ impl DaemonState {
                 Some(GOVERNOR_TIMEOUT),
             )
             .await;
-        // Refused (the governor said so in an event) or no answer: never act blindly.
-        if let Ok(ractor::rpc::CallResult::Success(Permit::Granted { .. })) = permit {
-            self.ctx.emit(EventKind::FinalActionStarted {
-                origin: origin.clone(),
-                action: label,
-            });
-            self.pending_os = Some(os);
-            self.begin_stop(me, origin);
+        match permit {
+            Ok(ractor::rpc::CallResult::Success(Permit::Granted { .. })) => {
+                self.ctx.emit(EventKind::FinalActionStarted {
+                    origin: origin.clone(),
+                    action: label,
+                });
+                self.pending_os = Some(os);
+                self.begin_stop(me, origin);
+            }
+            // Refused: the governor said so in an event.
+            Ok(ractor::rpc::CallResult::Success(Permit::Refused { .. })) => {}
+            // No answer (the governor crashed on it, or hangs): never act blindly, but ask
+            // its restarted successor, so a crash cannot swallow a final action.
+            _ => self.unanswered = Some((origin, action)),
         }
     }
 }
@@ -406,6 +423,7 @@ impl Actor for Daemon {
             monitors_started: false,
             suspended: false,
             emergency_tried: false,
+            unanswered: None,
             pending_os: None,
             stop_waiters: Vec::new(),
             work: Vec::new(),

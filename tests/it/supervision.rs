@@ -587,6 +587,62 @@ async fn the_governor_restarted_after_a_panic_keeps_its_count_and_a_second_crash
     assert_eq!(sim.host.os_actions(), [OsAction::Shutdown]);
 }
 
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn a_final_action_the_governor_crashed_on_is_asked_again_of_its_successor() {
+    // The activation of `bad` fails for good and its final action reboots; the governor
+    // panics on that very request. Its restarted incarnation is asked again and counts it.
+    let ron = CONFIG.replace(
+        "groups: [",
+        r#"groups: [(name: "g2", startup: Manual, resources: [(name: "bad", start: (program: "/sim/bad"),
+            activation: (retries: 0, final_action: StopDaemonReboot))]), "#,
+    );
+    let mut sim = Sim::boot(&ron).await;
+    sim.host
+        .steady_probe("diskw", SimProbe::Answer(ProbeResult::normal()));
+    sim.run_for(Duration::from_secs(1)).await;
+    sim.take();
+    sim.host
+        .script("/sim/bad", [upkeep_actors::sim::SimRun::Exit(1)]);
+    sim.panic_next("governor");
+    let engine = sim.engine();
+    let _ = engine.group("g2", true).await;
+    sim.run_for(Duration::from_secs(1)).await;
+    let mut expected = vec![
+        ev!("rc", 10, "The start processing of a group g2 started."),
+        ev!("rc", 30, "The start processing of a resource bad started."),
+        ev!("rc", 32, "Failed to start the resource bad. (exit code 1)"),
+        ev!(
+            "rc",
+            34,
+            "Final action of activation failure of the resource bad: StopDaemonReboot."
+        ),
+        ev!("rc", 12, "The start processing of a group g2 failed."),
+        restarted("pm", 10, "governor", PANIC),
+        ev!(
+            "pm",
+            20,
+            "Final action of resource bad (StopDaemonReboot) is being executed."
+        ),
+        ev!("pm", 2, "Cluster daemon is stopping. (resource bad)"),
+        ev!("rm", 2, "Monitor diskw stop."),
+        ev!("rm", 2, "Monitor pidw stop."),
+    ];
+    expected.extend(group_stop());
+    expected.extend([
+        ev!("rc", 20, "The stop processing of a group g2 started."),
+        ev!("rc", 21, "The stop processing of a group g2 ended."),
+        ev!("rm", 2, "Monitor usw stop."),
+        ev!(
+            "pm",
+            22,
+            "OS actions are simulated: would reboot now. (reboot count 1/3)"
+        ),
+        ev!("pm", 3, "Cluster daemon has stopped."),
+    ]);
+    assert_eq!(sim.take(), expected);
+    assert_eq!(sim.host.os_actions(), [OsAction::Reboot]);
+}
+
 // --- user-space monitor under the daemon ------------------------------------------------------
 
 #[tokio::test(flavor = "current_thread", start_paused = true)]
