@@ -226,7 +226,7 @@ impl DaemonState {
     async fn decided(&mut self, me: &ActorRef<DaemonMsg>, decision: Decision<Core>) {
         match decision {
             Decision::Ignore => {}
-            Decision::Restart { key, .. } => {
+            Decision::Restart(key) => {
                 if let Err(e) = self.start_core(me, key).await {
                     let next = self.children.spawn_failed(key, &e);
                     Box::pin(self.decided(me, next)).await;
@@ -238,7 +238,7 @@ impl DaemonState {
                     }
                 }
             }
-            Decision::Escalate { key, .. } => self.core_failed(me, key).await,
+            Decision::Escalate(key) => self.core_failed(me, key).await,
         }
     }
 
@@ -457,10 +457,7 @@ impl Actor for Daemon {
         match msg {
             DaemonMsg::RestartCore(core) => {
                 if state.phase != Phase::Stopping || core == Core::Governor {
-                    let decision = Decision::Restart {
-                        key: core,
-                        reason: String::new(),
-                    };
+                    let decision = Decision::Restart(core);
                     state.decided(&me, decision).await;
                 }
             }

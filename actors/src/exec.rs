@@ -53,11 +53,6 @@ impl ProcessKeeper {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
-
-    /// Whether a process waits here for the next incarnation.
-    pub fn holds(&self) -> bool {
-        self.slot().is_some()
-    }
 }
 
 pub struct ExecArgs {
@@ -287,8 +282,8 @@ impl ExecState {
     ) -> Result<(), ActorProcessingErr> {
         match decision {
             Decision::Ignore => Ok(()),
-            Decision::Escalate { .. } => Err("retry counter keeps crashing".into()),
-            Decision::Restart { .. } => {
+            Decision::Escalate(()) => Err("retry counter keeps crashing".into()),
+            Decision::Restart(()) => {
                 self.counter = None;
                 if let Err(e) = self.spawn_counter(me).await {
                     let next = self
@@ -383,10 +378,7 @@ impl Actor for ExecResourceActor {
         match msg {
             ExecMsg::RestartCounter => {
                 if state.counter.is_none() {
-                    let decision = Decision::Restart {
-                        key: (),
-                        reason: String::new(),
-                    };
+                    let decision = Decision::Restart(());
                     state.decided(&me, decision).await?;
                 }
             }

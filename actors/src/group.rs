@@ -549,10 +549,10 @@ impl GroupData {
     ) -> Result<(), ActorProcessingErr> {
         let index = match decision {
             Decision::Ignore => return Ok(()),
-            Decision::Escalate { key, .. } => {
+            Decision::Escalate(key) => {
                 return Err(format!("resource {} keeps crashing", self.name(key)).into())
             }
-            Decision::Restart { key, .. } => key,
+            Decision::Restart(key) => key,
         };
         self.actors[index] = None;
         if let Err(e) = self.spawn_resource(me, index).await {
@@ -649,10 +649,7 @@ impl Actor for GroupActor {
         match msg {
             GroupMsg::RestartResource(index) => {
                 if state.actors.get(index).is_some_and(|a| a.is_none()) {
-                    let decision = Decision::Restart {
-                        key: index,
-                        reason: String::new(),
-                    };
+                    let decision = Decision::Restart(index);
                     state.decided(&me, decision).await?;
                 }
             }

@@ -458,14 +458,14 @@ impl MonitorState {
     ) -> Result<(), ActorProcessingErr> {
         let child = match decision {
             Decision::Ignore => return Ok(()),
-            Decision::Escalate { key, .. } => {
+            Decision::Escalate(key) => {
                 let what = match key {
                     MonitorChild::Probe => "probe",
                     MonitorChild::Counter => "recovery counter",
                 };
                 return Err(format!("{what} keeps crashing").into());
             }
-            Decision::Restart { key, .. } => key,
+            Decision::Restart(key) => key,
         };
         let spawned = match child {
             MonitorChild::Probe => {
@@ -590,10 +590,7 @@ impl Actor for MonitorActor {
                     MonitorChild::Counter => state.counter.is_none(),
                 };
                 if missing {
-                    let decision = Decision::Restart {
-                        key: child,
-                        reason: String::new(),
-                    };
+                    let decision = Decision::Restart(child);
                     state.decided(&me, decision).await?;
                 }
             }

@@ -87,10 +87,8 @@ impl RcState {
     ) -> Result<(), ActorProcessingErr> {
         let group = match decision {
             Decision::Ignore => return Ok(()),
-            Decision::Escalate { key, .. } => {
-                return Err(format!("group {key} keeps crashing").into())
-            }
-            Decision::Restart { key, .. } => key,
+            Decision::Escalate(key) => return Err(format!("group {key} keeps crashing").into()),
+            Decision::Restart(key) => key,
         };
         self.groups.remove(&group);
         // The group's processes died with it (their handles kill their process groups); a
@@ -220,10 +218,7 @@ impl Actor for ResourceControl {
         match msg {
             RcMsg::RestartGroup(group) => {
                 if !state.groups.contains_key(&group) {
-                    let decision = Decision::Restart {
-                        key: group,
-                        reason: String::new(),
-                    };
+                    let decision = Decision::Restart(group);
                     state.decided(&me, decision).await?;
                 }
             }

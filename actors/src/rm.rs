@@ -142,10 +142,8 @@ impl RmState {
     ) -> Result<(), ActorProcessingErr> {
         let monitor = match decision {
             Decision::Ignore => return Ok(()),
-            Decision::Escalate { key, .. } => {
-                return Err(format!("monitor {key} keeps crashing").into())
-            }
-            Decision::Restart { key, .. } => key,
+            Decision::Escalate(key) => return Err(format!("monitor {key} keeps crashing").into()),
+            Decision::Restart(key) => key,
         };
         self.monitors.remove(&monitor);
         if !self.started {
@@ -320,10 +318,7 @@ impl Actor for ResourceMonitor {
         match msg {
             RmMsg::RestartMonitor(monitor) => {
                 if !state.monitors.contains_key(&monitor) {
-                    let decision = Decision::Restart {
-                        key: monitor,
-                        reason: String::new(),
-                    };
+                    let decision = Decision::Restart(monitor);
                     state.decided(&me, decision).await?;
                 }
             }

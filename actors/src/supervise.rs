@@ -32,9 +32,9 @@ pub enum Decision<K> {
     /// Not about a child running now, or an exit the supervisor asked for.
     Ignore,
     /// Start the child again (the crash is journaled and announced already).
-    Restart { key: K, reason: String },
+    Restart(K),
     /// The intensity is exceeded: the supervisor's escalation applies.
-    Escalate { key: K, reason: String },
+    Escalate(K),
 }
 
 /// How the events of a supervisor read: the daemon's own children are the seed's internal
@@ -49,7 +49,7 @@ pub enum Level {
 
 /// What to do with a child that exits while the supervisor runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Restart {
+enum Restart {
     /// Always restarted (every child while its parent runs).
     Permanent,
     /// Never restarted: its parent is winding down. A crash is still journaled.
@@ -150,11 +150,6 @@ impl<K: Clone + PartialEq + Debug + Send + 'static> Supervisor<K> {
             .map(|i| self.ctx.names.display(&self.children[i].name).to_string())
     }
 
-    /// The running child `key`, if any.
-    pub fn cell(&self, key: &K) -> Option<&ActorCell> {
-        self.find(key).and_then(|i| self.children[i].cell.as_ref())
-    }
-
     /// Stop restarting every child but those `keep` accepts (the owner is winding down).
     pub fn wind_down(&mut self, keep: impl Fn(&K) -> bool) {
         for child in &mut self.children {
@@ -212,7 +207,7 @@ impl<K: Clone + PartialEq + Debug + Send + 'static> Supervisor<K> {
         self.journal()
             .crashed(&name, &reason, self.ctx.host.now_wall());
         match self.decide(key.clone(), &name, reason) {
-            Decision::Restart { key, .. } => {
+            Decision::Restart(key) => {
                 let try_again = self.try_again.clone();
                 self.retries.retain(|t| !t.is_finished());
                 self.retries.push(Task::spawn(async move {
@@ -252,17 +247,8 @@ impl<K: Clone + PartialEq + Debug + Send + 'static> Supervisor<K> {
         };
         self.ctx.emit(event);
         match intensity {
-            Intensity::Restart => Decision::Restart { key, reason },
-            Intensity::Escalate => Decision::Escalate { key, reason },
-        }
-    }
-
-    /// Stop one child on purpose (its exit is not a crash) and wait; killed if it does not stop
-    /// in time.
-    pub async fn stop(&mut self, key: &K) {
-        let Some(i) = self.find(key) else { return };
-        if let Some(cell) = self.children[i].cell.take() {
-            stop_or_kill(cell).await;
+            Intensity::Restart => Decision::Restart(key),
+            Intensity::Escalate => Decision::Escalate(key),
         }
     }
 
