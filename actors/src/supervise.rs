@@ -159,8 +159,8 @@ impl<K: Clone + PartialEq + Debug + Send + 'static> Supervisor<K> {
         }
     }
 
-    /// Classify a supervision event and decide. A crash of a running child is journaled and
-    /// announced here, whatever the owner then does.
+    /// Classify a supervision event and decide. A crash of a running child is journaled here,
+    /// and announced unless the child is no longer restarted (its supervisor winds down).
     pub fn on_event(&mut self, event: &SupervisionEvent) -> Decision<K> {
         let (cell, reason) = match event {
             SupervisionEvent::ActorFailed(cell, err) => (cell, err.to_string()),
