@@ -5,10 +5,12 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::SystemTime;
 
+use ractor::ActorRef;
 use tokio::time::Instant;
 use upkeep_config::Config;
 
 use crate::board::Board;
+use crate::chaos::CrashPlan;
 use crate::event::{EventKind, Events};
 use crate::governor::PowerDoor;
 use crate::host::EngineHost;
@@ -31,6 +33,8 @@ pub struct Ctx {
     pub live: Arc<RwLock<Arc<Config>>>,
     pub names: Names,
     pub journal: Journal,
+    /// Crash injection for supervision tests; disarmed in production (`chaos.rs`).
+    pub chaos: CrashPlan,
 }
 
 /// What supervisors record about their children's crashes, for `upkeep tree`: ractor keeps no
@@ -71,6 +75,30 @@ impl Journal {
 impl Ctx {
     pub fn emit(&self, kind: EventKind) {
         self.events.publish(kind);
+    }
+
+    /// The one way actors find each other by name. A miss (the actor is down, restarting, or
+    /// of another type) is reported with who looked for it, never silently dropped.
+    pub fn find<M: ractor::Message>(&self, name: &str, wanted_by: &str) -> Option<ActorRef<M>> {
+        let found = ActorRef::<M>::where_is(name);
+        if found.is_none() {
+            tracing::warn!(
+                actor = self.names.display(name),
+                wanted_by,
+                "actor not running; message not sent"
+            );
+        }
+        found
+    }
+
+    /// The start-failure injection a supervised actor checks first thing in `pre_start`.
+    pub fn chaos_start(&self, me: &ractor::ActorCell) -> Result<(), ractor::ActorProcessingErr> {
+        self.chaos.check_start(me.get_name()).map_err(Into::into)
+    }
+
+    /// The crash-injection check every actor makes first thing in `handle` (`chaos.rs`).
+    pub fn chaos_check(&self, me: &ractor::ActorCell) {
+        self.chaos.check(me.get_name());
     }
 }
 

@@ -10,15 +10,14 @@ use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent
 use upkeep_config::Config;
 
 use crate::ctx::Ctx;
-use crate::event::EventKind;
+use crate::event::{EventKind, FinalAction};
 use crate::governor::{GovernorMsg, Permit, RebootGovernor};
 use crate::host::OsAction;
-use crate::ladder::Intensity;
 use crate::rc::{RcMsg, ResourceControl};
-use crate::rm::{ResourceMonitor, RmMsg};
-use crate::supervise::{ChildExit, Children};
+use crate::rm::{ResourceMonitor, RmArgs, RmMsg};
+use crate::supervise::{Decision, Level, Supervisor};
 use crate::task::Task;
-use crate::userspace::{UserSpaceActor, UserSpaceArgs, UserSpaceMsg};
+use crate::userspace::{UserSpaceActor, UserSpaceArgs, UserSpaceMsg, WatchdogSlot};
 
 /// USW-2: at most one user-space monitor.
 fn user_space_monitor(config: &Config) -> Option<upkeep_config::Monitor> {
@@ -40,6 +39,16 @@ pub enum DaemonAction {
 }
 
 impl DaemonAction {
+    /// The name operators see in events.
+    pub fn name(self) -> &'static str {
+        match self {
+            DaemonAction::StopDaemon => "StopDaemon",
+            DaemonAction::StopDaemonShutdown => "StopDaemonShutdown",
+            DaemonAction::StopDaemonReboot => "StopDaemonReboot",
+            DaemonAction::EmergencyShutdown => "EmergencyShutdown",
+        }
+    }
+
     fn os_action(self) -> Option<OsAction> {
         match self {
             DaemonAction::StopDaemon => None,
@@ -72,6 +81,8 @@ pub enum DaemonMsg {
         origin: String,
         action: DaemonAction,
     },
+    /// Try again to restart a core actor whose restart could not spawn it.
+    RestartCore(Core),
     /// CMD-3 `upkeep down [--reboot]`: orderly stop, then the OS action; manual, so not
     /// counted by the governor (MAP-6). Simulated unless OS actions are real.
     Down {
@@ -86,12 +97,24 @@ pub enum DaemonMsg {
     },
 }
 
+/// The daemon's children, the seed's internal processes (PROC-2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum Core {
+pub enum Core {
     Governor,
     Rc,
     Rm,
     UserSpace,
+}
+
+impl Core {
+    fn label(self) -> &'static str {
+        match self {
+            Core::Governor => "governor",
+            Core::Rc => "rc",
+            Core::Rm => "rm",
+            Core::UserSpace => "userspace",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,10 +128,23 @@ pub struct Daemon;
 
 pub struct DaemonState {
     ctx: Ctx,
-    children: Children<Core>,
+    children: Supervisor<Core>,
+    /// Typed handles to the running incarnations, replaced on every restart.
+    governor: Option<ActorRef<GovernorMsg>>,
+    rc: Option<ActorRef<RcMsg>>,
+    rm: Option<ActorRef<RmMsg>>,
+    userspace: Option<ActorRef<UserSpaceMsg>>,
+    /// The user-space monitor's watchdog, held here across its restarts (USW-1).
+    watchdog: WatchdogSlot,
     phase: Phase,
     monitors_started: bool,
     suspended: bool,
+    /// DOWN-3 was already tried once: a governor that fails the emergency shutdown too is not
+    /// started again and again.
+    emergency_tried: bool,
+    /// A final action the governor never answered (it crashed on it): asked again of the
+    /// governor's restarted incarnation.
+    unanswered: Option<(String, DaemonAction)>,
     /// An OS action granted by the governor, carried out once the stop completes.
     pending_os: Option<OsAction>,
     stop_waiters: Vec<RpcReplyPort<()>>,
@@ -119,65 +155,134 @@ pub struct DaemonState {
 const GOVERNOR_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl DaemonState {
-    async fn spawn_core(
-        &mut self,
-        me: &ActorRef<DaemonMsg>,
-        core: Core,
-    ) -> Result<(), ActorProcessingErr> {
+    /// Start (or restart) one core actor and keep its typed handle.
+    async fn start_core(&mut self, me: &ActorRef<DaemonMsg>, core: Core) -> Result<(), String> {
         let cell = me.get_cell();
         let names = &self.ctx.names;
-        let spawned = match core {
-            Core::Governor => cell
-                .spawn_linked(Some(names.governor()), RebootGovernor, self.ctx.clone())
-                .await
-                .map(|(a, _)| a.get_cell()),
-            Core::Rc => cell
-                .spawn_linked(Some(names.rc()), ResourceControl, self.ctx.clone())
-                .await
-                .map(|(a, _)| a.get_cell()),
-            Core::Rm => cell
-                .spawn_linked(
-                    Some(names.rm()),
-                    ResourceMonitor,
-                    (self.ctx.clone(), self.monitors_started),
-                )
-                .await
-                .map(|(a, _)| a.get_cell()),
+        let failed = |e: ractor::SpawnErr| {
+            format!(
+                "cannot start {}: {}",
+                core.label(),
+                crate::supervise::spawn_error(&e)
+            )
+        };
+        let started = match core {
+            Core::Governor => {
+                let (a, _) = cell
+                    .spawn_linked(Some(names.governor()), RebootGovernor, self.ctx.clone())
+                    .await
+                    .map_err(failed)?;
+                self.governor = Some(a.clone());
+                a.get_cell()
+            }
+            Core::Rc => {
+                let (a, _) = cell
+                    .spawn_linked(Some(names.rc()), ResourceControl, self.ctx.clone())
+                    .await
+                    .map_err(failed)?;
+                self.rc = Some(a.clone());
+                a.get_cell()
+            }
+            Core::Rm => {
+                // A restarted rm keeps the daemon's suspension (OPS-2) and, from the board,
+                // each monitor's operator pause (OPS-4).
+                let args = RmArgs {
+                    ctx: self.ctx.clone(),
+                    started: self.monitors_started,
+                    suspended: self.suspended,
+                };
+                let (a, _) = cell
+                    .spawn_linked(Some(names.rm()), ResourceMonitor, args)
+                    .await
+                    .map_err(failed)?;
+                self.rm = Some(a.clone());
+                a.get_cell()
+            }
             Core::UserSpace => {
                 let Some(spec) = user_space_monitor(&self.ctx.config) else {
                     return Ok(());
                 };
-                cell.spawn_linked(
-                    Some(names.userspace(&spec.name)),
-                    UserSpaceActor,
-                    UserSpaceArgs {
-                        ctx: self.ctx.clone(),
-                        spec,
-                    },
-                )
-                .await
-                .map(|(a, _)| a.get_cell())
+                let (a, _) = cell
+                    .spawn_linked(
+                        Some(names.userspace(&spec.name)),
+                        UserSpaceActor,
+                        UserSpaceArgs {
+                            ctx: self.ctx.clone(),
+                            spec,
+                            watchdog: self.watchdog.clone(),
+                        },
+                    )
+                    .await
+                    .map_err(failed)?;
+                self.userspace = Some(a.clone());
+                a.get_cell()
             }
         };
-        match spawned {
-            Ok(cell) => {
-                self.children.insert(cell, core);
-                Ok(())
+        self.children.started(core, started);
+        Ok(())
+    }
+
+    /// Carry out the supervisor's decision about a core actor's exit.
+    async fn decided(&mut self, me: &ActorRef<DaemonMsg>, decision: Decision<Core>) {
+        match decision {
+            Decision::Ignore => {}
+            Decision::Restart(key) => {
+                if let Err(e) = self.start_core(me, key).await {
+                    let next = self.children.spawn_failed(key, &e);
+                    Box::pin(self.decided(me, next)).await;
+                    return;
+                }
+                if key == Core::Governor {
+                    if let Some((origin, action)) = self.unanswered.take() {
+                        let _ = me.cast(DaemonMsg::FinalAction { origin, action });
+                    }
+                }
             }
-            Err(e) => Err(format!("cannot start {core:?}: {e}").into()),
+            Decision::Escalate(key) => self.core_failed(me, key).await,
         }
     }
 
+    /// DOWN-3: a core actor failed for good. What is left is stopped, then the OS shuts down
+    /// through the governor. A governor that failed for good is replaced once, uncounted, for
+    /// this one shutdown: it is the only door to an OS action.
+    async fn core_failed(&mut self, me: &ActorRef<DaemonMsg>, core: Core) {
+        let actor = self
+            .children
+            .path(&core)
+            .unwrap_or_else(|| core.label().to_string());
+        if self.emergency_tried {
+            self.begin_stop(me, format!("internal process {actor} keeps failing"));
+            return;
+        }
+        self.emergency_tried = true;
+        // The emergency shutdown supersedes a final action still waiting for an answer.
+        self.unanswered = None;
+        if core == Core::Governor {
+            if let Err(e) = self.start_core(me, Core::Governor).await {
+                self.ctx.emit(EventKind::OsActionFailed {
+                    action: OsAction::Shutdown,
+                    reason: e,
+                });
+                self.begin_stop(me, "the reboot governor keeps failing".into());
+                return;
+            }
+        }
+        let _ = me.cast(DaemonMsg::FinalAction {
+            origin: format!("internal process {actor}"),
+            action: DaemonAction::EmergencyShutdown,
+        });
+    }
+
     fn rc(&self) -> Option<ActorRef<RcMsg>> {
-        ActorRef::where_is(self.ctx.names.rc())
+        self.rc.clone().filter(running)
     }
 
     fn rm(&self) -> Option<ActorRef<RmMsg>> {
-        ActorRef::where_is(self.ctx.names.rm())
+        self.rm.clone().filter(running)
     }
 
     fn governor(&self) -> Option<ActorRef<GovernorMsg>> {
-        ActorRef::where_is(self.ctx.names.governor())
+        self.governor.clone().filter(running)
     }
 
     fn begin_stop(&mut self, me: &ActorRef<DaemonMsg>, reason: String) {
@@ -185,6 +290,8 @@ impl DaemonState {
             return;
         }
         self.phase = Phase::Stopping;
+        // Only the governor is restarted from here on: the OS action still needs it.
+        self.children.wind_down(|c| *c == Core::Governor);
         self.ctx.emit(EventKind::DaemonStopping { reason });
         let rm = self.rm();
         let rc = self.rc();
@@ -243,7 +350,7 @@ impl DaemonState {
         origin: String,
         action: DaemonAction,
     ) {
-        let label = format!("{action:?}");
+        let label = FinalAction::Daemon(action);
         let Some(os) = action.os_action() else {
             self.ctx.emit(EventKind::FinalActionStarted {
                 origin: origin.clone(),
@@ -267,20 +374,26 @@ impl DaemonState {
                 |reply| GovernorMsg::Request {
                     action: os,
                     origin: origin.clone(),
-                    final_action: label.clone(),
+                    final_action: label.to_string(),
                     reply,
                 },
                 Some(GOVERNOR_TIMEOUT),
             )
             .await;
-        // Refused (the governor said so in an event) or no answer: never act blindly.
-        if let Ok(ractor::rpc::CallResult::Success(Permit::Granted { .. })) = permit {
-            self.ctx.emit(EventKind::FinalActionStarted {
-                origin: origin.clone(),
-                action: label,
-            });
-            self.pending_os = Some(os);
-            self.begin_stop(me, origin);
+        match permit {
+            Ok(ractor::rpc::CallResult::Success(Permit::Granted { .. })) => {
+                self.ctx.emit(EventKind::FinalActionStarted {
+                    origin: origin.clone(),
+                    action: label,
+                });
+                self.pending_os = Some(os);
+                self.begin_stop(me, origin);
+            }
+            // Refused: the governor said so in an event.
+            Ok(ractor::rpc::CallResult::Success(Permit::Refused { .. })) => {}
+            // No answer (the governor crashed on it, or hangs): never act blindly, but ask
+            // its restarted successor, so a crash cannot swallow a final action.
+            _ => self.unanswered = Some((origin, action)),
         }
     }
 }
@@ -292,15 +405,25 @@ impl Actor for Daemon {
 
     async fn pre_start(
         &self,
-        _me: ActorRef<DaemonMsg>,
+        me: ActorRef<DaemonMsg>,
         ctx: Ctx,
     ) -> Result<DaemonState, ActorProcessingErr> {
+        let to_me = me.clone();
         Ok(DaemonState {
-            children: Children::new(&ctx),
+            children: Supervisor::new(&ctx, Level::Core, move |core| {
+                let _ = to_me.cast(DaemonMsg::RestartCore(core));
+            }),
             ctx,
+            governor: None,
+            rc: None,
+            rm: None,
+            userspace: None,
+            watchdog: WatchdogSlot::default(),
             phase: Phase::Starting,
             monitors_started: false,
             suspended: false,
+            emergency_tried: false,
+            unanswered: None,
             pending_os: None,
             stop_waiters: Vec::new(),
             work: Vec::new(),
@@ -313,7 +436,7 @@ impl Actor for Daemon {
         state: &mut DaemonState,
     ) -> Result<(), ActorProcessingErr> {
         for core in [Core::Governor, Core::Rc, Core::Rm] {
-            state.spawn_core(&me, core).await?;
+            state.start_core(&me, core).await?;
         }
         // TRB-10, TRB-12.
         state.ctx.emit(EventKind::DaemonStarted);
@@ -330,7 +453,14 @@ impl Actor for Daemon {
         msg: DaemonMsg,
         state: &mut DaemonState,
     ) -> Result<(), ActorProcessingErr> {
+        state.ctx.chaos_check(&me.get_cell());
         match msg {
+            DaemonMsg::RestartCore(core) => {
+                if state.phase != Phase::Stopping || core == Core::Governor {
+                    let decision = Decision::Restart(core);
+                    state.decided(&me, decision).await;
+                }
+            }
             DaemonMsg::Start => {
                 if let Some(rc) = state.rc() {
                     let me = me.clone();
@@ -352,7 +482,7 @@ impl Actor for Daemon {
                 if state.phase == Phase::Starting {
                     state.phase = Phase::Running;
                     state.monitors_started = true;
-                    if let Err(e) = state.spawn_core(&me, Core::UserSpace).await {
+                    if let Err(e) = state.start_core(&me, Core::UserSpace).await {
                         tracing::error!(error = %e, "cannot start the user-space monitor");
                     }
                     if let Some(rm) = state.rm() {
@@ -367,10 +497,8 @@ impl Actor for Daemon {
             DaemonMsg::StopComplete => {
                 // USW-5: closed (magic close) on an orderly stop; left armed while the OS goes
                 // down, so a hung shutdown is reset (DOWN-6).
-                if let Some(spec) = user_space_monitor(&state.ctx.config) {
-                    if let Some(us) =
-                        ActorRef::<UserSpaceMsg>::where_is(state.ctx.names.userspace(&spec.name))
-                    {
+                if user_space_monitor(&state.ctx.config).is_some() {
+                    if let Some(us) = state.userspace.clone().filter(running) {
                         let keep_armed = state.pending_os.is_some();
                         let _ = us
                             .call(
@@ -462,52 +590,29 @@ impl Actor for Daemon {
         state: &mut DaemonState,
     ) -> Result<(), ActorProcessingErr> {
         // A core actor is never stopped on purpose while the daemon runs: any exit is abnormal
-        // (PROC-2: abnormal termination of clprc / clprm).
-        let (core, reason) = match state.children.exit(&event) {
-            Some(ChildExit::Crashed { key, reason }) => (key, reason),
-            Some(ChildExit::Stopped { key }) if state.phase != Phase::Stopping => {
-                (key, "terminated unexpectedly".to_string())
-            }
-            _ => return Ok(()),
-        };
-        if state.phase == Phase::Stopping && core != Core::Governor {
-            return Ok(());
-        }
-        let actor = match core {
-            Core::Governor => "governor",
-            Core::Rc => "rc",
-            Core::Rm => "rm",
-            Core::UserSpace => "userspace",
-        }
-        .to_string();
-        if state.children.record_crash() == Intensity::Restart {
-            state.ctx.emit(EventKind::CoreRestarted { actor, reason });
-            state.spawn_core(&me, core).await?;
-            return Ok(());
-        }
-        state.ctx.emit(EventKind::CoreFailed {
-            actor: actor.clone(),
-            reason,
-        });
-        if core == Core::Governor {
-            // Without a governor no OS action may happen: stop the daemon only.
-            state.begin_stop(&me, "the reboot governor keeps failing".into());
-            return Ok(());
-        }
-        // DOWN-3: the failed core stays down; what is left is stopped, then the OS shuts down.
-        let _ = me.cast(DaemonMsg::FinalAction {
-            origin: format!("internal process {actor}"),
-            action: DaemonAction::EmergencyShutdown,
-        });
+        // (PROC-2: abnormal termination of clprc / clprm); past the intensity, DOWN-3.
+        let decision = state.children.on_event(&event);
+        state.decided(&me, decision).await;
         Ok(())
     }
 
     async fn post_stop(
         &self,
-        me: ActorRef<DaemonMsg>,
-        _state: &mut DaemonState,
+        _me: ActorRef<DaemonMsg>,
+        state: &mut DaemonState,
     ) -> Result<(), ActorProcessingErr> {
-        crate::supervise::stop_children(&me.get_cell()).await;
+        // Reverse start order: the user-space monitor and rm first, the governor last.
+        state.children.stop_all().await;
         Ok(())
     }
+}
+
+/// Whether a handle kept by a supervisor still points at a live incarnation; a miss is
+/// reported, never silent.
+fn running<M>(actor: &ActorRef<M>) -> bool {
+    let up = actor.get_status() < ractor::ActorStatus::Stopping;
+    if !up {
+        tracing::warn!(actor = ?actor.get_name(), "actor not running; message not sent");
+    }
+    up
 }

@@ -17,6 +17,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::broadcast;
 
+use upkeep_config::{ActivationFinalAction, DeactivationFinalAction, MonitorFinalAction};
+
+use crate::daemon::DaemonAction;
 use crate::host::{ExitInfo, OsAction};
 
 /// The seed's module types (MSG-5).
@@ -79,6 +82,55 @@ pub enum Refusal {
     NotWritten { reason: String },
 }
 
+/// A final action, one typed value whatever took it (RES-4, RES-5, MON-13, HWM-6, DOWN-3),
+/// shown to operators by its configured name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FinalAction {
+    Activation(ActivationFinalAction),
+    Deactivation(DeactivationFinalAction),
+    Monitor(MonitorFinalAction),
+    Daemon(DaemonAction),
+}
+
+impl FinalAction {
+    /// The name as the configuration spells it.
+    pub fn name(self) -> &'static str {
+        use ActivationFinalAction as A;
+        use DeactivationFinalAction as D;
+        use MonitorFinalAction as M;
+        match self {
+            FinalAction::Activation(a) => match a {
+                A::NoOpActivateNext => "NoOpActivateNext",
+                A::NoOpStopChain => "NoOpStopChain",
+                A::StopGroup => "StopGroup",
+                A::StopDaemon => "StopDaemon",
+                A::StopDaemonShutdown => "StopDaemonShutdown",
+                A::StopDaemonReboot => "StopDaemonReboot",
+            },
+            FinalAction::Deactivation(d) => match d {
+                D::NoOpDeactivateNext => "NoOpDeactivateNext",
+                D::NoOpStopChain => "NoOpStopChain",
+                D::StopDaemonShutdown => "StopDaemonShutdown",
+                D::StopDaemonReboot => "StopDaemonReboot",
+            },
+            FinalAction::Monitor(m) => match m {
+                M::NoOp => "NoOp",
+                M::StopGroup => "StopGroup",
+                M::StopDaemon => "StopDaemon",
+                M::StopDaemonShutdown => "StopDaemonShutdown",
+                M::StopDaemonReboot => "StopDaemonReboot",
+            },
+            FinalAction::Daemon(d) => d.name(),
+        }
+    }
+}
+
+impl fmt::Display for FinalAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// Everything the engine reports. Names are the configured object names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EventKind {
@@ -104,7 +156,7 @@ pub enum EventKind {
     /// A final action that stops the daemon or the OS is being carried out.
     FinalActionStarted {
         origin: String,
-        action: String,
+        action: FinalAction,
     },
     /// Reboot limit (CFG-5..9): the final action is refused.
     FinalActionRefused {
@@ -197,7 +249,7 @@ pub enum EventKind {
     ResourceFinalAction {
         resource: String,
         phase: Phase,
-        action: String,
+        action: FinalAction,
     },
     /// Resources not activated / not deactivated because of a chain stop (RES-4 #2, RES-5 #2).
     ResourceSkipped {
@@ -262,12 +314,20 @@ pub enum EventKind {
     /// MON-13 / HWM-6 final action taken.
     MonitorFinalAction {
         monitor: String,
-        action: String,
+        action: FinalAction,
     },
     MonitorsSuspended,
     MonitorsResumed,
-    ProbeRestarted {
-        monitor: String,
+    /// An actor below rc or rm crashed (panic or kill) and its supervisor restarted it. The
+    /// module is the subtree's: `rc` below rc, `rm` below rm.
+    ActorRestarted {
+        actor: String,
+        reason: String,
+    },
+    /// An actor below rc or rm crashed more often than its supervisor's restart intensity
+    /// allows: the supervisor gives up and escalates (docs/ARCHITECTURE.md, "Supervision").
+    ActorGaveUp {
+        actor: String,
         reason: String,
     },
     /// `upkeep down [--reboot]` (CMD-3): manual, so not counted by the governor (MAP-6).
@@ -305,6 +365,12 @@ impl EventKind {
     pub fn module(&self) -> Module {
         use EventKind::*;
         match self {
+            ActorRestarted { actor, .. } | ActorGaveUp { actor, .. } => {
+                match actor.split('/').next() {
+                    Some("rm") => Module::Rm,
+                    _ => Module::Rc,
+                }
+            }
             DaemonStarted
             | DaemonStopping { .. }
             | DaemonStopped
@@ -350,7 +416,6 @@ impl EventKind {
             | MonitorFinalAction { .. }
             | MonitorsSuspended
             | MonitorsResumed
-            | ProbeRestarted { .. }
             | MonitorSuspended { .. }
             | MonitorResumed { .. }
             | MonitorDelay { .. }
@@ -436,7 +501,15 @@ impl EventKind {
             MonitorFinalAction { .. } => 14,
             MonitorsSuspended => 20,
             MonitorsResumed => 21,
-            ProbeRestarted { .. } => 30,
+            ActorRestarted { actor, .. } | ActorGaveUp { actor, .. } => {
+                let below_rm = actor.starts_with("rm/");
+                match (self, below_rm) {
+                    (ActorRestarted { .. }, true) => 30,
+                    (_, true) => 31,
+                    (ActorRestarted { .. }, false) => 60,
+                    (_, false) => 61,
+                }
+            }
             MonitorSuspended { .. } => 22,
             MonitorResumed { .. } => 23,
             MonitorDelay { .. } => 71,
@@ -458,13 +531,14 @@ impl EventKind {
             | ProcessExited { .. }
             | RecoverySkipped { .. }
             | Reactivation { .. }
-            | ProbeRestarted { .. }
+            | ActorRestarted { .. }
             | FinalActionStarted { .. }
             | OsAction { .. }
             | DaemonStopping { .. }
             | MonitorsSuspended
             | Suspended => Level::Warning,
             CoreFailed { .. }
+            | ActorGaveUp { .. }
             | FinalActionRefused { .. }
             | OsActionFailed { .. }
             | RebootStateDamaged { .. }
@@ -607,9 +681,14 @@ impl fmt::Display for EventKind {
             }
             MonitorsSuspended => write!(f, "All monitors have been suspended."),
             MonitorsResumed => write!(f, "All monitors have been resumed."),
-            ProbeRestarted { monitor, reason } => {
-                write!(f, "The probe of monitor {monitor} was restarted. ({reason})")
-            }
+            ActorRestarted { actor, reason } => write!(
+                f,
+                "Internal process {actor} terminated abnormally and was restarted. ({reason})"
+            ),
+            ActorGaveUp { actor, reason } => write!(
+                f,
+                "Internal process {actor} terminated abnormally too often; its supervisor gives up. ({reason})"
+            ),
             MonitorSuspended { monitor, until: None } => write!(f, "Monitor {monitor} suspended."),
             MonitorSuspended { monitor, until: Some(until) } => {
                 write!(f, "Monitor {monitor} suspended until {until}.")
@@ -744,5 +823,78 @@ impl Events {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         feed.ring.iter().cloned().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn final_actions_are_shown_by_their_configured_names() {
+        use ActivationFinalAction as A;
+        use DeactivationFinalAction as D;
+        use MonitorFinalAction as M;
+        let all = [
+            FinalAction::Activation(A::NoOpActivateNext),
+            FinalAction::Activation(A::NoOpStopChain),
+            FinalAction::Activation(A::StopGroup),
+            FinalAction::Activation(A::StopDaemon),
+            FinalAction::Activation(A::StopDaemonShutdown),
+            FinalAction::Activation(A::StopDaemonReboot),
+            FinalAction::Deactivation(D::NoOpDeactivateNext),
+            FinalAction::Deactivation(D::NoOpStopChain),
+            FinalAction::Deactivation(D::StopDaemonShutdown),
+            FinalAction::Deactivation(D::StopDaemonReboot),
+            FinalAction::Monitor(M::NoOp),
+            FinalAction::Monitor(M::StopGroup),
+            FinalAction::Monitor(M::StopDaemon),
+            FinalAction::Monitor(M::StopDaemonShutdown),
+            FinalAction::Monitor(M::StopDaemonReboot),
+            FinalAction::Daemon(DaemonAction::StopDaemon),
+            FinalAction::Daemon(DaemonAction::StopDaemonShutdown),
+            FinalAction::Daemon(DaemonAction::StopDaemonReboot),
+            FinalAction::Daemon(DaemonAction::EmergencyShutdown),
+        ];
+        for action in all {
+            // The configuration's spelling is the variant's name.
+            let debug = format!("{action:?}");
+            let inner = debug
+                .split_once('(')
+                .and_then(|(_, rest)| rest.strip_suffix(')'))
+                .unwrap_or_default();
+            assert_eq!(action.to_string(), inner);
+        }
+    }
+
+    #[test]
+    fn crashes_below_rc_and_rm_are_announced_in_their_subtree() {
+        let restarted = |actor: &str| EventKind::ActorRestarted {
+            actor: actor.into(),
+            reason: "injected panic".into(),
+        };
+        let gave_up = |actor: &str| EventKind::ActorGaveUp {
+            actor: actor.into(),
+            reason: "injected panic".into(),
+        };
+        assert_eq!(
+            (restarted("rc/g1/app").module(), restarted("rc/g1/app").id()),
+            (Module::Rc, 60)
+        );
+        assert_eq!(
+            (gave_up("rc/g1").module(), gave_up("rc/g1").id()),
+            (Module::Rc, 61)
+        );
+        assert_eq!(
+            (
+                restarted("rm/pidw/probe").module(),
+                restarted("rm/pidw/probe").id()
+            ),
+            (Module::Rm, 30)
+        );
+        assert_eq!(
+            (gave_up("rm/pidw").module(), gave_up("rm/pidw").id()),
+            (Module::Rm, 31)
+        );
     }
 }

@@ -5,6 +5,7 @@
 //! the outcome back, so a hung script cannot wedge the mailbox. A process's life is tied to the
 //! actor's: the `ProcessHandle` kills the whole process group when dropped.
 
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef};
@@ -12,10 +13,11 @@ use upkeep_config::{ActivationFinalAction, DeactivationFinalAction, ExecResource
 
 use crate::board::{ProcessExit, ResourceState};
 use crate::ctx::Ctx;
-use crate::event::{EventKind, Phase};
+use crate::event::{EventKind, FinalAction, Phase};
 use crate::host::{ExitInfo, ProcessHandle, ScriptOutcome, ScriptRun};
 use crate::ladder::Rung;
-use crate::retry::{RetryArgs, RetryCounter, RetryMsg};
+use crate::retry::{Ladders, RetryArgs, RetryCounter, RetryMsg};
+use crate::supervise::{Decision, Level, Supervisor};
 use crate::task::Task;
 
 /// Lane of the activation ladder in this resource's RetryCounter.
@@ -39,12 +41,27 @@ pub type ReportSink = Box<dyn Fn(usize, ResourceReport) + Send + Sync>;
 
 pub struct ExecResourceActor;
 
+/// The process of one exec resource, held for it by its group: a crash of the resource's actor
+/// hands the process back here and the restarted incarnation adopts it, so the application
+/// keeps running. It dies with the group (the handle kills its process group when dropped).
+#[derive(Clone, Default)]
+pub struct ProcessKeeper(Arc<Mutex<Option<Box<dyn ProcessHandle>>>>);
+
+impl ProcessKeeper {
+    fn slot(&self) -> MutexGuard<'_, Option<Box<dyn ProcessHandle>>> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
 pub struct ExecArgs {
     pub ctx: Ctx,
     pub group: String,
     pub index: usize,
     pub spec: ExecResource,
     pub report: ReportSink,
+    pub keeper: ProcessKeeper,
 }
 
 pub enum ExecMsg {
@@ -53,9 +70,17 @@ pub enum ExecMsg {
     StartFinished(ScriptOutcome),
     StopFinished(ScriptOutcome),
     Terminated,
-    Exited { generation: u64, exit: ExitInfo },
-    Rung { lane: usize, rung: Rung },
+    Exited {
+        generation: u64,
+        exit: ExitInfo,
+    },
+    Rung {
+        lane: usize,
+        rung: Rung,
+    },
     Kill(KillReply),
+    /// Try again to restart the retry counter after its restart could not spawn it.
+    RestartCounter,
 }
 
 /// `Kill`: SIGKILL the process now, as a crash would (`upkeep inject kill`); the one owner of the
@@ -77,8 +102,15 @@ pub struct ExecState {
     spec: ExecResource,
     report: ReportSink,
     counter: Option<ActorRef<RetryMsg>>,
+    /// The activation and deactivation ladders, kept across the counter's restarts.
+    ladders: Ladders,
+    /// The lane whose failure awaits its rung: asked again if the counter crashed meanwhile.
+    awaiting_rung: Option<usize>,
+    children: Supervisor<()>,
     step: Step,
     process: Option<Box<dyn ProcessHandle>>,
+    /// Where the process goes when this incarnation's state is dropped.
+    keeper: ProcessKeeper,
     generation: u64,
     /// The script or terminate task in flight, and the waiter of the process.
     work: Option<Task>,
@@ -109,7 +141,10 @@ impl ExecState {
         }
     }
 
-    fn counter(&self, msg: RetryMsg) {
+    fn counter(&mut self, msg: RetryMsg) {
+        if let RetryMsg::Failure { lane } = msg {
+            self.awaiting_rung = Some(lane);
+        }
         if let Some(counter) = &self.counter {
             let _ = counter.cast(msg);
         }
@@ -213,6 +248,68 @@ impl ExecState {
     }
 }
 
+impl Drop for ExecState {
+    fn drop(&mut self) {
+        // After a panic or a kill ractor drops the state without `post_stop`: the process
+        // goes back to the group for the next incarnation instead of dying with this one.
+        if let Some(process) = self.process.take() {
+            *self.keeper.slot() = Some(process);
+        }
+    }
+}
+
+impl ExecState {
+    async fn spawn_counter(&mut self, me: &ActorRef<ExecMsg>) -> Result<(), ActorProcessingErr> {
+        let sink_to = me.clone();
+        let (counter, _) = me
+            .get_cell()
+            .spawn_linked(
+                me.get_name().map(|n| format!("{n}/retry")),
+                RetryCounter,
+                RetryArgs {
+                    ladders: self.ladders.clone(),
+                    sink: Box::new(move |lane, rung, _| {
+                        let _ = sink_to.cast(ExecMsg::Rung { lane, rung });
+                    }),
+                    chaos: self.ctx.chaos.clone(),
+                },
+            )
+            .await?;
+        self.children.started((), counter.get_cell());
+        self.counter = Some(counter);
+        Ok(())
+    }
+
+    /// Carry out the supervisor's decision about the counter's exit. Past the intensity the
+    /// resource fails itself: without its counter it could never reach a final action, and
+    /// the group restarts both.
+    async fn decided(
+        &mut self,
+        me: &ActorRef<ExecMsg>,
+        decision: Decision<()>,
+    ) -> Result<(), ActorProcessingErr> {
+        match decision {
+            Decision::Ignore => Ok(()),
+            Decision::Escalate(()) => Err("retry counter keeps crashing".into()),
+            Decision::Restart(()) => {
+                self.counter = None;
+                if let Err(e) = self.spawn_counter(me).await {
+                    let next = self
+                        .children
+                        .spawn_failed((), &crate::supervise::spawn_error(e.as_ref()));
+                    return Box::pin(self.decided(me, next)).await;
+                }
+                // The ladders are ours: a failure the crashed counter never answered is asked
+                // again without being counted twice.
+                if let (Some(lane), Some(counter)) = (self.awaiting_rung, &self.counter) {
+                    let _ = counter.cast(RetryMsg::Failure { lane });
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
 impl Actor for ExecResourceActor {
     type Msg = ExecMsg;
     type State = ExecState;
@@ -220,17 +317,17 @@ impl Actor for ExecResourceActor {
 
     async fn pre_start(
         &self,
-        _me: ActorRef<ExecMsg>,
+        me: ActorRef<ExecMsg>,
         args: ExecArgs,
     ) -> Result<ExecState, ActorProcessingErr> {
-        // The board outlives this actor: a restarted resource continues its processes' count,
-        // so an exit report of a predecessor's process never matches a process of ours.
-        let generation = args
-            .ctx
-            .board
-            .resource(&args.spec.name)
-            .map_or(0, |r| r.generation);
-        let state = ExecState {
+        args.ctx.chaos_start(&me.get_cell())?;
+        let adopted = args.keeper.slot().take();
+        let mut state = ExecState {
+            ladders: Ladders::new(&[args.spec.activation.retries, args.spec.deactivation.retries]),
+            awaiting_rung: None,
+            children: Supervisor::new(&args.ctx, Level::Inner, move |()| {
+                let _ = me.cast(ExecMsg::RestartCounter);
+            }),
             ctx: args.ctx,
             group: args.group,
             index: args.index,
@@ -238,17 +335,23 @@ impl Actor for ExecResourceActor {
             report: args.report,
             counter: None,
             step: Step::Idle,
-            process: None,
-            generation,
+            process: adopted,
+            keeper: args.keeper,
+            generation: 0,
             work: None,
             waiter: None,
         };
-        // A (re)started resource owns no process yet.
-        state
-            .ctx
-            .board
-            .update_resource(&state.spec.name, |r| r.pid = None);
-        state.set_state(ResourceState::Offline);
+        let previous = state.ctx.board.resource(&state.spec.name);
+        // Generations go on across incarnations, so an exit is never mistaken for another's.
+        state.generation = previous.as_ref().map(|r| r.generation).unwrap_or(0);
+        if state.process.is_none() {
+            // A (re)started resource without a process to adopt starts from offline.
+            state
+                .ctx
+                .board
+                .update_resource(&state.spec.name, |r| r.pid = None);
+            state.set_state(ResourceState::Offline);
+        }
         Ok(state)
     }
 
@@ -257,24 +360,18 @@ impl Actor for ExecResourceActor {
         me: ActorRef<ExecMsg>,
         state: &mut ExecState,
     ) -> Result<(), ActorProcessingErr> {
-        let sink_to = me.clone();
-        let (counter, _) = me
-            .get_cell()
-            .spawn_linked(
-                me.get_name().map(|n| format!("{n}/retry")),
-                RetryCounter,
-                RetryArgs {
-                    limits: vec![
-                        state.spec.activation.retries,
-                        state.spec.deactivation.retries,
-                    ],
-                    sink: Box::new(move |lane, rung, _| {
-                        let _ = sink_to.cast(ExecMsg::Rung { lane, rung });
-                    }),
-                },
-            )
-            .await?;
-        state.counter = Some(counter);
+        state.spawn_counter(&me).await?;
+        // An adopted process is waited for again (`wait` may be called any number of times):
+        // an exit while nobody waited is reported at once.
+        if let Some(process) = &state.process {
+            let generation = state.generation;
+            let exited = process.wait();
+            let me = me.clone();
+            state.waiter = Some(Task::spawn(async move {
+                let exit = exited.await;
+                let _ = me.cast(ExecMsg::Exited { generation, exit });
+            }));
+        }
         Ok(())
     }
 
@@ -284,8 +381,15 @@ impl Actor for ExecResourceActor {
         msg: ExecMsg,
         state: &mut ExecState,
     ) -> Result<(), ActorProcessingErr> {
+        state.ctx.chaos_check(&me.get_cell());
         let name = state.spec.name.clone();
         match msg {
+            ExecMsg::RestartCounter => {
+                if state.counter.is_none() {
+                    let decision = Decision::Restart(());
+                    state.decided(&me, decision).await?;
+                }
+            }
             ExecMsg::Activate => {
                 if state.step != Step::Idle {
                     return Ok(());
@@ -366,20 +470,25 @@ impl Actor for ExecResourceActor {
                     return Ok(());
                 }
                 let pid = state.process.as_ref().map(|p| p.pid()).unwrap_or_default();
-                state.ctx.board.update_resource(&name, |r| {
-                    r.pid = None;
-                    r.last_exit = Some(exit);
-                });
                 // While stopping, the terminate task owns the end of the process.
-                if state.step != Step::Stopping {
+                let stopping = state.step == Step::Stopping;
+                if !stopping {
                     state.waiter = None;
                     // Dropping the handle also kills what is left of its process group.
                     state.process = None;
+                    // Announced before the board shows it: a monitor that happens to check
+                    // right now cannot report the exit ahead of the exit itself.
                     state.ctx.emit(EventKind::ProcessExited {
                         resource: name.clone(),
                         pid,
                         exit,
                     });
+                }
+                state.ctx.board.update_resource(&name, |r| {
+                    r.pid = None;
+                    r.last_exit = Some(exit);
+                });
+                if !stopping {
                     // MON-10: every exit reaches the pid monitors as a message; none is lost
                     // between two looks at the board.
                     state.ctx.board.publish_exit(
@@ -404,6 +513,7 @@ impl Actor for ExecResourceActor {
                 let _ = done.send(outcome);
             }
             ExecMsg::Rung { lane, rung } => {
+                state.awaiting_rung = None;
                 let (phase, step) = match lane {
                     ACTIVATION => (Phase::Activation, Step::Starting),
                     _ => (Phase::Deactivation, Step::Stopping),
@@ -432,7 +542,7 @@ impl Actor for ExecResourceActor {
                                 let a = state.spec.activation.final_action;
                                 (
                                     ResourceState::StartFailed,
-                                    format!("{a:?}"),
+                                    FinalAction::Activation(a),
                                     ResourceReport::ActivationFailed(a),
                                 )
                             }
@@ -440,7 +550,7 @@ impl Actor for ExecResourceActor {
                                 let a = state.spec.deactivation.final_action;
                                 (
                                     ResourceState::StopFailed,
-                                    format!("{a:?}"),
+                                    FinalAction::Deactivation(a),
                                     ResourceReport::DeactivationFailed(a),
                                 )
                             }
@@ -461,26 +571,20 @@ impl Actor for ExecResourceActor {
 
     async fn handle_supervisor_evt(
         &self,
-        _me: ActorRef<ExecMsg>,
+        me: ActorRef<ExecMsg>,
         event: ractor::SupervisionEvent,
-        _state: &mut ExecState,
+        state: &mut ExecState,
     ) -> Result<(), ActorProcessingErr> {
-        // A resource without its retry counter could never reach a final action: fail, and let
-        // the group restart both.
-        match event {
-            ractor::SupervisionEvent::ActorFailed(_, err) => {
-                Err(format!("retry counter failed: {err}").into())
-            }
-            _ => Ok(()),
-        }
+        let decision = state.children.on_event(&event);
+        state.decided(&me, decision).await
     }
 
     async fn post_stop(
         &self,
-        me: ActorRef<ExecMsg>,
-        _state: &mut ExecState,
+        _me: ActorRef<ExecMsg>,
+        state: &mut ExecState,
     ) -> Result<(), ActorProcessingErr> {
-        crate::supervise::stop_children(&me.get_cell()).await;
+        state.children.stop_all().await;
         Ok(())
     }
 }

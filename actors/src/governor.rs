@@ -500,6 +500,7 @@ impl Actor for RebootGovernor {
         msg: GovernorMsg,
         state: &mut GovernorState,
     ) -> Result<(), ActorProcessingErr> {
+        state.ctx.chaos_check(&me.get_cell());
         match msg {
             GovernorMsg::ErrorDeclared => {
                 state.refresh();

@@ -10,13 +10,12 @@ use std::collections::VecDeque;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
 use upkeep_config::{ActivationFinalAction, DeactivationFinalAction, Group};
 
-use crate::board::GroupState;
+use crate::board::{GroupState, ResourceState};
 use crate::ctx::Ctx;
 use crate::daemon::{DaemonAction, DaemonMsg};
 use crate::event::{EventKind, Phase};
-use crate::exec::{ExecArgs, ExecMsg, ExecResourceActor, ResourceReport};
-use crate::ladder::Intensity;
-use crate::supervise::{ChildExit, Children};
+use crate::exec::{ExecArgs, ExecMsg, ExecResourceActor, ProcessKeeper, ResourceReport};
+use crate::supervise::{Decision, Level, Supervisor};
 
 pub struct GroupActor;
 
@@ -53,10 +52,15 @@ pub enum GroupMsg {
         start: bool,
         done: Option<RpcReplyPort<bool>>,
     },
+    /// From resource `index`'s incarnation `incarnation`: a report of an incarnation that has
+    /// since crashed (a helper task's late message) never acts on its restarted successor.
     Report {
         index: usize,
+        incarnation: u64,
         report: ResourceReport,
     },
+    /// Try again to restart a resource whose restart could not spawn it.
+    RestartResource(usize),
 }
 
 /// The group's view of one resource during an operation.
@@ -108,7 +112,9 @@ pub struct GroupData {
     deps: Vec<Vec<usize>>,
     slots: Vec<Slot>,
     actors: Vec<Option<ActorRef<ExecMsg>>>,
-    children: Children<usize>,
+    /// Each resource's process, kept across the resource actor's restarts.
+    keepers: Vec<ProcessKeeper>,
+    children: Supervisor<usize>,
     current: Option<Op>,
     queue: VecDeque<Op>,
 }
@@ -135,7 +141,8 @@ impl GroupData {
     }
 
     fn escalate(&self, origin: String, action: DaemonAction) {
-        if let Some(daemon) = ActorRef::<DaemonMsg>::where_is(self.ctx.names.daemon()) {
+        let daemon = self.ctx.names.daemon();
+        if let Some(daemon) = self.ctx.find::<DaemonMsg>(&daemon, &self.spec.name) {
             let _ = daemon.cast(DaemonMsg::FinalAction { origin, action });
         }
     }
@@ -505,6 +512,7 @@ impl GroupData {
         let spec = self.spec.resources[index].clone();
         let name = self.ctx.names.resource(&self.spec.name, &spec.name);
         let to_group = me.clone();
+        let incarnation = self.children.next_incarnation(&index);
         let (actor, _) = me
             .get_cell()
             .spawn_linked(
@@ -515,14 +523,59 @@ impl GroupData {
                     group: self.spec.name.clone(),
                     index,
                     spec,
+                    keeper: self.keepers[index].clone(),
                     report: Box::new(move |index, report| {
-                        let _ = to_group.cast(GroupMsg::Report { index, report });
+                        let _ = to_group.cast(GroupMsg::Report {
+                            index,
+                            incarnation,
+                            report,
+                        });
                     }),
                 },
             )
             .await?;
-        self.children.insert(actor.get_cell(), index);
+        self.children.started(index, actor.get_cell());
         self.actors[index] = Some(actor);
+        Ok(())
+    }
+
+    /// Carry out the supervisor's decision about a resource's exit; past the intensity the
+    /// group fails itself, and rc restarts the whole group (which starts it again if it was
+    /// active).
+    async fn decided(
+        &mut self,
+        me: &ActorRef<GroupMsg>,
+        decision: Decision<usize>,
+    ) -> Result<(), ActorProcessingErr> {
+        let index = match decision {
+            Decision::Ignore => return Ok(()),
+            Decision::Escalate(key) => {
+                return Err(format!("resource {} keeps crashing", self.name(key)).into())
+            }
+            Decision::Restart(key) => key,
+        };
+        self.actors[index] = None;
+        if let Err(e) = self.spawn_resource(me, index).await {
+            let next = self
+                .children
+                .spawn_failed(index, &crate::supervise::spawn_error(e.as_ref()));
+            return Box::pin(self.decided(me, next)).await;
+        }
+        // The new incarnation adopted the old one's process if there was one; an online
+        // resource that has none any more is activated again, and an operation in flight is
+        // asked again.
+        let online = self
+            .ctx
+            .board
+            .resource(&self.name(index))
+            .is_some_and(|r| r.state == ResourceState::Online);
+        match self.slots[index] {
+            Slot::Activating => self.send(index, ExecMsg::Activate),
+            Slot::Deactivating => self.send(index, ExecMsg::Deactivate),
+            Slot::Online if !online => self.send(index, ExecMsg::Activate),
+            _ => {}
+        }
+        self.pump();
         Ok(())
     }
 }
@@ -553,15 +606,19 @@ impl Actor for GroupActor {
 
     async fn pre_start(
         &self,
-        _me: ActorRef<GroupMsg>,
+        me: ActorRef<GroupMsg>,
         args: GroupArgs,
     ) -> Result<GroupData, ActorProcessingErr> {
+        args.ctx.chaos_start(&me.get_cell())?;
         let n = args.spec.resources.len();
         let state = GroupData {
             deps: dependency_indices(&args.spec),
             slots: vec![Slot::Offline; n],
             actors: vec![None; n],
-            children: Children::new(&args.ctx),
+            keepers: vec![ProcessKeeper::default(); n],
+            children: Supervisor::new(&args.ctx, Level::Inner, move |index| {
+                let _ = me.cast(GroupMsg::RestartResource(index));
+            }),
             ctx: args.ctx,
             spec: args.spec,
             current: None,
@@ -584,11 +641,18 @@ impl Actor for GroupActor {
 
     async fn handle(
         &self,
-        _me: ActorRef<GroupMsg>,
+        me: ActorRef<GroupMsg>,
         msg: GroupMsg,
         state: &mut GroupData,
     ) -> Result<(), ActorProcessingErr> {
+        state.ctx.chaos_check(&me.get_cell());
         match msg {
+            GroupMsg::RestartResource(index) => {
+                if state.actors.get(index).is_some_and(|a| a.is_none()) {
+                    let decision = Decision::Restart(index);
+                    state.decided(&me, decision).await?;
+                }
+            }
             GroupMsg::Start { done, .. } => state.queue.push_back(Op {
                 kind: OpKind::Start,
                 done,
@@ -644,8 +708,12 @@ impl Actor for GroupActor {
                     }
                 }
             },
-            GroupMsg::Report { index, report } => {
-                if index < state.slots.len() {
+            GroupMsg::Report {
+                index,
+                incarnation,
+                report,
+            } => {
+                if index < state.slots.len() && incarnation == state.children.incarnation(&index) {
                     state.on_report(index, report);
                 }
             }
@@ -660,33 +728,16 @@ impl Actor for GroupActor {
         event: SupervisionEvent,
         state: &mut GroupData,
     ) -> Result<(), ActorProcessingErr> {
-        let Some(ChildExit::Crashed { key: index, reason }) = state.children.exit(&event) else {
-            return Ok(());
-        };
-        let name = state.name(index);
-        if state.children.record_crash() == Intensity::Escalate {
-            return Err(format!("resource {name} keeps crashing: {reason}").into());
-        }
-        tracing::warn!(resource = %name, %reason, "exec resource actor crashed; restarting it");
-        state.actors[index] = None;
-        state.spawn_resource(&me, index).await?;
-        // The old incarnation's process died with it; pick up where the operation was.
-        match state.slots[index] {
-            Slot::Activating => state.send(index, ExecMsg::Activate),
-            Slot::Deactivating => state.on_report(index, ResourceReport::Deactivated),
-            Slot::Online => state.send(index, ExecMsg::Activate),
-            _ => {}
-        }
-        state.pump();
-        Ok(())
+        let decision = state.children.on_event(&event);
+        state.decided(&me, decision).await
     }
 
     async fn post_stop(
         &self,
-        me: ActorRef<GroupMsg>,
-        _state: &mut GroupData,
+        _me: ActorRef<GroupMsg>,
+        state: &mut GroupData,
     ) -> Result<(), ActorProcessingErr> {
-        crate::supervise::stop_children(&me.get_cell()).await;
+        state.children.stop_all().await;
         Ok(())
     }
 }

@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod board;
+pub mod chaos;
 pub mod ctx;
 pub mod daemon;
 pub mod event;
@@ -35,12 +36,13 @@ use ractor::{Actor, ActorRef};
 use upkeep_config::Config;
 
 use crate::board::Board;
+use crate::chaos::CrashPlan;
 use crate::ctx::{Ctx, Names};
 use crate::daemon::{Daemon, DaemonMsg};
 use crate::event::Events;
-use crate::governor::PowerDoor;
 use crate::exec::ExecMsg;
 use crate::governor::GovernorMsg;
+use crate::governor::PowerDoor;
 use crate::host::Host;
 use crate::rc::RcMsg;
 use crate::rm::RmMsg;
@@ -130,7 +132,21 @@ impl Engine {
         host: Arc<dyn Host>,
         instance: &str,
     ) -> Result<Engine, EngineError> {
-        let ctx = context(config, host, instance);
+        Engine::start_with_crash_plan(config, host, instance, CrashPlan::default()).await
+    }
+
+    /// [`Engine::start`] with a crash plan from `SimulatedHost::crash_plan`, for supervision
+    /// tests: the actors it names panic in their next handler (`chaos.rs`).
+    pub async fn start_with_crash_plan(
+        config: Arc<Config>,
+        host: Arc<dyn Host>,
+        instance: &str,
+        chaos: CrashPlan,
+    ) -> Result<Engine, EngineError> {
+        let ctx = Ctx {
+            chaos,
+            ..context(config, host, instance)
+        };
         let (daemon, join) = Actor::spawn(Some(ctx.names.daemon()), Daemon, ctx.clone())
             .await
             .map_err(|e| EngineError::Spawn(e.to_string()))?;
@@ -358,6 +374,7 @@ fn context(config: Arc<Config>, host: Arc<dyn Host>, instance: &str) -> Ctx {
         live,
         names: Names::new(instance),
         journal: Default::default(),
+        chaos: CrashPlan::default(),
     }
 }
 

@@ -15,14 +15,14 @@ use upkeep_config::{Monitor, MonitorFinalAction, RecoveryTarget, Timing};
 use crate::board::{ExitSubscription, MonitorPhase, ProcessExit};
 use crate::ctx::Ctx;
 use crate::daemon::{DaemonAction, DaemonMsg};
-use crate::event::EventKind;
+use crate::event::{EventKind, FinalAction};
 use crate::governor::GovernorMsg;
 use crate::host::{ProbeResult, Verdict};
-use crate::ladder::{Intensity, Rung};
+use crate::ladder::Rung;
 use crate::probe::{ProbeActor, ProbeArgs, ProbeMsg};
 use crate::rc::RcMsg;
-use crate::retry::{RetryArgs, RetryCounter, RetryMsg};
-use crate::supervise::{ChildExit, Children};
+use crate::retry::{Ladders, RetryArgs, RetryCounter, RetryMsg};
+use crate::supervise::{Decision, Level, Supervisor};
 use crate::task::Task;
 
 pub struct MonitorActor;
@@ -66,11 +66,15 @@ pub enum MonitorMsg {
     Resume,
     OperatorSuspend,
     OperatorResume,
+    /// Try again to restart a child whose restart could not spawn it.
+    RestartChild(MonitorChild),
 }
 
+/// A monitor's children.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Child {
+pub enum MonitorChild {
     Probe,
+    /// The RetryCounter holding the reactivation ladder (its ladder is `MonitorState::ladders`).
     Counter,
 }
 
@@ -90,7 +94,9 @@ pub struct MonitorState {
     held_by: Option<String>,
     probe: Option<ActorRef<ProbeMsg>>,
     counter: Option<ActorRef<RetryMsg>>,
-    children: Children<Child>,
+    /// The reactivation ladder (MON-12), kept here so it survives its counter's restart.
+    ladders: Ladders,
+    children: Supervisor<MonitorChild>,
     ticker: Option<Task>,
     waiting: Option<Task>,
     target_watch: Option<Task>,
@@ -336,7 +342,10 @@ impl MonitorState {
             self.ctx.emit(EventKind::MonitorHeld { monitor: name, by });
             return;
         }
-        if let Some(governor) = ActorRef::<GovernorMsg>::where_is(self.ctx.names.governor()) {
+        if let Some(governor) = self
+            .ctx
+            .find::<GovernorMsg>(&self.ctx.names.governor(), &self.spec.name)
+        {
             let _ = governor.cast(GovernorMsg::ErrorDeclared);
         }
         if !self.target_active() {
@@ -367,7 +376,10 @@ impl MonitorState {
         });
         self.epoch += 1;
         self.set_phase(MonitorPhase::Recovering);
-        let Some(rc) = ActorRef::<RcMsg>::where_is(self.ctx.names.rc()) else {
+        let Some(rc) = self
+            .ctx
+            .find::<RcMsg>(&self.ctx.names.rc(), &self.spec.name)
+        else {
             let _ = me.cast(MonitorMsg::RecoveryDone { ok: false });
             return;
         };
@@ -395,7 +407,7 @@ impl MonitorState {
         let action = self.spec.recovery.final_action;
         self.ctx.emit(EventKind::MonitorFinalAction {
             monitor: name.clone(),
-            action: format!("{action:?}"),
+            action: FinalAction::Monitor(action),
         });
         let origin = format!("monitor {name}");
         let daemon_action = match action {
@@ -408,9 +420,8 @@ impl MonitorState {
                     }
                     RecoveryTarget::Sss => None,
                 };
-                if let (Some(group), Some(rc)) =
-                    (group, ActorRef::<RcMsg>::where_is(self.ctx.names.rc()))
-                {
+                let rc = self.ctx.find::<RcMsg>(&self.ctx.names.rc(), &name);
+                if let (Some(group), Some(rc)) = (group, rc) {
                     let _ = rc.cast(RcMsg::Group {
                         group,
                         start: false,
@@ -424,7 +435,7 @@ impl MonitorState {
             MonitorFinalAction::StopDaemonShutdown => DaemonAction::StopDaemonShutdown,
             MonitorFinalAction::StopDaemonReboot => DaemonAction::StopDaemonReboot,
         };
-        if let Some(daemon) = ActorRef::<DaemonMsg>::where_is(self.ctx.names.daemon()) {
+        if let Some(daemon) = self.ctx.find::<DaemonMsg>(&self.ctx.names.daemon(), &name) {
             let _ = daemon.cast(DaemonMsg::FinalAction {
                 origin,
                 action: daemon_action,
@@ -445,8 +456,74 @@ impl MonitorState {
                 },
             )
             .await?;
-        self.children.insert(probe.get_cell(), Child::Probe);
+        self.children.started(MonitorChild::Probe, probe.get_cell());
         self.probe = Some(probe);
+        Ok(())
+    }
+
+    async fn spawn_counter(&mut self, me: &ActorRef<MonitorMsg>) -> Result<(), ActorProcessingErr> {
+        let sink_to = me.clone();
+        let (counter, _) = me
+            .get_cell()
+            .spawn_linked(
+                me.get_name().map(|n| format!("{n}/recovery")),
+                RetryCounter,
+                RetryArgs {
+                    ladders: self.ladders.clone(),
+                    sink: Box::new(move |_, rung, used| {
+                        let _ = sink_to.cast(MonitorMsg::Rung { rung, used });
+                    }),
+                    chaos: self.ctx.chaos.clone(),
+                },
+            )
+            .await?;
+        self.children
+            .started(MonitorChild::Counter, counter.get_cell());
+        self.counter = Some(counter);
+        Ok(())
+    }
+
+    /// Carry out the supervisor's decision about a child's exit; past the intensity the
+    /// monitor fails itself, and rm restarts it whole.
+    async fn decided(
+        &mut self,
+        me: &ActorRef<MonitorMsg>,
+        decision: Decision<MonitorChild>,
+    ) -> Result<(), ActorProcessingErr> {
+        let child = match decision {
+            Decision::Ignore => return Ok(()),
+            Decision::Escalate(key) => {
+                let what = match key {
+                    MonitorChild::Probe => "probe",
+                    MonitorChild::Counter => "recovery counter",
+                };
+                return Err(format!("{what} keeps crashing").into());
+            }
+            Decision::Restart(key) => key,
+        };
+        let spawned = match child {
+            MonitorChild::Probe => {
+                self.probe = None;
+                self.spawn_probe(me).await
+            }
+            MonitorChild::Counter => {
+                self.counter = None;
+                self.spawn_counter(me).await
+            }
+        };
+        if let Err(e) = spawned {
+            let next = self
+                .children
+                .spawn_failed(child, &crate::supervise::spawn_error(e.as_ref()));
+            return Box::pin(self.decided(me, next)).await;
+        }
+        // A failure the crashed counter never answered is asked again: the ladder it climbs
+        // is ours, so nothing is counted twice.
+        if child == MonitorChild::Counter && self.awaiting_rung {
+            if let Some(counter) = &self.counter {
+                let _ = counter.cast(RetryMsg::Failure { lane: 0 });
+            }
+        }
         Ok(())
     }
 }
@@ -458,11 +535,15 @@ impl Actor for MonitorActor {
 
     async fn pre_start(
         &self,
-        _me: ActorRef<MonitorMsg>,
+        me: ActorRef<MonitorMsg>,
         args: MonitorArgs,
     ) -> Result<MonitorState, ActorProcessingErr> {
+        args.ctx.chaos_start(&me.get_cell())?;
         Ok(MonitorState {
-            children: Children::new(&args.ctx),
+            children: Supervisor::new(&args.ctx, Level::Inner, move |child| {
+                let _ = me.cast(MonitorMsg::RestartChild(child));
+            }),
+            ladders: Ladders::new(&[args.spec.recovery.reactivation_threshold]),
             ctx: args.ctx,
             spec: args.spec,
             phase: MonitorPhase::Stopped,
@@ -489,22 +570,7 @@ impl Actor for MonitorActor {
         me: ActorRef<MonitorMsg>,
         state: &mut MonitorState,
     ) -> Result<(), ActorProcessingErr> {
-        let sink_to = me.clone();
-        let (counter, _) = me
-            .get_cell()
-            .spawn_linked(
-                me.get_name().map(|n| format!("{n}/recovery")),
-                RetryCounter,
-                RetryArgs {
-                    limits: vec![state.spec.recovery.reactivation_threshold],
-                    sink: Box::new(move |_, rung, used| {
-                        let _ = sink_to.cast(MonitorMsg::Rung { rung, used });
-                    }),
-                },
-            )
-            .await?;
-        state.children.insert(counter.get_cell(), Child::Counter);
-        state.counter = Some(counter);
+        state.spawn_counter(&me).await?;
         state.spawn_probe(&me).await?;
 
         // MON-3: the interval ticker; its first tick comes one interval from now.
@@ -561,7 +627,18 @@ impl Actor for MonitorActor {
         msg: MonitorMsg,
         state: &mut MonitorState,
     ) -> Result<(), ActorProcessingErr> {
+        state.ctx.chaos_check(&me.get_cell());
         match msg {
+            MonitorMsg::RestartChild(child) => {
+                let missing = match child {
+                    MonitorChild::Probe => state.probe.is_none(),
+                    MonitorChild::Counter => state.counter.is_none(),
+                };
+                if missing {
+                    let decision = Decision::Restart(child);
+                    state.decided(&me, decision).await?;
+                }
+            }
             MonitorMsg::Tick => {
                 if state.phase == MonitorPhase::Monitoring && !state.awaiting_rung {
                     state.check();
@@ -659,36 +736,16 @@ impl Actor for MonitorActor {
         event: SupervisionEvent,
         state: &mut MonitorState,
     ) -> Result<(), ActorProcessingErr> {
-        match state.children.exit(&event) {
-            Some(ChildExit::Crashed {
-                key: Child::Probe,
-                reason,
-            }) => {
-                if state.children.record_crash() == Intensity::Escalate {
-                    return Err(format!("probe keeps crashing: {reason}").into());
-                }
-                state.ctx.emit(EventKind::ProbeRestarted {
-                    monitor: state.name(),
-                    reason,
-                });
-                state.spawn_probe(&me).await?;
-                Ok(())
-            }
-            // Without its counter the ladder is lost: fail, and rm restarts the monitor whole.
-            Some(ChildExit::Crashed {
-                key: Child::Counter,
-                reason,
-            }) => Err(format!("recovery counter failed: {reason}").into()),
-            _ => Ok(()),
-        }
+        let decision = state.children.on_event(&event);
+        state.decided(&me, decision).await
     }
 
     async fn post_stop(
         &self,
-        me: ActorRef<MonitorMsg>,
+        _me: ActorRef<MonitorMsg>,
         state: &mut MonitorState,
     ) -> Result<(), ActorProcessingErr> {
-        crate::supervise::stop_children(&me.get_cell()).await;
+        state.children.stop_all().await;
         state.ticker = None;
         state.waiting = None;
         state.target_watch = None;

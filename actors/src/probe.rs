@@ -131,10 +131,11 @@ impl Actor for ProbeActor {
 
     async fn handle(
         &self,
-        _me: ActorRef<ProbeMsg>,
+        me: ActorRef<ProbeMsg>,
         msg: ProbeMsg,
         state: &mut ProbeState,
     ) -> Result<(), ActorProcessingErr> {
+        state.ctx.chaos_check(&me.get_cell());
         let ProbeMsg::Check { epoch } = msg;
         // Checks that only read the board answer at once.
         let immediate = board_check(&state.ctx.board, &state.spec.kind);

@@ -9,8 +9,7 @@ use upkeep_config::{RecoveryTarget, Startup};
 
 use crate::ctx::Ctx;
 use crate::group::{GroupActor, GroupArgs, GroupMsg};
-use crate::ladder::Intensity;
-use crate::supervise::{ChildExit, Children};
+use crate::supervise::{Decision, Level, Supervisor};
 use crate::task::Task;
 
 pub struct ResourceControl;
@@ -36,6 +35,8 @@ pub enum RcMsg {
         start: bool,
         done: Option<RpcReplyPort<bool>>,
     },
+    /// Try again to restart a group whose restart could not spawn it.
+    RestartGroup(String),
     /// MON-11: reactivate a resource or restart a group.
     Recover {
         target: RecoveryTarget,
@@ -47,7 +48,7 @@ pub enum RcMsg {
 pub struct RcState {
     ctx: Ctx,
     groups: BTreeMap<String, ActorRef<GroupMsg>>,
-    children: Children<String>,
+    children: Supervisor<String>,
     /// Sequences of group operations run by helper tasks; aborted with the actor.
     work: Vec<Task>,
 }
@@ -72,9 +73,48 @@ impl RcState {
                 },
             )
             .await?;
-        self.children.insert(actor.get_cell(), name.to_string());
+        self.children.started(name.to_string(), actor.get_cell());
         self.groups.insert(name.to_string(), actor.clone());
         Ok(actor)
+    }
+
+    /// Carry out the supervisor's decision about a group's exit; past the intensity rc fails
+    /// itself, and the daemon restarts it or makes the emergency shutdown (DOWN-3).
+    async fn decided(
+        &mut self,
+        me: &ActorRef<RcMsg>,
+        decision: Decision<String>,
+    ) -> Result<(), ActorProcessingErr> {
+        let group = match decision {
+            Decision::Ignore => return Ok(()),
+            Decision::Escalate(key) => return Err(format!("group {key} keeps crashing").into()),
+            Decision::Restart(key) => key,
+        };
+        self.groups.remove(&group);
+        // The group's processes died with it (their handles kill their process groups); a
+        // group that was active is started again.
+        let was_active = self
+            .ctx
+            .board
+            .group(&group)
+            .is_some_and(|s| s.state.is_active());
+        match self.spawn_group(me, &group).await {
+            Ok(actor) => {
+                if was_active {
+                    let _ = actor.cast(GroupMsg::Start {
+                        reason: "restart after crash".into(),
+                        done: None,
+                    });
+                }
+                Ok(())
+            }
+            Err(e) => {
+                let next = self
+                    .children
+                    .spawn_failed(group, &crate::supervise::spawn_error(e.as_ref()));
+                Box::pin(self.decided(me, next)).await
+            }
+        }
     }
 
     /// Run `ops` one after the other in a helper task; reply whether all succeeded.
@@ -113,11 +153,14 @@ impl Actor for ResourceControl {
 
     async fn pre_start(
         &self,
-        _me: ActorRef<RcMsg>,
+        me: ActorRef<RcMsg>,
         ctx: Ctx,
     ) -> Result<RcState, ActorProcessingErr> {
+        ctx.chaos_start(&me.get_cell())?;
         Ok(RcState {
-            children: Children::new(&ctx),
+            children: Supervisor::new(&ctx, Level::Inner, move |group| {
+                let _ = me.cast(RcMsg::RestartGroup(group));
+            }),
             ctx,
             groups: BTreeMap::new(),
             work: Vec::new(),
@@ -167,11 +210,18 @@ impl Actor for ResourceControl {
 
     async fn handle(
         &self,
-        _me: ActorRef<RcMsg>,
+        me: ActorRef<RcMsg>,
         msg: RcMsg,
         state: &mut RcState,
     ) -> Result<(), ActorProcessingErr> {
+        state.ctx.chaos_check(&me.get_cell());
         match msg {
+            RcMsg::RestartGroup(group) => {
+                if !state.groups.contains_key(&group) {
+                    let decision = Decision::Restart(group);
+                    state.decided(&me, decision).await?;
+                }
+            }
             RcMsg::StartGroups { only_auto, done } => {
                 let ops = state
                     .ctx
@@ -274,35 +324,16 @@ impl Actor for ResourceControl {
         event: SupervisionEvent,
         state: &mut RcState,
     ) -> Result<(), ActorProcessingErr> {
-        let Some(ChildExit::Crashed { key: group, reason }) = state.children.exit(&event) else {
-            return Ok(());
-        };
-        state.groups.remove(&group);
-        if state.children.record_crash() == Intensity::Escalate {
-            return Err(format!("group {group} keeps crashing: {reason}").into());
-        }
-        tracing::warn!(%group, %reason, "group actor crashed; restarting it");
-        let was_active = state
-            .ctx
-            .board
-            .group(&group)
-            .is_some_and(|s| s.state.is_active());
-        let actor = state.spawn_group(&me, &group).await?;
-        if was_active {
-            let _ = actor.cast(GroupMsg::Start {
-                reason: "restart after crash".into(),
-                done: None,
-            });
-        }
-        Ok(())
+        let decision = state.children.on_event(&event);
+        state.decided(&me, decision).await
     }
 
     async fn post_stop(
         &self,
-        me: ActorRef<RcMsg>,
-        _state: &mut RcState,
+        _me: ActorRef<RcMsg>,
+        state: &mut RcState,
     ) -> Result<(), ActorProcessingErr> {
-        crate::supervise::stop_children(&me.get_cell()).await;
+        state.children.stop_all().await;
         Ok(())
     }
 }

@@ -12,12 +12,19 @@ use upkeep_config::Config;
 
 use crate::ctx::Ctx;
 use crate::event::EventKind;
-use crate::ladder::Intensity;
 use crate::monitor::{MonitorActor, MonitorArgs, MonitorMsg};
-use crate::supervise::{ChildExit, Children};
+use crate::supervise::{Decision, Level, Supervisor};
 use crate::task::Task;
 
 pub struct ResourceMonitor;
+
+pub struct RmArgs {
+    pub ctx: Ctx,
+    /// The daemon had started the monitors (a restarted rm starts them again).
+    pub started: bool,
+    /// OPS-2: the daemon is suspended.
+    pub suspended: bool,
+}
 
 /// The answer to an operation on named monitors: `Err` names what is wrong.
 pub type NamedReply = RpcReplyPort<Result<(), String>>;
@@ -49,6 +56,8 @@ pub enum RmMsg {
         names: Vec<String>,
         done: Option<NamedReply>,
     },
+    /// Try again to restart a monitor whose restart could not spawn it.
+    RestartMonitor(String),
     /// A hot apply: stop the monitors, take the new configuration's, start them again.
     Replace {
         config: Arc<Config>,
@@ -59,7 +68,7 @@ pub enum RmMsg {
 pub struct RmState {
     ctx: Ctx,
     monitors: BTreeMap<String, ActorRef<MonitorMsg>>,
-    children: Children<String>,
+    children: Supervisor<String>,
     started: bool,
     suspended: bool,
     operator_suspended: BTreeSet<String>,
@@ -97,7 +106,7 @@ impl RmState {
                 },
             )
             .await?;
-        self.children.insert(actor.get_cell(), name.to_string());
+        self.children.started(name.to_string(), actor.get_cell());
         self.monitors.insert(name.to_string(), actor);
         Ok(())
     }
@@ -120,10 +129,57 @@ impl RmState {
     }
 
     async fn stop_all(&mut self) {
-        for monitor in std::mem::take(&mut self.monitors).into_values().rev() {
-            let _ = monitor
-                .stop_and_wait(Some("stop".into()), Some(Duration::from_secs(5)))
-                .await;
+        self.monitors.clear();
+        self.children.stop_all().await;
+    }
+
+    /// Carry out the supervisor's decision about a monitor's exit; past the intensity rm fails
+    /// itself, and the daemon restarts it or makes the emergency shutdown (DOWN-3).
+    async fn decided(
+        &mut self,
+        me: &ActorRef<RmMsg>,
+        decision: Decision<String>,
+    ) -> Result<(), ActorProcessingErr> {
+        let monitor = match decision {
+            Decision::Ignore => return Ok(()),
+            Decision::Escalate(key) => return Err(format!("monitor {key} keeps crashing").into()),
+            Decision::Restart(key) => key,
+        };
+        self.monitors.remove(&monitor);
+        if !self.started {
+            return Ok(());
+        }
+        // The restarted monitor starts suspended when the daemon or the operator paused it.
+        if let Err(e) = self.spawn_monitor(me, &monitor).await {
+            let next = self
+                .children
+                .spawn_failed(monitor, &crate::supervise::spawn_error(e.as_ref()));
+            return Box::pin(self.decided(me, next)).await;
+        }
+        Ok(())
+    }
+
+    /// A restarted rm takes the operator's pauses (OPS-4) back from the board, which outlives
+    /// it; a timed pause ends when it was meant to.
+    fn recover_pauses(&mut self, me: &ActorRef<RmMsg>) {
+        let now = self.ctx.host.now_wall();
+        for m in &self.ctx.config.monitors {
+            let Some(status) = self.ctx.board.monitor(&m.name) else {
+                continue;
+            };
+            if !status.operator_suspended {
+                continue;
+            }
+            self.operator_suspended.insert(m.name.clone());
+            if let Some(until) = status.suspended_until {
+                let left = until.duration_since(now).unwrap_or_default();
+                let me = me.clone();
+                let names = vec![m.name.clone()];
+                self.timers.push(Task::spawn(async move {
+                    tokio::time::sleep(left).await;
+                    let _ = me.cast(RmMsg::ResumeMonitors { names, done: None });
+                }));
+            }
         }
     }
 
@@ -228,23 +284,30 @@ fn reply<T>(done: Option<RpcReplyPort<T>>, value: T) {
 impl Actor for ResourceMonitor {
     type Msg = RmMsg;
     type State = RmState;
-    type Arguments = (Ctx, bool);
+    type Arguments = RmArgs;
 
     async fn pre_start(
         &self,
-        _me: ActorRef<RmMsg>,
-        (ctx, started): (Ctx, bool),
+        me: ActorRef<RmMsg>,
+        args: RmArgs,
     ) -> Result<RmState, ActorProcessingErr> {
-        // A restarted rm resumes monitoring if the daemon had started it.
-        Ok(RmState {
-            children: Children::new(&ctx),
-            ctx,
+        args.ctx.chaos_start(&me.get_cell())?;
+        // A restarted rm resumes monitoring if the daemon had started it, suspended if the
+        // daemon is (OPS-2), with the operator's pauses (OPS-4).
+        let to_me = me.clone();
+        let mut state = RmState {
+            children: Supervisor::new(&args.ctx, Level::Inner, move |monitor| {
+                let _ = to_me.cast(RmMsg::RestartMonitor(monitor));
+            }),
+            ctx: args.ctx,
             monitors: BTreeMap::new(),
-            started,
-            suspended: false,
+            started: args.started,
+            suspended: args.suspended,
             operator_suspended: BTreeSet::new(),
             timers: Vec::new(),
-        })
+        };
+        state.recover_pauses(&me);
+        Ok(state)
     }
 
     async fn post_start(
@@ -264,7 +327,14 @@ impl Actor for ResourceMonitor {
         msg: RmMsg,
         state: &mut RmState,
     ) -> Result<(), ActorProcessingErr> {
+        state.ctx.chaos_check(&me.get_cell());
         match msg {
+            RmMsg::RestartMonitor(monitor) => {
+                if !state.monitors.contains_key(&monitor) {
+                    let decision = Decision::Restart(monitor);
+                    state.decided(&me, decision).await?;
+                }
+            }
             RmMsg::Start { done } => {
                 if state.monitors.is_empty() {
                     state.start_all(&me).await?;
@@ -332,22 +402,8 @@ impl Actor for ResourceMonitor {
         event: SupervisionEvent,
         state: &mut RmState,
     ) -> Result<(), ActorProcessingErr> {
-        let Some(ChildExit::Crashed {
-            key: monitor,
-            reason,
-        }) = state.children.exit(&event)
-        else {
-            return Ok(());
-        };
-        state.monitors.remove(&monitor);
-        if state.children.record_crash() == Intensity::Escalate {
-            return Err(format!("monitor {monitor} keeps crashing: {reason}").into());
-        }
-        tracing::warn!(%monitor, %reason, "monitor actor crashed; restarting it");
-        if state.started {
-            state.spawn_monitor(&me, &monitor).await?;
-        }
-        Ok(())
+        let decision = state.children.on_event(&event);
+        state.decided(&me, decision).await
     }
 
     async fn post_stop(

@@ -537,3 +537,14 @@ impl Watchdog for SimWatchdog {
         Ok(())
     }
 }
+
+// --- Crash injection (supervision tests) ------------------------------------------------------
+// Kept apart from the Host implementation: it is no part of the Host boundary.
+
+impl SimulatedHost {
+    /// An armed crash plan for `Engine::start_with_crash_plan`: the only way to get one, so
+    /// only a simulated daemon can have its actors panic on purpose (`chaos.rs`).
+    pub fn crash_plan(&self) -> crate::chaos::CrashPlan {
+        crate::chaos::CrashPlan::armed()
+    }
+}

@@ -8,7 +8,7 @@
 //! while an OS shutdown or reboot is in progress it stays armed, so a hung shutdown is reset
 //! (DOWN-6).
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef};
@@ -41,6 +41,18 @@ pub struct UserSpaceActor;
 pub struct UserSpaceArgs {
     pub ctx: Ctx,
     pub spec: Monitor,
+    /// The open watchdog, kept by the daemon so a restarted incarnation feeds the same device
+    /// instead of leaving it armed and unfed (the reset USW-1 is there to cause).
+    pub watchdog: WatchdogSlot,
+}
+
+/// The watchdog device one daemon holds open across the user-space monitor's restarts.
+pub type WatchdogSlot = Arc<Mutex<Option<Box<dyn Watchdog>>>>;
+
+fn slot(watchdog: &WatchdogSlot) -> MutexGuard<'_, Option<Box<dyn Watchdog>>> {
+    watchdog
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 pub enum UserSpaceMsg {
@@ -57,7 +69,9 @@ pub struct UserSpaceState {
     ctx: Ctx,
     spec: Monitor,
     params: UserSpace,
-    watchdog: Option<Box<dyn Watchdog>>,
+    watchdog: WatchdogSlot,
+    /// A watchdog is open (in the slot).
+    has_watchdog: bool,
     last_ok: Instant,
     stalled: bool,
     in_flight: Option<Task>,
@@ -79,7 +93,7 @@ impl UserSpaceState {
     }
 
     fn feed(&self) {
-        if let Some(watchdog) = &self.watchdog {
+        if let Some(watchdog) = slot(&self.watchdog).as_ref() {
             if let Err(e) = watchdog.feed() {
                 tracing::error!(error = %e, "cannot feed the watchdog");
             }
@@ -100,30 +114,38 @@ impl Actor for UserSpaceActor {
         let MonitorKind::UserSpace(params) = args.spec.kind.clone() else {
             return Err(format!("monitor {} is not a user-space monitor", args.spec.name).into());
         };
-        let watchdog = match params.method {
-            WatchdogMethod::None | WatchdogMethod::Keepalive => None,
-            method => match args
-                .ctx
-                .watchdogs
-                .open()
-                .open_watchdog(method, args.spec.timeout)
-            {
-                Ok(w) => Some(w),
-                Err(e) => {
-                    // Without a watchdog the stall is still detected and reported.
-                    args.ctx.emit(EventKind::MonitorWarning {
-                        monitor: args.spec.name.clone(),
-                        detail: e.to_string(),
-                    });
-                    None
-                }
-            },
+        let has_watchdog = {
+            let mut held = slot(&args.watchdog);
+            if held.is_none() {
+                *held = match params.method {
+                    WatchdogMethod::None | WatchdogMethod::Keepalive => None,
+                    method => match args
+                        .ctx
+                        .watchdogs
+                        .open()
+                        .open_watchdog(method, args.spec.timeout)
+                    {
+                        Ok(w) => Some(w),
+                        Err(e) => {
+                            // Without a watchdog the stall is still detected and reported.
+                            args.ctx.emit(EventKind::MonitorWarning {
+                                monitor: args.spec.name.clone(),
+                                detail: e.to_string(),
+                            });
+                            None
+                        }
+                    },
+                };
+            }
+            held.is_some()
         };
+        let watchdog = args.watchdog;
         Ok(UserSpaceState {
             ctx: args.ctx,
             spec: args.spec,
             params,
             watchdog,
+            has_watchdog,
             last_ok: Instant::now(),
             stalled: false,
             in_flight: None,
@@ -163,6 +185,7 @@ impl Actor for UserSpaceActor {
         msg: UserSpaceMsg,
         state: &mut UserSpaceState,
     ) -> Result<(), ActorProcessingErr> {
+        state.ctx.chaos_check(&me.get_cell());
         if state.disarmed {
             if let UserSpaceMsg::Disarm {
                 done: Some(done), ..
@@ -182,10 +205,10 @@ impl Actor for UserSpaceActor {
                         "user space did not complete a cycle for {}s (timeout {}s); {}",
                         stuck_for.as_secs(),
                         state.spec.timeout.as_secs(),
-                        match (&state.watchdog, state.params.method) {
-                            (Some(_), _) => "the watchdog will reset the server",
-                            (None, WatchdogMethod::None) => "method none: no reset",
-                            (None, _) => "no watchdog is open: no reset",
+                        match (state.has_watchdog, state.params.method) {
+                            (true, _) => "the watchdog will reset the server",
+                            (false, WatchdogMethod::None) => "method none: no reset",
+                            (false, _) => "no watchdog is open: no reset",
                         }
                     );
                     state.record(Verdict::Error, &detail);
@@ -232,7 +255,8 @@ impl Actor for UserSpaceActor {
                 state.disarmed = true;
                 state.ticker = None;
                 state.in_flight = None;
-                if let Some(watchdog) = state.watchdog.take() {
+                let watchdog = slot(&state.watchdog).take();
+                if let Some(watchdog) = watchdog {
                     if keep_armed {
                         // DOWN-6: leave it armed and unfed; a hung shutdown gets reset.
                         drop(watchdog);

@@ -456,7 +456,11 @@ async fn a_core_actor_that_keeps_crashing_makes_an_emergency_shutdown() {
             assert_eq!(
                 lines,
                 [
-                    ev!("pm", 10, "Internal process rc terminated abnormally and was restarted. (terminated unexpectedly)"),
+                    ev!(
+                        "pm",
+                        10,
+                        "Internal process rc terminated abnormally and was restarted. (killed)"
+                    ),
                     // The group's process died with rc; the new rc starts it again.
                     ev!("rc", 10, "The start processing of a group g1 started."),
                     ev!("rc", 30, "The start processing of a resource app started."),
@@ -469,7 +473,7 @@ async fn a_core_actor_that_keeps_crashing_makes_an_emergency_shutdown() {
             assert_eq!(
                 lines,
                 [
-                    ev!("pm", 11, "Internal process rc terminated abnormally too often; emergency shutdown. (terminated unexpectedly)"),
+                    ev!("pm", 11, "Internal process rc terminated abnormally too often; emergency shutdown. (killed)"),
                     ev!("pm", 20, "Final action of internal process rc (EmergencyShutdown) is being executed."),
                     ev!("pm", 2, "Cluster daemon is stopping. (internal process rc)"),
                     ev!("pm", 22, "OS actions are simulated: would shutdown now. (reboot count 1/3)"),

@@ -15,3 +15,4 @@ mod probes;
 mod probes_netns;
 mod real_engine;
 mod sim;
+mod supervision;

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::broadcast;
+use upkeep_actors::chaos::CrashPlan;
 use upkeep_actors::event::Event;
 use upkeep_actors::host::Host;
 use upkeep_actors::sim::SimulatedHost;
@@ -20,6 +21,7 @@ pub struct Sim {
     pub engine: Option<Engine>,
     rx: broadcast::Receiver<Event>,
     unread: Vec<String>,
+    chaos: CrashPlan,
 }
 
 /// Parse a test config (it must be valid).
@@ -44,7 +46,11 @@ impl Sim {
     /// Boot with a decorated host (e.g. `Faulty`), keeping `sim` for scripting and records.
     pub async fn boot_with(ron: &str, sim: SimulatedHost, host: Arc<dyn Host>) -> Sim {
         let instance = format!("sim{}", NEXT_INSTANCE.fetch_add(1, Ordering::Relaxed));
-        let engine = match Engine::start(Arc::new(config(ron)), host, &instance).await {
+        let chaos = sim.crash_plan();
+        let started =
+            Engine::start_with_crash_plan(Arc::new(config(ron)), host, &instance, chaos.clone())
+                .await;
+        let engine = match started {
             Ok(e) => e,
             Err(e) => panic!("engine did not start: {e}"),
         };
@@ -54,6 +60,7 @@ impl Sim {
             engine: Some(engine),
             rx,
             unread: past.iter().map(Event::line).collect(),
+            chaos,
         };
         s.run_for(Duration::from_millis(10)).await;
         s
@@ -90,6 +97,18 @@ impl Sim {
         }
         self.run_for(Duration::from_millis(1)).await;
         self.take()
+    }
+
+    /// Make the actor at tree path `path` (`rc/g1/app`, `governor`) panic in its next handler.
+    pub fn panic_next(&self, path: &str) {
+        let instance = self.engine().ctx.names.instance().to_string();
+        self.chaos.panic_next(&format!("{instance}/{path}"));
+    }
+
+    /// Make the next start of the actor at tree path `path` fail (a restart that cannot spawn).
+    pub fn fail_next_start(&self, path: &str) {
+        let instance = self.engine().ctx.names.instance().to_string();
+        self.chaos.fail_next_start(&format!("{instance}/{path}"));
     }
 
     /// Whether the daemon's root actor has stopped.
