@@ -176,6 +176,12 @@ pub enum HostError {
     },
 }
 
+/// The longest a host's `os_action` may take, every fallback included. Timeouts nest: the engine
+/// waits for the governor's `Perform` longer than this, so it always learns how the action ended
+/// (and the daemon can exit non-zero when it failed), and a host bounds each of its steps so that
+/// together they end within it.
+pub const OS_ACTION_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// The engine's view of the operating system.
 pub trait Host: Send + Sync + 'static {
     /// Run a command to completion (sync start script, stop script), killing its process group
@@ -189,7 +195,8 @@ pub trait Host: Send + Sync + 'static {
     /// The caller bounds it with the monitor's timeout.
     fn probe(&self, monitor: &Monitor) -> BoxFuture<'static, ProbeResult>;
 
-    /// Shut down, reboot or reset the machine, or record that it would (simulated).
+    /// Shut down, reboot or reset the machine, or record that it would (simulated). Resolves
+    /// within [`OS_ACTION_TIMEOUT`], accepted or failed.
     fn os_action(&self, action: OsAction)
         -> BoxFuture<'static, Result<OsActionOutcome, HostError>>;
 
