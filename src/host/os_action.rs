@@ -187,6 +187,8 @@ async fn force(kernel: Kernel) -> Result<(), String> {
         Kernel::Restart => nix::sys::reboot::RebootMode::RB_AUTOBOOT,
         Kernel::PowerOff => nix::sys::reboot::RebootMode::RB_POWER_OFF,
     };
+    // The last line this host may get to write: the syscall does not return when it works.
+    tracing::warn!(step = %Step::Force(kernel), "calling reboot(2) now");
     let call = tokio::task::spawn_blocking(move || nix::sys::reboot::reboot(mode));
     match tokio::time::timeout(SYSCALL_TIMEOUT, call).await {
         Err(_) => Err(format!("reboot(2) did not act within {SYSCALL_TIMEOUT:?}")),
