@@ -12,7 +12,7 @@ use upkeep_config::Config;
 use crate::ctx::Ctx;
 use crate::event::{EventKind, FinalAction};
 use crate::governor::{GovernorMsg, Permit, RebootGovernor};
-use crate::host::OsAction;
+use crate::host::{OsAction, OS_ACTION_TIMEOUT};
 use crate::rc::{RcMsg, ResourceControl};
 use crate::rm::{ResourceMonitor, RmArgs, RmMsg};
 use crate::supervise::{Decision, Level, Supervisor};
@@ -153,6 +153,10 @@ pub struct DaemonState {
 
 /// How long the daemon waits for the governor (it persists with fsync).
 const GOVERNOR_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long the daemon waits for the governor to `Perform` an OS action. Timeouts nest: never
+/// less than the host may take (`OS_ACTION_TIMEOUT`, every fallback included), plus the governor's
+/// own time for a message queued before (a persist), so the outcome always arrives.
+const PERFORM_TIMEOUT: Duration = OS_ACTION_TIMEOUT.saturating_add(GOVERNOR_TIMEOUT);
 
 impl DaemonState {
     /// Start (or restart) one core actor and keep its typed handle.
@@ -520,7 +524,7 @@ impl Actor for Daemon {
                                     action: os,
                                     reply: Some(reply),
                                 },
-                                Some(GOVERNOR_TIMEOUT),
+                                Some(PERFORM_TIMEOUT),
                             )
                             .await;
                     }

@@ -181,6 +181,12 @@ pub enum HostError {
     },
 }
 
+/// The longest a host's `os_action` may take, every fallback included. Timeouts nest: the engine
+/// waits for the governor's `Perform` longer than this, so it always learns how the action ended
+/// (and the daemon can exit non-zero when it failed), and a host bounds each of its steps so that
+/// together they end within it.
+pub const OS_ACTION_TIMEOUT: Duration = Duration::from_secs(60);
+
 // The host is split into capabilities, none with a default method: a decorator (`Faulty`) or a
 // new host that forgets one does not compile, instead of silently falling back to a default
 // (the way `Faulty` once dropped the watchdog: issue 8, defect 3). The actors share
@@ -235,7 +241,8 @@ pub trait Clock: Send + Sync + 'static {
 /// Shutting down, rebooting or resetting the machine (DOWN-1..6). Held by the RebootGovernor
 /// alone.
 pub trait Power: Send + Sync + 'static {
-    /// Shut down, reboot or reset the machine, or record that it would (simulated).
+    /// Shut down, reboot or reset the machine, or record that it would (simulated). Resolves
+    /// within [`OS_ACTION_TIMEOUT`], accepted or failed.
     fn os_action(&self, action: OsAction)
         -> BoxFuture<'static, Result<OsActionOutcome, HostError>>;
 }

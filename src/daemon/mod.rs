@@ -7,6 +7,9 @@
 //! SIGINT stop it in order (groups deactivated, OPS-5); a final action that stops the daemon
 //! (RES-4, RES-5, MON-13) and `upkeep down` (CMD-3) end it too. All exit 0: the daemon did what
 //! it was told, and a service manager must not restart a daemon that was stopped on purpose.
+//! Except when the shutdown or reboot it stopped the groups for then failed (DOWN-1, DOWN-2):
+//! nothing runs and the server stays up, so it exits non-zero (EX_OSERR) for a service manager
+//! to restart it.
 //! `upkeep stop` / `start` and a stop/restart apply replace the engine inside this process
 //! (`control::ops`); the socket stays up throughout. Under systemd it reports readiness and
 //! keep-alives (`notify`).
@@ -28,14 +31,17 @@ use std::time::Duration;
 
 use nix::fcntl::{Flock, FlockArg};
 use tokio::signal::unix::{signal, Signal, SignalKind};
+use upkeep_actors::event::EventKind;
 use upkeep_actors::fault::{Fault, FaultPlan, Faulty};
-use upkeep_actors::host::{Host, HostError};
+use upkeep_actors::host::{Host, HostError, OsAction};
 use upkeep_actors::EngineError;
 use upkeep_config::{Config, OsActions};
 
 use crate::cli::exit::Exit;
+use crate::control::feed::Feed;
 use crate::control::life::Phase;
 use crate::control::ops::{Ending as OpsEnding, Ops, Setup, Source};
+use crate::control::proto::EventDto;
 use crate::control::server::{self, Access, Control, ServerError};
 use crate::control::snapshot::ServerFacts;
 use crate::host::paths::{default_log_dir, default_state_dir};
@@ -95,6 +101,9 @@ pub enum DaemonError {
         "unknown operator group `{0}`; create it with `groupadd {0}` or pick an existing group"
     )]
     OperatorGroup(String),
+    /// DOWN-1, DOWN-2: the groups were stopped for an OS action that then failed.
+    #[error("{0} The groups are stopped: exiting non-zero so that a service manager restarts the daemon")]
+    OsAction(String),
 }
 
 impl DaemonError {
@@ -112,9 +121,10 @@ impl DaemonError {
             DaemonError::Socket(ServerError::NotASocket { .. }) => Exit::Usage,
             DaemonError::Socket(_) => Exit::CantCreate,
             DaemonError::Lock { .. } | DaemonError::Host(_) => Exit::CantCreate,
-            DaemonError::Subreaper(_) | DaemonError::Runtime(_) | DaemonError::Signals(_) => {
-                Exit::OsErr
-            }
+            DaemonError::Subreaper(_)
+            | DaemonError::Runtime(_)
+            | DaemonError::Signals(_)
+            | DaemonError::OsAction(_) => Exit::OsErr,
             DaemonError::Engine(_) => Exit::Software,
             DaemonError::OperatorGroup(_) => Exit::Usage,
         }
@@ -257,13 +267,25 @@ async fn serve(
 ) -> Result<(), DaemonError> {
     // Before anything can take long: a SIGTERM during start-up must become an orderly stop,
     // not the default "die and leave the processes behind".
-    let mut signals = Signals::install().map_err(DaemonError::Signals)?;
+    let signals = Signals::install().map_err(DaemonError::Signals)?;
     let host = Arc::new(
         LinuxHost::new(config.os_actions, paths.state.clone())?
             .with_roots(config.paths.procfs.clone(), config.paths.sysfs.clone()),
     );
     // Scripts that daemonize leave orphans; as their reaper we collect them (no zombies).
     host.become_subreaper()?;
+    serve_on(config, paths, Some(log.filter_setter()), host, signals).await
+}
+
+/// The daemon's life on a host that is set up: engine, socket, the wait for its end, and the
+/// exit status.
+async fn serve_on<H: Host>(
+    config: Arc<Config>,
+    paths: Paths,
+    log_filter: Option<crate::control::ops::LogFilter>,
+    host: Arc<H>,
+    mut signals: Signals,
+) -> Result<(), DaemonError> {
     // `upkeep inject`: every host call goes through the fault plan (empty unless an operator
     // injects); OS actions stay whatever the configuration says.
     let faulty = Arc::new(Faulty::new(host, FaultPlan::default()));
@@ -278,7 +300,7 @@ async fn serve(
             Some(f) => injector.inject(f),
             None => injector.clear(),
         }),
-        log_filter: Some(log.filter_setter()),
+        log_filter,
         source: paths.source.clone(),
         state_dir: paths.state.clone(),
         facts: ServerFacts {
@@ -331,7 +353,38 @@ async fn serve(
         Ending::Ops(OpsEnding::Down) => tracing::warn!("the daemon was stopped by `upkeep down`"),
     }
     server.shutdown().await;
-    Ok(())
+    match (&ended, failed_os_action(&ops.feed)) {
+        (Ending::Ops(_), Some(failure)) => Err(DaemonError::OsAction(failure)),
+        _ => Ok(()),
+    }
+}
+
+/// DOWN-1, DOWN-2: the text of the OS action that failed, when the newest OS-action event
+/// (`pm 22` done, `pm 23` failed) of the last engine is a failure. An engine ends after every OS
+/// action it performs, so that is the one it stopped the groups for.
+fn failed_os_action(feed: &Feed) -> Option<String> {
+    let reboot = OsAction::Reboot;
+    let started = EventKind::DaemonStarted;
+    let failed = EventKind::OsActionFailed {
+        action: reboot,
+        reason: String::new(),
+    };
+    let done = EventKind::OsAction {
+        action: reboot,
+        simulated: true,
+        count: 0,
+        max: 0,
+    };
+    let is = |e: &EventDto, kind: &EventKind| {
+        e.module == kind.module().as_str() && e.event_id == kind.id()
+    };
+    let (events, _) = feed.since(0);
+    let last = events
+        .iter()
+        .rev()
+        .take_while(|e| !is(e, &started))
+        .find(|e| is(e, &failed) || is(e, &done))?;
+    is(last, &failed).then(|| last.text.clone())
 }
 
 /// READY=1 once the first engine is online (groups started, PROC-3), then WATCHDOG=1 keep-alives
@@ -355,23 +408,25 @@ fn ready_when_online(ops: &Arc<Ops>) -> tokio::task::JoinHandle<()> {
     })
 }
 
-struct Signals {
-    term: Signal,
-    int: Signal,
-}
+/// SIGTERM and SIGINT; `None` in the in-process tests, which must not take the test runner's
+/// signals.
+struct Signals(Option<(Signal, Signal)>);
 
 impl Signals {
     fn install() -> io::Result<Signals> {
-        Ok(Signals {
-            term: signal(SignalKind::terminate())?,
-            int: signal(SignalKind::interrupt())?,
-        })
+        Ok(Signals(Some((
+            signal(SignalKind::terminate())?,
+            signal(SignalKind::interrupt())?,
+        ))))
     }
 
     async fn next(&mut self) -> &'static str {
+        let Some((term, int)) = &mut self.0 else {
+            return std::future::pending().await;
+        };
         tokio::select! {
-            _ = self.term.recv() => "SIGTERM",
-            _ = self.int.recv() => "SIGINT",
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
         }
     }
 }
@@ -381,4 +436,170 @@ fn hostname() -> String {
         .ok()
         .and_then(|h| h.into_string().ok())
         .unwrap_or_else(|| "localhost".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::SystemTime;
+
+    use upkeep_actors::host::{
+        BoxFuture, Clock, OsActionOutcome, Power, ProbeResult, Probes, ProcessHandle, Processes,
+        ScriptOutcome, ScriptRun, StateFiles, Watchdog, Watchdogs,
+    };
+    use upkeep_actors::sim::{SimRun, SimulatedHost};
+    use upkeep_config::{Monitor, UserSpace, WatchdogMethod};
+
+    use super::*;
+
+    /// The simulated host, except that an OS action fails the way it does on a host without
+    /// `systemctl`, `shutdown` and the right to call reboot(2) (a container): never the machine.
+    struct NoWayDown {
+        sim: SimulatedHost,
+        fail: bool,
+    }
+
+    impl Processes for NoWayDown {
+        fn run_script(&self, run: ScriptRun) -> BoxFuture<'static, ScriptOutcome> {
+            self.sim.run_script(run)
+        }
+        fn spawn(&self, run: ScriptRun) -> Result<Box<dyn ProcessHandle>, HostError> {
+            self.sim.spawn(run)
+        }
+    }
+
+    impl Probes for NoWayDown {
+        fn probe(&self, monitor: &Monitor) -> BoxFuture<'static, ProbeResult> {
+            Probes::probe(&self.sim, monitor)
+        }
+        fn userspace_check(&self, spec: &UserSpace) -> BoxFuture<'static, Result<(), String>> {
+            self.sim.userspace_check(spec)
+        }
+    }
+
+    impl StateFiles for NoWayDown {
+        fn load_state(&self, name: &str) -> BoxFuture<'static, Result<Option<Vec<u8>>, HostError>> {
+            self.sim.load_state(name)
+        }
+        fn store_state(
+            &self,
+            name: &str,
+            bytes: Vec<u8>,
+        ) -> BoxFuture<'static, Result<(), HostError>> {
+            self.sim.store_state(name, bytes)
+        }
+        fn quarantine_state(&self, name: &str) -> BoxFuture<'static, Result<String, HostError>> {
+            self.sim.quarantine_state(name)
+        }
+    }
+
+    impl Clock for NoWayDown {
+        fn now_wall(&self) -> SystemTime {
+            self.sim.now_wall()
+        }
+        fn hostname(&self) -> String {
+            self.sim.hostname()
+        }
+    }
+
+    impl Watchdogs for NoWayDown {
+        fn open_watchdog(
+            &self,
+            method: WatchdogMethod,
+            timeout: std::time::Duration,
+        ) -> Result<Box<dyn Watchdog>, HostError> {
+            self.sim.open_watchdog(method, timeout)
+        }
+    }
+
+    impl Power for NoWayDown {
+        fn os_action(
+            &self,
+            action: OsAction,
+        ) -> BoxFuture<'static, Result<OsActionOutcome, HostError>> {
+            let simulated = self.sim.os_action(action);
+            let fail = self.fail;
+            Box::pin(async move {
+                let outcome = simulated.await;
+                if !fail {
+                    return outcome;
+                }
+                Err(HostError::OsAction {
+                    action,
+                    reason: "`systemctl reboot`: No such file or directory (os error 2); \
+                             sync + reboot(2) RB_AUTOBOOT: reboot(2): EPERM"
+                        .into(),
+                })
+            })
+        }
+    }
+
+    /// One resource whose start fails once; its final action reboots (DOWN-1).
+    const REBOOTS: &str = r#"(
+        name: "SSS", edition: "SSS",
+        os_actions: Simulated,
+        reboot_limit: (max_reboot_count: 3, reset_after: "60m"),
+        groups: [(name: "g", resources: [(
+            name: "app",
+            start: (program: "/opt/app/start"),
+            activation: (retries: 0, final_action: StopDaemonReboot),
+            deactivation: (retries: 0, final_action: NoOpDeactivateNext),
+        )])],
+    )"#;
+
+    /// The whole daemon in this process, on `NoWayDown`, until its engine ends by itself.
+    async fn daemon(fail: bool) -> Result<(), DaemonError> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = match upkeep_config::parse(REBOOTS, Path::new("/etc/upkeep/test.ron")) {
+            Ok(c) => Arc::new(c),
+            Err(e) => panic!("test config is invalid:\n{e}"),
+        };
+        assert_eq!(config.os_actions, OsActions::Simulated);
+        let sim = SimulatedHost::default();
+        sim.script("/opt/app/start", [SimRun::Exit(1)]);
+        let host = Arc::new(NoWayDown {
+            sim: sim.clone(),
+            fail,
+        });
+        let paths = Paths {
+            state: dir.path().join("state"),
+            socket: dir.path().join("s.sock"),
+            logs: dir.path().join("log"),
+            access: Access {
+                owner: nix::unistd::geteuid().as_raw(),
+                operator_group: None,
+            },
+            socket_mode: None,
+            source: Source {
+                text: REBOOTS.into(),
+                origin: "test".into(),
+                file: None,
+            },
+        };
+        let served = tokio::time::timeout(
+            Duration::from_secs(20),
+            serve_on(config, paths, None, host, Signals(None)),
+        )
+        .await
+        .expect("the daemon did not end after its final action");
+        // The reboot was asked for once, after the count was stored.
+        assert_eq!(sim.os_actions(), [OsAction::Reboot]);
+        served
+    }
+
+    /// Defect 7: "Failed to reboot" and exit 0 left a server with its groups stopped, and a
+    /// service manager would not restart the daemon.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_granted_reboot_that_fails_ends_the_daemon_non_zero() {
+        let err = daemon(true)
+            .await
+            .expect_err("the daemon exited 0 after its reboot failed");
+        assert_eq!(err.exit(), Exit::OsErr, "{err}");
+        let text = err.to_string();
+        assert!(text.starts_with("Failed to reboot the OS."), "{text}");
+        assert!(text.contains("service manager restarts"), "{text}");
+        // The same daemon when the reboot is accepted: exit 0.
+        daemon(false)
+            .await
+            .expect("an accepted reboot ends the daemon with 0");
+    }
 }
