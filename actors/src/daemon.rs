@@ -378,7 +378,7 @@ impl DaemonState {
                 |reply| GovernorMsg::Request {
                     action: os,
                     origin: origin.clone(),
-                    final_action: label.to_string(),
+                    final_action: label,
                     reply,
                 },
                 Some(GOVERNOR_TIMEOUT),

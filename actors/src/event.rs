@@ -161,7 +161,7 @@ pub enum EventKind {
     /// Reboot limit (CFG-5..9): the final action is refused.
     FinalActionRefused {
         origin: String,
-        action: String,
+        action: FinalAction,
         count: u32,
         max: u32,
         why: Refusal,

@@ -19,7 +19,7 @@ use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
 use crate::board::GovernorStatus;
 use crate::ctx::Ctx;
-use crate::event::{EventKind, Refusal};
+use crate::event::{EventKind, FinalAction, Refusal};
 use crate::host::{HostError, OsAction, OsActionOutcome, Power};
 use crate::task::Task;
 
@@ -302,7 +302,7 @@ pub enum GovernorMsg {
     Request {
         action: OsAction,
         origin: String,
-        final_action: String,
+        final_action: FinalAction,
         reply: RpcReplyPort<Permit>,
     },
     /// Carry out an OS action a permit was granted for (or a manual one: not counted).
@@ -390,7 +390,7 @@ impl GovernorState {
 
     /// DOWN-1..4 / CFG-9: count and write durably, then answer; every refusal is written too
     /// (CFG-7: a refused request is an error, and the window must survive a restart).
-    async fn request(&mut self, origin: String, final_action: String) -> Permit {
+    async fn request(&mut self, origin: String, final_action: FinalAction) -> Permit {
         // A window that passed is forgotten out loud (pm 24) before this request counts.
         self.refresh();
         let now = self.ctx.host.now_wall();
