@@ -187,6 +187,9 @@ pub struct Board {
     /// Behind a lock because a hot configuration apply adds and removes monitors (APPLY-2 #2).
     monitors: RwLock<BTreeMap<String, watch::Sender<MonitorStatus>>>,
     pub governor: watch::Sender<GovernorStatus>,
+    /// The auto-start groups have finished starting (OPS-1, PROC-3), whatever their outcome:
+    /// only then is the daemon online and ready for a service manager.
+    pub groups_started: watch::Sender<bool>,
     /// Per resource, who hears of its process exits. Kept here rather than in the resource
     /// actor so a subscription outlives restarts of the resource and of the subscriber's peers.
     exits: BTreeMap<String, Mutex<ExitSinks>>,
@@ -246,6 +249,7 @@ impl Board {
             resources,
             monitors,
             governor,
+            groups_started: watch::channel(false).0,
             exits,
         })
     }

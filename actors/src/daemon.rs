@@ -485,6 +485,7 @@ impl Actor for Daemon {
             DaemonMsg::GroupsStarted => {
                 if state.phase == Phase::Starting {
                     state.phase = Phase::Running;
+                    state.ctx.board.groups_started.send_replace(true);
                     state.monitors_started = true;
                     if let Err(e) = state.start_core(&me, Core::UserSpace).await {
                         tracing::error!(error = %e, "cannot start the user-space monitor");

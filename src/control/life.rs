@@ -8,6 +8,7 @@
 //! by itself (a final action).
 
 use tokio::sync::{broadcast, watch};
+use upkeep_actors::board::Board;
 use upkeep_actors::event::{Event, EventKind, Events};
 
 /// Where the daemon is in its life.
@@ -38,12 +39,37 @@ pub struct Life {
     pub phase: Phase,
     /// OPS-2: monitoring suspended by the operator.
     pub suspended: bool,
+    /// TRB-10 was announced: the tree is built.
+    announced: bool,
+    /// The auto-start groups have finished starting (the board says so).
+    groups_started: bool,
 }
 
 impl Life {
+    fn new() -> Life {
+        Life {
+            phase: Phase::Starting,
+            suspended: false,
+            announced: false,
+            groups_started: false,
+        }
+    }
+
+    /// Online once the tree is built *and* the auto-start groups have finished starting: a
+    /// service manager told READY=1 earlier would start dependent units while a start script
+    /// still runs (issue 9).
+    fn promote(&mut self) {
+        if self.phase == Phase::Starting && self.announced && self.groups_started {
+            self.phase = Phase::Online;
+        }
+    }
+
     fn apply(&mut self, kind: &EventKind) {
         match kind {
-            EventKind::DaemonStarted if self.phase == Phase::Starting => self.phase = Phase::Online,
+            EventKind::DaemonStarted => {
+                self.announced = true;
+                self.promote();
+            }
             EventKind::DaemonStopping { .. } if self.phase != Phase::Stopped => {
                 self.phase = Phase::Stopping
             }
@@ -56,10 +82,19 @@ impl Life {
 }
 
 /// Start following `events`; the task ends with the runtime or once the daemon has stopped.
-pub fn follow(events: &Events) -> watch::Receiver<Life> {
-    let (tx, rx) = watch::channel(Life {
-        phase: Phase::Starting,
-        suspended: false,
+pub fn follow(events: &Events, board: &Board) -> watch::Receiver<Life> {
+    let (tx, rx) = watch::channel(Life::new());
+    let mut started = board.groups_started.subscribe();
+    let to = tx.clone();
+    tokio::spawn(async move {
+        if started.wait_for(|s| *s).await.is_ok() {
+            to.send_if_modified(|life| {
+                let before = *life;
+                life.groups_started = true;
+                life.promote();
+                before != *life
+            });
+        }
     });
     let events = events.clone();
     tokio::spawn(async move {
@@ -105,11 +140,11 @@ mod tests {
 
     #[test]
     fn the_feed_drives_the_phase_and_the_suspension() {
-        let mut life = Life {
-            phase: Phase::Starting,
-            suspended: false,
-        };
+        let mut life = Life::new();
         life.apply(&EventKind::DaemonStarted);
+        assert_eq!(life.phase, Phase::Starting, "the groups are still starting");
+        life.groups_started = true;
+        life.promote();
         assert_eq!(life.phase, Phase::Online);
         life.apply(&EventKind::Suspended);
         assert!(life.suspended);

@@ -779,7 +779,7 @@ fn view_of(engine: &Engine, config: Arc<Config>) -> View {
     View {
         config,
         board: engine.board().clone(),
-        life: life::follow(engine.events()),
+        life: life::follow(engine.events(), engine.board()),
         tree: (engine.ctx.clone(), engine.daemon.clone()),
     }
 }

@@ -41,7 +41,7 @@ use crate::cli::exit::Exit;
 use crate::control::feed::Feed;
 use crate::control::life::Phase;
 use crate::control::ops::{Ending as OpsEnding, Ops, Setup, Source};
-use crate::control::proto::EventDto;
+use crate::control::proto::{EventDto, Request, Response, PROTOCOL_VERSION};
 use crate::control::server::{self, Access, Control, ServerError};
 use crate::control::snapshot::ServerFacts;
 use crate::host::paths::{default_log_dir, default_state_dir};
@@ -81,8 +81,12 @@ pub enum DaemonError {
     },
     #[error(transparent)]
     Logging(#[from] LoggingError),
-    #[error("another upkeep daemon is already running with the state folder `{}` (it holds `{}`)", dir.display(), lock.display())]
-    Locked { dir: PathBuf, lock: PathBuf },
+    #[error("another upkeep daemon{} is already running with the state folder `{}` (it holds `{}`)", holder.map(|p| format!(" (pid {p})")).unwrap_or_default(), dir.display(), lock.display())]
+    Locked {
+        dir: PathBuf,
+        lock: PathBuf,
+        holder: Option<u32>,
+    },
     #[error("cannot lock `{}`: {source}", lock.display())]
     Lock { lock: PathBuf, source: io::Error },
     #[error(transparent)]
@@ -228,28 +232,67 @@ fn folder(what: &'static str, path: &Path, mode: u32) -> Result<(), DaemonError>
 }
 
 /// Hold an exclusive lock on the state folder for the daemon's life (released by the kernel
-/// when the process ends, however it ends).
+/// when the process ends, however it ends). The file says which pid holds it.
+///
+/// The descriptor is close-on-exec (std opens every file so), but a child forked by the previous
+/// daemon holds it until its `exec`; after a `kill -9` that window briefly keeps the lock taken
+/// with nobody alive behind it. So a lock held by a process that no longer runs the daemon is
+/// waited for a short while before the start is refused.
 fn lock_state(dir: &Path) -> Result<Flock<File>, DaemonError> {
+    use std::io::{Read, Seek, Write};
+    /// How long a start waits for a lock left behind by a dead daemon's half-forked child.
+    const LOCK_WAIT: Duration = Duration::from_secs(2);
     let lock = dir.join(LOCK_FILE);
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock)
-        .map_err(|source| DaemonError::Lock {
-            lock: lock.clone(),
-            source,
-        })?;
-    match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
-        Ok(held) => Ok(held),
-        Err((_, nix::errno::Errno::EWOULDBLOCK)) => Err(DaemonError::Locked {
-            dir: dir.to_path_buf(),
-            lock,
-        }),
-        Err((_, errno)) => Err(DaemonError::Lock {
-            lock,
-            source: errno.into(),
-        }),
+    let open = || {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(&lock)
+            .map_err(|source| DaemonError::Lock {
+                lock: lock.clone(),
+                source,
+            })
+    };
+    let deadline = std::time::Instant::now() + LOCK_WAIT;
+    let mut file = open()?;
+    loop {
+        match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+            Ok(mut held) => {
+                let mine = format!("{}\n", std::process::id());
+                let written = held
+                    .set_len(0)
+                    .and_then(|()| held.rewind())
+                    .and_then(|()| held.write_all(mine.as_bytes()));
+                if let Err(e) = written {
+                    tracing::warn!(lock = %lock.display(), "cannot write the daemon's pid into the lock file: {e}");
+                }
+                return Ok(held);
+            }
+            Err((mut back, nix::errno::Errno::EWOULDBLOCK)) => {
+                let mut text = String::new();
+                let _ = back.read_to_string(&mut text);
+                let holder = text.trim().parse::<u32>().ok();
+                let alive = holder.is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists());
+                if alive || std::time::Instant::now() >= deadline {
+                    return Err(DaemonError::Locked {
+                        dir: dir.to_path_buf(),
+                        lock,
+                        holder,
+                    });
+                }
+                std::thread::sleep(Duration::from_millis(50));
+                let _ = back.rewind();
+                file = back;
+            }
+            Err((_, errno)) => {
+                return Err(DaemonError::Lock {
+                    lock,
+                    source: errno.into(),
+                })
+            }
+        }
     }
 }
 
@@ -325,10 +368,15 @@ async fn serve_on<H: Host>(
     let ready = ready_when_online(&ops);
 
     let mut ending = ops.ending();
-    let ended = tokio::select! {
-        name = signals.next() => Ending::Signal(name),
-        why = ending.wait_for(Option::is_some) => {
-            Ending::Ops(why.ok().and_then(|w| *w).unwrap_or(OpsEnding::FinalAction))
+    let ended = loop {
+        tokio::select! {
+            signal = signals.next_any() => match signal {
+                Some(name) => break Ending::Signal(name),
+                None => reload(&ops, paths.source.file.as_deref()).await,
+            },
+            why = ending.wait_for(Option::is_some) => {
+                break Ending::Ops(why.ok().and_then(|w| *w).unwrap_or(OpsEnding::FinalAction))
+            }
         }
     };
     ready.abort();
@@ -387,46 +435,112 @@ fn failed_os_action(feed: &Feed) -> Option<String> {
     is(last, &failed).then(|| last.text.clone())
 }
 
-/// READY=1 once the first engine is online (groups started, PROC-3), then WATCHDOG=1 keep-alives
-/// while the runtime is responsive.
+/// SIGHUP: apply the configuration file again, as `upkeep config apply` does for the changes
+/// that apply while the groups run (monitors, the reboot limit; APPLY-2). A change that needs a
+/// stop and restart is refused and logged, and nothing else changes: a reload never takes the
+/// groups down.
+async fn reload(ops: &Arc<Ops>, file: Option<&Path>) {
+    let Some(file) = file else {
+        tracing::warn!("SIGHUP: the daemon runs the built-in configuration; nothing to reload");
+        return;
+    };
+    tracing::info!(config = %file.display(), "SIGHUP: reloading the configuration");
+    notify::notify("RELOADING=1");
+    let text = match tokio::fs::read_to_string(file).await {
+        Ok(text) => text,
+        Err(e) => {
+            tracing::error!(config = %file.display(), "SIGHUP: cannot read the configuration: {e}");
+            notify::notify("READY=1");
+            return;
+        }
+    };
+    let answer = ops
+        .answer(Request::ConfigApply {
+            version: PROTOCOL_VERSION,
+            text,
+            origin: file.display().to_string(),
+            restart: false,
+            dry_run: false,
+        })
+        .await;
+    match answer {
+        Response::Apply(reply) => tracing::info!("SIGHUP: {}", reply.message),
+        Response::Done(done) => tracing::info!("SIGHUP: {}", done.message),
+        Response::Error(e) => tracing::error!("SIGHUP: reload refused: {}", e.message),
+        other => tracing::warn!("SIGHUP: unexpected answer {other:?}"),
+    }
+    notify::notify("READY=1");
+}
+
+/// READY=1 once the first engine is online (the auto-start groups have finished starting,
+/// PROC-3), with a STATUS= line that `systemctl status` shows and keeps current; then
+/// WATCHDOG=1 keep-alives while the runtime is responsive.
 fn ready_when_online(ops: &Arc<Ops>) -> tokio::task::JoinHandle<()> {
+    let ops = ops.clone();
     let mut life = ops.view().life;
     tokio::spawn(async move {
         let _ = life
             .wait_for(|l| matches!(l.phase, Phase::Online | Phase::Stopped))
             .await;
-        notify::notify("READY=1");
-        tracing::info!("ready: groups started");
-        let Some(every) = notify::watchdog_interval() else {
-            return;
-        };
-        let mut tick = tokio::time::interval(every);
+        let mut status = notify::status_line(&ops.view().board);
+        notify::notify(&format!("READY=1\nSTATUS={status}"));
+        tracing::info!("ready: groups started ({status})");
+        let every = notify::watchdog_interval();
+        let mut watchdog = tokio::time::interval(every.unwrap_or(Duration::from_secs(3600)));
+        // How often the STATUS= line is brought up to date (only sent when it changed).
+        let mut refresh = tokio::time::interval(notify::STATUS_REFRESH);
         loop {
-            tick.tick().await;
-            notify::notify("WATCHDOG=1");
+            tokio::select! {
+                _ = watchdog.tick() => {
+                    if every.is_some() {
+                        notify::notify("WATCHDOG=1");
+                    }
+                }
+                _ = refresh.tick() => {
+                    let now = notify::status_line(&ops.view().board);
+                    if now != status {
+                        notify::notify(&format!("STATUS={now}"));
+                        status = now;
+                    }
+                }
+            }
         }
     })
 }
 
 /// SIGTERM and SIGINT; `None` in the in-process tests, which must not take the test runner's
 /// signals.
-struct Signals(Option<(Signal, Signal)>);
+struct Signals(Option<(Signal, Signal, Signal)>);
 
 impl Signals {
     fn install() -> io::Result<Signals> {
         Ok(Signals(Some((
             signal(SignalKind::terminate())?,
             signal(SignalKind::interrupt())?,
+            // Without a handler SIGHUP's default action ends the process at once: no orderly
+            // stop, the resources orphaned. It reloads the configuration instead (issue 9).
+            signal(SignalKind::hangup())?,
         ))))
     }
 
     async fn next(&mut self) -> &'static str {
-        let Some((term, int)) = &mut self.0 else {
+        loop {
+            match self.next_any().await {
+                Some(name) => return name,
+                None => tracing::info!("SIGHUP while stopping: ignored"),
+            }
+        }
+    }
+
+    /// The next SIGTERM or SIGINT (`Some`) or SIGHUP (`None`).
+    async fn next_any(&mut self) -> Option<&'static str> {
+        let Some((term, int, hup)) = &mut self.0 else {
             return std::future::pending().await;
         };
         tokio::select! {
-            _ = term.recv() => "SIGTERM",
-            _ = int.recv() => "SIGINT",
+            _ = term.recv() => Some("SIGTERM"),
+            _ = int.recv() => Some("SIGINT"),
+            _ = hup.recv() => None,
         }
     }
 }

@@ -8,6 +8,40 @@
 use std::os::unix::net::UnixDatagram;
 use std::time::Duration;
 
+use upkeep_actors::board::{Board, GroupState};
+
+/// How often the daemon looks whether its STATUS= line changed.
+pub const STATUS_REFRESH: Duration = Duration::from_secs(2);
+
+/// The one line `systemctl status upkeep` shows: how many groups are in which state, e.g.
+/// `2 groups online, 1 failed`.
+pub fn status_line(board: &Board) -> String {
+    let (mut online, mut failed, mut offline, mut moving) = (0, 0, 0, 0);
+    for group in board.groups.values() {
+        match group.borrow().state {
+            GroupState::Online => online += 1,
+            GroupState::OnlinePartial | GroupState::OfflinePartial => failed += 1,
+            GroupState::Offline => offline += 1,
+            GroupState::Starting | GroupState::Stopping => moving += 1,
+        }
+    }
+    let total = online + failed + offline + moving;
+    let mut parts = vec![format!(
+        "{online} of {total} group{} online",
+        if total == 1 { "" } else { "s" }
+    )];
+    if failed > 0 {
+        parts.push(format!("{failed} failed"));
+    }
+    if offline > 0 {
+        parts.push(format!("{offline} offline"));
+    }
+    if moving > 0 {
+        parts.push(format!("{moving} starting or stopping"));
+    }
+    parts.join(", ")
+}
+
 /// Send one state line; errors are logged, never fatal (the daemon works without systemd).
 pub fn notify(state: &str) {
     let Some(path) = std::env::var_os("NOTIFY_SOCKET") else {

@@ -995,7 +995,7 @@ fn the_daemon_tells_systemd_it_is_ready() {
         .expect("daemon");
     let mut seen = Vec::new();
     let mut buf = [0u8; 256];
-    while !(seen.iter().any(|m: &String| m == "READY=1")
+    while !(seen.iter().any(|m: &String| m.starts_with("READY=1\n"))
         && seen.iter().any(|m: &String| m == "WATCHDOG=1"))
     {
         match listener.recv(&mut buf) {
@@ -1016,6 +1016,69 @@ fn the_daemon_tells_systemd_it_is_ready() {
         rest.push(text(&buf[..n]));
     }
     assert!(rest.iter().any(|m| m == "STOPPING=1"), "{rest:?}");
+}
+
+/// Issue 9: READY=1 (and the state `online`) only once the auto-start groups have finished
+/// starting. A service manager told earlier would start the units that need this host's
+/// applications while a start script still runs; READY came 0.1 s after the start, before a
+/// 3 s start script ended. The STATUS= line says how the groups came up.
+#[test]
+fn ready_waits_for_the_start_scripts_and_says_how_the_groups_came_up() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let notify = dir.path().join("notify.sock");
+    let listener = std::os::unix::net::UnixDatagram::bind(&notify).expect("bind");
+    listener
+        .set_read_timeout(Some(Duration::from_secs(15)))
+        .expect("timeout");
+    let marker = dir.path().join("started");
+    let ron = format!(
+        r#"(
+    name: "SSS", edition: "SSS",
+    groups: [(name: "slow", resources: [(
+        name: "warmup",
+        start: (program: "/bin/sh", args: ["-c", "sleep 1; : > {}"]),
+    )])],
+)"#,
+        marker.display()
+    );
+    fs::write(dir.path().join("upkeep.ron"), ron).expect("config");
+    let mut child = Command::new(BIN)
+        .arg("daemon")
+        .arg("--config")
+        .arg(dir.path().join("upkeep.ron"))
+        .arg("--state-dir")
+        .arg(dir.path().join("state"))
+        .arg("--log-dir")
+        .arg(dir.path().join("log"))
+        .arg("--socket")
+        .arg(dir.path().join("upkeep.sock"))
+        .env("NOTIFY_SOCKET", &notify)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("daemon");
+    let mut buf = [0u8; 256];
+    let ready = loop {
+        match listener.recv(&mut buf) {
+            Ok(n) => {
+                let message = text(&buf[..n]);
+                if message.starts_with("READY=1") {
+                    break message;
+                }
+            }
+            Err(e) => {
+                let _ = child.kill();
+                panic!("no READY=1 ({e})");
+            }
+        }
+    };
+    let script_done = marker.exists();
+    let pid = Pid::from_raw(i32::try_from(child.id()).unwrap_or(i32::MAX));
+    let _ = kill(pid, Signal::SIGTERM);
+    let _ = child.wait();
+    assert!(script_done, "READY=1 came before the start script ended");
+    assert_eq!(ready, "READY=1\nSTATUS=1 of 1 group online");
 }
 
 /// docs/PROTOCOL.md: every line in a ```json block is a request or a reply of the wire types,

@@ -569,3 +569,115 @@ fn the_shipped_daemon_arms_the_watchdog_and_runs_the_user_space_cycle() {
     );
     assert!(daemon.terminate().success(), "{}", daemon.output());
 }
+
+/// Issue 9: a second daemon on the same state folder is refused and told which pid holds it;
+/// the lock file names the holder.
+#[test]
+fn a_second_daemon_on_the_same_state_folder_names_the_holder() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let dir = home.path();
+    let state = dir.join("st");
+    let first_socket = dir.join("a.sock");
+    let mut cmd = upkeep(dir);
+    cmd.arg("daemon")
+        .arg("--state-dir")
+        .arg(&state)
+        .arg("--socket")
+        .arg(&first_socket)
+        .arg("--log-dir")
+        .arg(dir.join("log-a"));
+    let mut first = Daemon::start(cmd, &first_socket, &dir.join("a.out"));
+    first.wait_for("the demo online", demo_online);
+    let holder = fs::read_to_string(state.join("daemon.lock")).expect("lock file");
+    assert_eq!(holder.trim(), first.pid().to_string());
+    let out = output(
+        upkeep(dir)
+            .arg("daemon")
+            .arg("--state-dir")
+            .arg(&state)
+            .arg("--socket")
+            .arg(dir.join("b.sock"))
+            .arg("--log-dir")
+            .arg(dir.join("log-b")),
+    );
+    assert_eq!(out.status.code(), Some(69), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains(&format!(
+            "another upkeep daemon (pid {}) is already running",
+            first.pid()
+        )),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(first.terminate().success());
+}
+
+/// Issue 9: SIGHUP reloads the configuration file (the changes that apply while the groups run)
+/// and never ends the daemon; a change that needs a stop and restart is refused and nothing
+/// changes. Before, SIGHUP's default action killed the daemon and orphaned its processes.
+#[test]
+fn sighup_reloads_the_configuration_and_never_kills_the_daemon() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let dir = home.path();
+    let config = dir.join("upkeep.ron");
+    fs::write(&config, upkeep_config::DEFAULT_CONFIG).expect("write");
+    let socket = dir.join("s.sock");
+    let mut cmd = upkeep(dir);
+    cmd.arg("daemon")
+        .arg("--config")
+        .arg(&config)
+        .arg("--state-dir")
+        .arg(dir.join("st"))
+        .arg("--socket")
+        .arg(&socket)
+        .arg("--log-dir")
+        .arg(dir.join("log"));
+    let mut daemon = Daemon::start(cmd, &socket, &dir.join("daemon.out"));
+    let before = daemon.wait_for("the demo online", demo_online);
+    let pid_before = demo(&before).and_then(|d| d.2);
+
+    // A monitor's interval: applied while the groups run.
+    let hot = upkeep_config::DEFAULT_CONFIG.replace("interval: \"5s\"", "interval: \"7s\"");
+    assert_ne!(hot, upkeep_config::DEFAULT_CONFIG);
+    fs::write(&config, &hot).expect("write");
+    kill(daemon.pid(), Signal::SIGHUP).expect("SIGHUP");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !daemon
+        .event_lines()
+        .iter()
+        .any(|l| l.contains("<type: pm><event: 30>"))
+    {
+        assert!(
+            Instant::now() < deadline,
+            "not reloaded:\n{}",
+            daemon.output()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    match daemon.request(&Request::ConfigPull { version: 1 }) {
+        Some(Response::Config(c)) => assert_eq!(c.text, hot),
+        other => panic!("config pull: {other:?}"),
+    }
+
+    // A resource change needs a stop and restart: refused, the process is left alone.
+    let cold = hot.replace("kill_grace: \"5s\"", "kill_grace: \"6s\"");
+    assert_ne!(cold, hot);
+    fs::write(&config, &cold).expect("write");
+    kill(daemon.pid(), Signal::SIGHUP).expect("SIGHUP");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !daemon.output().contains("SIGHUP: reload refused") {
+        assert!(
+            Instant::now() < deadline,
+            "no refusal:\n{}",
+            daemon.output()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let after = daemon.wait_for("the demo online", demo_online);
+    assert_eq!(
+        demo(&after).and_then(|d| d.2),
+        pid_before,
+        "the process was restarted"
+    );
+    assert!(daemon.terminate().success(), "{}", daemon.output());
+}

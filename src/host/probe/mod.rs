@@ -213,9 +213,12 @@ where
     let spawned = std::thread::Builder::new()
         .name("upkeep-probe-io".into())
         .spawn(move || {
-            let _release = release;
+            let result = work();
+            // Free the key before answering: a check that follows at once (the next cycle, a
+            // test's second call) must not find it still held by a thread that is done.
+            drop(release);
             // The receiver is gone when the probe gave up: nothing left to tell.
-            let _ = tx.send(work());
+            let _ = tx.send(result);
         });
     if let Err(e) = spawned {
         // The closure (and with it the key) was dropped with the failed spawn.
