@@ -7,161 +7,19 @@
 //! Every daemon here runs the built-in demo: OS actions simulated.
 
 use std::fs;
-use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use upkeep::control::proto::{Request, Response, StatusReply};
 
-const BIN: &str = env!("CARGO_BIN_EXE_upkeep");
+use crate::real_daemon::{isolate, output, text, upkeep, Daemon, BIN};
+
 /// The demo's process, as `/bin/sh -c "exec sleep 2147483647"` leaves it.
 const DEMO_ARG: &str = "2147483647";
-
-/// A command of the binary with the environment pointed into `home` (nothing of the caller's
-/// folders, socket or log filter leaks in).
-fn upkeep(home: &Path) -> Command {
-    let mut cmd = Command::new(BIN);
-    isolate(&mut cmd, home);
-    cmd
-}
-
-fn isolate(cmd: &mut Command, home: &Path) {
-    cmd.env("HOME", home)
-        .env("XDG_RUNTIME_DIR", home.join("run"))
-        .env("XDG_STATE_HOME", home.join("state"))
-        .env("UPKEEP_LOG", "info")
-        .env_remove("UPKEEP_SOCKET")
-        .stdin(Stdio::null());
-}
-
-fn output(cmd: &mut Command) -> Output {
-    cmd.output()
-        .unwrap_or_else(|e| panic!("cannot run {BIN}: {e}"))
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// A daemon child; killed (after an orderly attempt) if a test fails half-way.
-struct Daemon {
-    child: Child,
-    socket: PathBuf,
-    log: PathBuf,
-}
-
-impl Daemon {
-    fn start(mut cmd: Command, socket: &Path, log: &Path) -> Daemon {
-        let out = fs::File::create(log).unwrap_or_else(|e| panic!("{}: {e}", log.display()));
-        let err = out
-            .try_clone()
-            .unwrap_or_else(|e| panic!("{}: {e}", log.display()));
-        let child = cmd
-            .stdout(out)
-            .stderr(err)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {BIN}: {e}"));
-        Daemon {
-            child,
-            socket: socket.to_path_buf(),
-            log: log.to_path_buf(),
-        }
-    }
-
-    fn pid(&self) -> Pid {
-        Pid::from_raw(i32::try_from(self.child.id()).unwrap_or(i32::MAX))
-    }
-
-    fn output(&self) -> String {
-        fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn request(&self, request: &Request) -> Option<Response> {
-        let mut stream = UnixStream::connect(&self.socket).ok()?;
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .ok()?;
-        let mut line = serde_json::to_string(request).ok()?;
-        line.push('\n');
-        stream.write_all(line.as_bytes()).ok()?;
-        let mut reply = String::new();
-        BufReader::new(stream).read_line(&mut reply).ok()?;
-        serde_json::from_str(&reply).ok()
-    }
-
-    fn status(&self) -> Option<StatusReply> {
-        match self.request(&Request::status())? {
-            Response::Status(s) => Some(s),
-            _ => None,
-        }
-    }
-
-    fn event_lines(&self) -> Vec<String> {
-        match self.request(&Request::events(0)) {
-            Some(Response::Events(reply)) => reply.events.into_iter().map(|e| e.line).collect(),
-            other => panic!("events: {other:?}\n{}", self.output()),
-        }
-    }
-
-    /// Poll the status until `ok` holds.
-    fn wait_for(&mut self, what: &str, ok: impl Fn(&StatusReply) -> bool) -> StatusReply {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let mut last = None;
-        while Instant::now() < deadline {
-            if let Ok(Some(code)) = self.child.try_wait() {
-                panic!(
-                    "daemon exited ({code}) while waiting for {what}:\n{}",
-                    self.output()
-                );
-            }
-            if let Some(s) = self.status() {
-                if ok(&s) {
-                    return s;
-                }
-                last = Some(s);
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!(
-            "timed out waiting for {what}; last status {last:#?}\n{}",
-            self.output()
-        );
-    }
-
-    /// SIGTERM, then the exit status (SIGKILL after 20 s: the test fails anyway then).
-    fn terminate(&mut self) -> std::process::ExitStatus {
-        let _ = kill(self.pid(), Signal::SIGTERM);
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            match self.child.try_wait() {
-                Ok(Some(status)) => return status,
-                Ok(None) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(20))
-                }
-                _ => {
-                    let _ = self.child.kill();
-                    panic!("daemon did not stop on SIGTERM:\n{}", self.output());
-                }
-            }
-        }
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = kill(self.pid(), Signal::SIGTERM);
-            std::thread::sleep(Duration::from_millis(500));
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
 
 fn demo(status: &StatusReply) -> Option<(&str, &str, Option<u32>)> {
     let group = status.groups.iter().find(|g| g.name == "demo")?;
@@ -396,18 +254,7 @@ fn a_final_action_that_stops_the_daemon_ends_the_process() {
     assert!(ron.contains("os_actions: Simulated"));
     let config = dir.join("stopper.ron");
     fs::write(&config, ron).expect("write");
-    let socket = dir.join("s.sock");
-    let mut cmd = upkeep(dir);
-    cmd.arg("daemon")
-        .arg("--config")
-        .arg(&config)
-        .arg("--state-dir")
-        .arg(dir.join("st"))
-        .arg("--socket")
-        .arg(&socket)
-        .arg("--log-dir")
-        .arg(dir.join("log"));
-    let mut daemon = Daemon::start(cmd, &socket, &dir.join("daemon.out"));
+    let mut daemon = Daemon::on(dir, Some(&config), "1");
     let deadline = Instant::now() + Duration::from_secs(20);
     let status = loop {
         match daemon.child.try_wait() {
@@ -423,7 +270,7 @@ fn a_final_action_that_stops_the_daemon_ends_the_process() {
         "{out}"
     );
     assert!(out.contains("Cluster daemon has stopped."), "{out}");
-    assert!(!socket.exists(), "the socket is left behind");
+    assert!(!daemon.socket.exists(), "the socket is left behind");
 }
 
 #[test]
@@ -540,18 +387,7 @@ fn the_shipped_daemon_arms_the_watchdog_and_runs_the_user_space_cycle() {
     assert!(ron.contains("userw"), "the demo's monitor list moved");
     let config = dir.join("userw.ron");
     fs::write(&config, ron).expect("write");
-    let socket = dir.join("s.sock");
-    let mut cmd = upkeep(dir);
-    cmd.arg("daemon")
-        .arg("--config")
-        .arg(&config)
-        .arg("--state-dir")
-        .arg(dir.join("st"))
-        .arg("--socket")
-        .arg(&socket)
-        .arg("--log-dir")
-        .arg(dir.join("log"));
-    let mut daemon = Daemon::start(cmd, &socket, &dir.join("daemon.out"));
+    let mut daemon = Daemon::on(dir, Some(&config), "1");
     daemon.wait_for("the demo online", demo_online);
     let deadline = Instant::now() + Duration::from_secs(10);
     while fs::metadata(&dummy).map(|m| m.len()).unwrap_or(0) < 512 {
@@ -621,18 +457,7 @@ fn sighup_reloads_the_configuration_and_never_kills_the_daemon() {
     let dir = home.path();
     let config = dir.join("upkeep.ron");
     fs::write(&config, upkeep_config::DEFAULT_CONFIG).expect("write");
-    let socket = dir.join("s.sock");
-    let mut cmd = upkeep(dir);
-    cmd.arg("daemon")
-        .arg("--config")
-        .arg(&config)
-        .arg("--state-dir")
-        .arg(dir.join("st"))
-        .arg("--socket")
-        .arg(&socket)
-        .arg("--log-dir")
-        .arg(dir.join("log"));
-    let mut daemon = Daemon::start(cmd, &socket, &dir.join("daemon.out"));
+    let mut daemon = Daemon::on(dir, Some(&config), "1");
     let before = daemon.wait_for("the demo online", demo_online);
     let pid_before = demo(&before).and_then(|d| d.2);
 

@@ -4,17 +4,10 @@
 //! a reboot through. OS actions are simulated.
 
 use std::fs;
-use std::io::{BufRead, BufReader, Write};
-use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
 
-use nix::sys::signal::{kill, Signal};
-use nix::unistd::Pid;
-use upkeep::control::proto::{Request, Response, StatusReply};
+use upkeep::control::proto::StatusReply;
 
-const BIN: &str = env!("CARGO_BIN_EXE_upkeep");
+use crate::real_daemon::{output, text, upkeep, Daemon};
 
 /// A sync resource that fails at once and reboots at the first failure (the issue's reproducer).
 const FAILING: &str = r#"(
@@ -22,125 +15,6 @@ const FAILING: &str = r#"(
     groups: [(name: "g", resources: [(name: "fails", start: (program: "/bin/false"),
         activation: (retries: 0, final_action: StopDaemonReboot))])],
 )"#;
-
-/// A command of the binary with the environment pointed into `home`.
-fn upkeep(home: &Path) -> Command {
-    let mut cmd = Command::new(BIN);
-    cmd.env("HOME", home)
-        .env("XDG_RUNTIME_DIR", home.join("run"))
-        .env("XDG_STATE_HOME", home.join("state"))
-        .env("UPKEEP_LOG", "info")
-        .env_remove("UPKEEP_SOCKET")
-        .stdin(Stdio::null());
-    cmd
-}
-
-fn output(cmd: &mut Command) -> Output {
-    cmd.output()
-        .unwrap_or_else(|e| panic!("cannot run {BIN}: {e}"))
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// A daemon on `config`, its state in `home/st`; SIGKILLed if a test fails half-way.
-struct Daemon {
-    child: Child,
-    socket: PathBuf,
-    log: PathBuf,
-}
-
-impl Daemon {
-    fn start(home: &Path, config: &Path, run: &str) -> Daemon {
-        let socket = home.join("s.sock");
-        let log = home.join(format!("daemon-{run}.out"));
-        let out = fs::File::create(&log).unwrap_or_else(|e| panic!("{}: {e}", log.display()));
-        let err = out.try_clone().expect("log file");
-        let child = upkeep(home)
-            .arg("daemon")
-            .arg("--config")
-            .arg(config)
-            .arg("--state-dir")
-            .arg(home.join("st"))
-            .arg("--socket")
-            .arg(&socket)
-            .arg("--log-dir")
-            .arg(home.join("log"))
-            .stdout(out)
-            .stderr(err)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {BIN}: {e}"));
-        Daemon { child, socket, log }
-    }
-
-    fn output(&self) -> String {
-        fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn request(&self, request: &Request) -> Option<Response> {
-        let mut stream = UnixStream::connect(&self.socket).ok()?;
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .ok()?;
-        let mut line = serde_json::to_string(request).ok()?;
-        line.push('\n');
-        stream.write_all(line.as_bytes()).ok()?;
-        let mut reply = String::new();
-        BufReader::new(stream).read_line(&mut reply).ok()?;
-        serde_json::from_str(&reply).ok()
-    }
-
-    /// Poll the event feed until a line contains `needle`; all lines so far.
-    fn wait_for_event(&mut self, needle: &str) -> Vec<String> {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let mut lines = Vec::new();
-        while Instant::now() < deadline {
-            if let Ok(Some(code)) = self.child.try_wait() {
-                panic!(
-                    "daemon exited ({code}) while waiting for {needle:?}; events {lines:#?}\n{}",
-                    self.output()
-                );
-            }
-            if let Some(Response::Events(reply)) = self.request(&Request::events(0)) {
-                lines = reply.events.into_iter().map(|e| e.line).collect();
-                if lines.iter().any(|l| l.contains(needle)) {
-                    return lines;
-                }
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        panic!(
-            "timed out waiting for {needle:?}; events {lines:#?}\n{}",
-            self.output()
-        );
-    }
-
-    /// SIGTERM, then the exit code.
-    fn terminate(&mut self) -> Option<i32> {
-        let pid = Pid::from_raw(i32::try_from(self.child.id()).unwrap_or(i32::MAX));
-        let _ = kill(pid, Signal::SIGTERM);
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            match self.child.try_wait() {
-                Ok(Some(status)) => return status.code(),
-                Ok(None) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(20))
-                }
-                _ => panic!("daemon did not stop on SIGTERM:\n{}", self.output()),
-            }
-        }
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
 
 /// 300 bytes of noise that is not UTF-8 (what `head -c 300 /dev/urandom` leaves, reproducibly).
 fn noise() -> Vec<u8> {
@@ -169,7 +43,7 @@ fn a_damaged_reboot_count_still_refuses_after_a_restart() {
     fs::write(&config, FAILING).expect("config");
     let refused = "<type: pm><event: 21> Reboot count state is damaged since ";
 
-    let mut first = Daemon::start(dir, &config, "1");
+    let mut first = Daemon::on(dir, Some(&config), "1");
     let lines = first.wait_for_event("<type: pm><event: 21>");
     assert!(
         lines.iter().any(|l| l.starts_with(
@@ -177,7 +51,7 @@ fn a_damaged_reboot_count_still_refuses_after_a_restart() {
         )) && lines.iter().any(|l| l.starts_with(refused)),
         "{lines:#?}"
     );
-    assert_eq!(first.terminate(), Some(0), "{}", first.output());
+    assert_eq!(first.terminate().code(), Some(0), "{}", first.output());
     let state = fs::read_to_string(dir.join("st/reboot-count")).expect("state file");
     assert!(
         state.starts_with("upkeep reboot count v2\n") && state.contains("\ndamaged "),
@@ -185,7 +59,7 @@ fn a_damaged_reboot_count_still_refuses_after_a_restart() {
     );
 
     // Inside the reset window the second run must refuse too, saying why.
-    let mut second = Daemon::start(dir, &config, "2");
+    let mut second = Daemon::on(dir, Some(&config), "2");
     let lines = second.wait_for_event("<type: pm><event: 21>");
     let refusals: Vec<_> = lines.iter().filter(|l| l.contains("<event: 21>")).collect();
     assert!(
@@ -196,7 +70,7 @@ fn a_damaged_reboot_count_still_refuses_after_a_restart() {
         !lines.iter().any(|l| l.contains("would reboot")),
         "{lines:#?}"
     );
-    assert_eq!(second.terminate(), Some(0), "{}", second.output());
+    assert_eq!(second.terminate().code(), Some(0), "{}", second.output());
 }
 
 #[test]
@@ -216,7 +90,7 @@ fn status_works_with_a_last_error_after_the_year_9999() {
     )
     .expect("config");
 
-    let mut daemon = Daemon::start(dir, &config, "1");
+    let mut daemon = Daemon::on(dir, Some(&config), "1");
     daemon.wait_for_event("<type: pm><event: 1>");
     let json = output(
         upkeep(dir)
@@ -234,7 +108,7 @@ fn status_works_with_a_last_error_after_the_year_9999() {
         text(&human.stdout),
         text(&human.stderr)
     );
-    assert_eq!(daemon.terminate(), Some(0), "{}", daemon.output());
+    assert_eq!(daemon.terminate().code(), Some(0), "{}", daemon.output());
 }
 
 #[test]
@@ -246,7 +120,7 @@ fn a_state_file_that_cannot_be_written_is_reported_and_refuses() {
     let config = dir.join("failing.ron");
     fs::write(&config, FAILING).expect("config");
 
-    let mut daemon = Daemon::start(dir, &config, "1");
+    let mut daemon = Daemon::on(dir, Some(&config), "1");
     let lines = daemon.wait_for_event("<type: pm><event: 21>");
     let written: Vec<_> = lines
         .iter()
@@ -271,5 +145,5 @@ fn a_state_file_that_cannot_be_written_is_reported_and_refuses() {
         !lines.iter().any(|l| l.contains("would reboot")),
         "{lines:#?}"
     );
-    assert_eq!(daemon.terminate(), Some(0), "{}", daemon.output());
+    assert_eq!(daemon.terminate().code(), Some(0), "{}", daemon.output());
 }

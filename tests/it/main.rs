@@ -13,6 +13,7 @@ mod monitors;
 mod probe_cli;
 mod probes;
 mod probes_netns;
+mod real_daemon;
 mod real_engine;
 mod sim;
 mod supervision;
