@@ -118,7 +118,8 @@ pub fn parse(args: &[String]) -> Result<Args, BondError> {
             }
         };
         match key {
-            "-h" => {
+            // `--help` is what everyone types first; the seed only knew `-h`.
+            "-h" | "--help" => {
                 seen_twice(help)?;
                 help = true;
             }
@@ -213,6 +214,7 @@ mod tests {
     #[test]
     fn seed_forms() {
         assert_eq!(p(&["-h"]).map(|a| a.mode).ok(), Some(Mode::Help));
+        assert_eq!(p(&["--help"]).map(|a| a.mode).ok(), Some(Mode::Help));
         let bond = BondName::parse("bond2").unwrap();
         assert_eq!(
             p(&["bond2", "-b", "-i"]).map(|a| a.mode).ok(),

@@ -51,6 +51,9 @@ pub fn run(args: &[String]) -> i32 {
     let _ = out.flush();
     match result {
         Ok(()) => 0,
+        // `upkeep bond -s --json | head`: the reader has what it wanted; end quietly, as
+        // every filter does when its output is closed.
+        Err(BondError::Internal { detail, .. }) if detail.contains("Broken pipe") => 0,
         Err(e) => {
             let mut err = io::stderr().lock();
             let _ = writeln!(err, "{}", e.seed_message());
@@ -89,6 +92,12 @@ pub fn execute(
 }
 
 fn output_error(e: io::Error) -> BondError {
+    if e.kind() == io::ErrorKind::BrokenPipe {
+        return BondError::Internal {
+            code: code::OUTPUT,
+            detail: "Broken pipe".into(),
+        };
+    }
     BondError::Internal {
         code: code::OUTPUT,
         detail: e.to_string(),

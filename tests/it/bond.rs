@@ -1068,3 +1068,31 @@ fn ifupdown_interfaces_pass_ifquery() {
     assert!(out.contains("address: 172.28.125.70"), "{out}");
     assert!(out.contains("bond-mode: active-backup"), "{out}");
 }
+
+/// Issue 13: `upkeep bond --help` prints the usage (it said `Parameter error.`, exit 102), and
+/// `upkeep bond -s --json | head -1` ends quietly when its reader is gone (it said `Internal
+/// error … Broken pipe`).
+#[test]
+fn help_prints_the_usage_and_a_closed_pipe_ends_quietly() {
+    let help = Root::new().run(&["--help"], "");
+    assert_ok(&help);
+    assert!(
+        stdout(&help).starts_with("usage: clpbondcf bondname"),
+        "{}",
+        stdout(&help)
+    );
+
+    let (root, _) = status_root("insights-active-backup.txt", "proc/net/bonding/bond1");
+    let mut child = root
+        .cmd(&["bond1", "-s", "--json"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    // Close the reading end before the tool writes: its first write meets a closed pipe.
+    drop(child.stdout.take());
+    let o = child.wait_with_output().expect("wait");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stderr(&o), "");
+}
