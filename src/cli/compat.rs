@@ -118,7 +118,8 @@ fn clpgrp(args: &[&str], out: &mut Vec<String>) -> Result<(), String> {
     match args {
         ["-s", name] => out.extend(["group".into(), "start".into(), (*name).to_string()]),
         ["-t", name] => out.extend(["group".into(), "stop".into(), (*name).to_string()]),
-        ["-m", ..] => return Err("group move is not available on a single server (CMD-4)".into()),
+        // CMD-4: there is no other server to move a group to.
+        ["-m", ..] => return Err("group move is not available on a single server".into()),
         _ => return Err("use `clpgrp -s GROUP` or `clpgrp -t GROUP`".into()),
     }
     Ok(())

@@ -91,13 +91,17 @@ enum Command {
         #[arg(long, value_name = "T")]
         since: Option<String>,
     },
-    /// Start the daemon's groups and monitors again after `stop` (clpcl -s, OPS-1).
+    // OPS-1.
+    /// Start the daemon's groups and monitors again after `stop` (clpcl -s).
     Start,
-    /// Stop groups and monitors; the daemon keeps answering (clpcl -t, OPS-5).
+    // OPS-5.
+    /// Stop groups and monitors; the daemon keeps answering (clpcl -t).
     Stop,
-    /// Stop the monitors; groups keep running (clpcl --suspend, OPS-2).
+    // OPS-2.
+    /// Stop the monitors; groups keep running (clpcl --suspend).
     Suspend,
-    /// Restart the monitors (clpcl --resume, OPS-3).
+    // OPS-3.
+    /// Restart the monitors (clpcl --resume).
     Resume,
     /// Start or stop one group (clpgrp).
     Group {
@@ -109,7 +113,8 @@ enum Command {
         #[command(subcommand)]
         action: ToggleCommand,
     },
-    /// Suspend or resume monitors (clpmonctrl -s / -r, OPS-4).
+    // OPS-4.
+    /// Suspend or resume monitors (clpmonctrl -s / -r).
     Monitor {
         #[command(subcommand)]
         action: MonitorCommand,
@@ -245,7 +250,8 @@ enum ConfigCommand {
         #[arg(long, hide = true)]
         clp: bool,
     },
-    /// Save the configuration in force to FILE (back up before a change, BAK-3).
+    // BAK-3.
+    /// Save the configuration in force to FILE (back up before a change).
     Pull {
         #[arg(value_name = "FILE")]
         file: PathBuf,

@@ -112,7 +112,7 @@ fn monitor(config: &Config, board: &Board, m: &upkeep_config::Monitor) -> Vec<St
         None => out.push("now: not running (the daemon is stopped)".into()),
     }
     out.push(
-        "while monitoring is suspended (`upkeep suspend`, `upkeep monitor suspend`) this monitor takes no action (DOWN-8)"
+        "while monitoring is suspended (`upkeep suspend`, `upkeep monitor suspend`) this monitor takes no action"
             .into(),
     );
     out

@@ -1114,3 +1114,43 @@ fn protocol_doc_examples_are_the_wire_types() {
     }
     assert!(checked >= 20, "only {checked} examples");
 }
+
+/// Issue 13: user-facing text never shows the spec's internal ids (`OPS-1`, `(CMD-4)`): they
+/// mean something in docs and code comments, nothing to an operator reading `--help`.
+#[test]
+fn help_texts_show_no_spec_ids() {
+    let spec_id = |text: &str| -> Option<String> {
+        text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+            .find(|word| {
+                let mut parts = word.splitn(2, '-');
+                let (Some(prefix), Some(number)) = (parts.next(), parts.next()) else {
+                    return false;
+                };
+                (2..=5).contains(&prefix.len())
+                    && prefix.chars().all(|c| c.is_ascii_uppercase())
+                    && !number.is_empty()
+                    && number.chars().all(|c| c.is_ascii_digit())
+            })
+            .map(str::to_string)
+    };
+    let top = Command::new(BIN).arg("--help").output().expect("help");
+    let top = text(&top.stdout);
+    assert_eq!(spec_id(&top), None, "{top}");
+    let commands: Vec<String> = top
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+        .filter(|c| c != "help")
+        .collect();
+    assert!(commands.len() > 10, "{commands:?}");
+    for command in commands {
+        let out = Command::new(BIN)
+            .args([&command, "--help"])
+            .output()
+            .expect("help");
+        let help = text(&out.stdout);
+        assert_eq!(spec_id(&help), None, "upkeep {command} --help:\n{help}");
+    }
+}
