@@ -66,3 +66,37 @@ impl From<Exit> for ExitCode {
         ExitCode::from(exit.code())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `upkeep --help` lists every exit status there is.
+    #[test]
+    fn the_help_lists_every_exit_status() {
+        for exit in [
+            Exit::Ok,
+            Exit::Refused,
+            Exit::Failed,
+            Exit::TempFail,
+            Exit::Usage,
+            Exit::DataErr,
+            Exit::NoInput,
+            Exit::Unavailable,
+            Exit::Software,
+            Exit::OsErr,
+            Exit::CantCreate,
+            Exit::IoErr,
+            Exit::Protocol,
+            Exit::NoPerm,
+            Exit::Config,
+        ] {
+            let listed = format!(" {} ", exit.code());
+            assert!(
+                crate::cli::EXIT_STATUSES.contains(&listed),
+                "{exit:?} ({}) is missing from the help",
+                exit.code()
+            );
+        }
+    }
+}

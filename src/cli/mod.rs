@@ -34,14 +34,19 @@ use exit::Exit;
 
 /// upkeep: keeps the groups of one server running, recovers them step by step and limits
 /// reboots.
+/// Every status `Exit` can give (src/cli/exit.rs); a test holds the two together.
+pub const EXIT_STATUSES: &str = "Exit statuses: 0 ok, 1 refused, 2 failed, 64 usage, 65 unknown name, \
+66 no input, 69 daemon not running, 70 internal error, 71 operating system error, 73 cannot create \
+a file or folder, 74 input/output error, 75 busy, 76 protocol, 77 permission denied, 78 invalid \
+configuration (docs/OPERATIONS.md).\nThe bonding setup tool runs as `upkeep bond ...` (or as `clpbondcf`).";
+
 #[derive(Debug, Parser)]
 #[command(
     name = "upkeep",
     version,
     arg_required_else_help = true,
-    after_help = "Exit statuses: 0 ok, 1 refused, 2 failed, 64 usage, 65 unknown name, 66 no input, \
-69 daemon not running, 75 busy, 76 protocol, 77 permission denied, 78 invalid configuration \
-(docs/OPERATIONS.md).\nThe bonding setup tool runs as `upkeep bond ...` (or as `clpbondcf`)."
+    after_help = EXIT_STATUSES
+
 )]
 pub struct Cli {
     #[command(flatten)]
