@@ -6,7 +6,7 @@
 
 use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io::{self, Read, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -44,6 +44,27 @@ impl StateDir {
         let meta = fs::metadata(&dir).map_err(|e| state_error(&shown, e))?;
         if !meta.is_dir() {
             return Err(state_error(&shown, "not a folder"));
+        }
+        // Whoever can write this folder can replace the reboot count: only the daemon's own
+        // user (or root) may (issue 10).
+        let me = nix::unistd::geteuid().as_raw();
+        if meta.uid() != me && meta.uid() != 0 {
+            return Err(state_error(
+                &shown,
+                format!(
+                    "the state folder belongs to uid {}, not to the daemon's user (uid {me}); `chown {me} {shown}`",
+                    meta.uid()
+                ),
+            ));
+        }
+        if meta.mode() & 0o022 != 0 {
+            return Err(state_error(
+                &shown,
+                format!(
+                    "the state folder is writable by others (mode {:o}); `chmod go-w {shown}`",
+                    meta.mode() & 0o7777
+                ),
+            ));
         }
         Ok(StateDir {
             dir,
@@ -147,11 +168,20 @@ impl StateDir {
     }
 }
 
+/// The temp file is always a new file: whatever is at its name is removed first (a symlink is
+/// removed itself, never followed), and the open refuses to follow or reuse anything that
+/// appears there in between (O_CREAT|O_EXCL, O_NOFOLLOW). A symlink planted at
+/// `reboot-count.tmp` by anyone who could write the folder would otherwise have the root daemon
+/// overwrite its target (issue 10).
 fn write_synced(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    match fs::remove_file(path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
     let mut file = OpenOptions::new()
         .write(true)
-        .create(true)
-        .truncate(true)
+        .create_new(true)
+        .custom_flags(libc::O_NOFOLLOW)
         .mode(0o600)
         .open(path)?;
     file.write_all(bytes)?;
@@ -171,6 +201,44 @@ mod tests {
         match result {
             Err(HostError::State { reason, .. }) => reason,
             other => panic!("expected a state error, got {other:?}"),
+        }
+    }
+
+    /// Issue 10: a symlink planted at the temp name does not make the daemon write through it.
+    #[test]
+    fn a_planted_symlink_at_the_temp_file_is_not_followed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let state = StateDir::open(dir.path().join("st")).expect("state dir");
+        let victim = dir.path().join("victim");
+        fs::write(&victim, "precious\n").expect("victim");
+        std::os::unix::fs::symlink(&victim, state.dir().join("reboot-count.tmp")).expect("plant");
+        state.store("reboot-count", b"count 1\n").expect("store");
+        assert_eq!(fs::read_to_string(&victim).expect("victim"), "precious\n");
+        assert_eq!(
+            fs::read_to_string(state.dir().join("reboot-count")).expect("state"),
+            "count 1\n"
+        );
+        let kind = fs::symlink_metadata(state.dir().join("reboot-count")).expect("meta");
+        assert!(kind.is_file(), "the state file is a plain file");
+    }
+
+    /// Issue 10: a state folder others can write is refused, with the fix in the message.
+    #[test]
+    fn a_state_folder_others_can_write_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let open = dir.path().join("open");
+        fs::create_dir(&open).expect("mkdir");
+        fs::set_permissions(&open, fs::Permissions::from_mode(0o777)).expect("chmod");
+        match StateDir::open(open.clone()) {
+            Err(HostError::State { reason, .. }) => assert!(
+                reason.contains("writable by others (mode 777); `chmod go-w"),
+                "{reason}"
+            ),
+            other => panic!(
+                "accepted a world-writable state folder: {:?}",
+                other.map(|_| ())
+            ),
         }
     }
 
