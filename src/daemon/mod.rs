@@ -258,12 +258,24 @@ async fn serve(
     // Before anything can take long: a SIGTERM during start-up must become an orderly stop,
     // not the default "die and leave the processes behind".
     let mut signals = Signals::install().map_err(DaemonError::Signals)?;
-    let host = Arc::new(
+    let host = Arc::new(contain(
         LinuxHost::new(config.os_actions, paths.state.clone())?
             .with_roots(config.paths.procfs.clone(), config.paths.sysfs.clone()),
-    );
+        &paths.state,
+    ));
     // Scripts that daemonize leave orphans; as their reaper we collect them (no zombies).
     host.become_subreaper()?;
+    // A daemon killed before it stopped its resources left them running: stop them before the
+    // groups start a second copy (issue 9 §2).
+    let grace = config
+        .groups
+        .iter()
+        .flat_map(|g| g.resources.iter().map(|r| r.kill_grace))
+        .max()
+        .unwrap_or(Duration::from_secs(5));
+    for line in host.reclaim_leftovers(grace).await {
+        tracing::warn!("left running by a previous daemon, now stopped: {line}");
+    }
     // `upkeep inject`: every host call goes through the fault plan (empty unless an operator
     // injects); OS actions stay whatever the configuration says.
     let faulty = Arc::new(Faulty::new(host, FaultPlan::default()));
@@ -332,6 +344,25 @@ async fn serve(
     }
     server.shutdown().await;
     Ok(())
+}
+
+/// Puts every resource in its own cgroup where cgroup2 is writable; else says once, loudly, that
+/// process groups are all there is (issue 9 §2).
+fn contain(host: LinuxHost, state: &Path) -> LinuxHost {
+    match crate::host::cgroup::detect(state) {
+        Ok(tree) => {
+            let host = host.with_cgroups(tree);
+            tracing::info!(containment = %host.containment(), "each resource runs in its own cgroup");
+            host
+        }
+        Err(why) => {
+            tracing::warn!(
+                containment = "process-group",
+                "no cgroup containment ({why}): a stop reaches each resource's process groups only, so setsid or double-forked children survive it, and a daemon crash leaves its processes running"
+            );
+            host
+        }
+    }
 }
 
 /// READY=1 once the first engine is online (groups started, PROC-3), then WATCHDOG=1 keep-alives
