@@ -263,6 +263,7 @@ async fn serve(
             .with_roots(config.paths.procfs.clone(), config.paths.sysfs.clone()),
         &paths.state,
     ));
+    let containment = host.containment();
     // Scripts that daemonize leave orphans; as their reaper we collect them (no zombies).
     host.become_subreaper()?;
     // A daemon killed before it stopped its resources left them running: stop them before the
@@ -297,6 +298,7 @@ async fn serve(
             host: hostname(),
             pid: std::process::id(),
             started: tokio::time::Instant::now(),
+            containment: containment.to_string(),
         },
     };
     let ops = match Ops::start(config.clone(), setup).await {
@@ -358,9 +360,9 @@ fn contain(host: LinuxHost, state: &Path) -> LinuxHost {
         Err(why) => {
             tracing::warn!(
                 containment = "process-group",
-                "no cgroup containment ({why}): a stop reaches each resource's process groups only, so setsid or double-forked children survive it, and a daemon crash leaves its processes running"
+                "no cgroup containment ({why}): a stop reaches each resource's process groups only, so setsid or double-forked children survive it; async process groups are recorded in the state folder for the next daemon"
             );
-            host
+            host.with_process_group_record()
         }
     }
 }

@@ -18,6 +18,7 @@ use upkeep_actors::host::{
 use upkeep_config::{Monitor, OsActions, UserSpace, WatchdogMethod};
 
 use super::cgroup::{Mode, Tree};
+use super::pgroups::Record;
 use super::probe::Roots;
 use super::reaper::{self, SubreaperError};
 use super::state::StateDir;
@@ -37,6 +38,8 @@ pub struct LinuxHost {
     watchdog: WatchdogSettings,
     /// Where resources' processes are contained; `None` = process groups only.
     cgroups: Option<Arc<Tree>>,
+    /// Process-group mode: the async groups, recorded for the next daemon (`pgroups`).
+    record: Option<Arc<Record>>,
 }
 
 impl LinuxHost {
@@ -51,6 +54,7 @@ impl LinuxHost {
             roots: Roots::default(),
             watchdog: WatchdogSettings::default(),
             cgroups: None,
+            record: None,
         })
     }
 
@@ -58,6 +62,13 @@ impl LinuxHost {
     /// `host::cgroup`). Without this call, a resource is its process groups (the fallback).
     pub fn with_cgroups(mut self, tree: Tree) -> LinuxHost {
         self.cgroups = Some(Arc::new(tree));
+        self
+    }
+
+    /// Without cgroups: record every async process group in the state folder, so that the next
+    /// daemon can stop them should this one crash (`host::pgroups`). For the daemon only.
+    pub fn with_process_group_record(mut self) -> LinuxHost {
+        self.record = Some(Arc::new(Record::new(self.state.dir())));
         self
     }
 
@@ -69,12 +80,13 @@ impl LinuxHost {
     }
 
     /// Stops what a previous daemon with the same state folder left running (it was killed
-    /// before it could stop its resources) and returns one line per resource it found; call
-    /// before the groups start. Process-group mode keeps no record to find them by.
+    /// before it could stop its resources) and returns one line per resource (cgroups) or
+    /// process group (the record) it found; call before the groups start.
     pub async fn reclaim_leftovers(&self, grace: Duration) -> Vec<String> {
-        match &self.cgroups {
-            Some(tree) => tree.reclaim(grace).await,
-            None => Vec::new(),
+        match (&self.cgroups, &self.record) {
+            (Some(tree), _) => tree.reclaim(grace).await,
+            (None, Some(record)) => record.reclaim(grace).await,
+            (None, None) => Vec::new(),
         }
     }
 
@@ -157,7 +169,7 @@ impl Processes for LinuxHost {
     }
 
     fn spawn(&self, run: ScriptRun) -> Result<Box<dyn ProcessHandle>, HostError> {
-        process::spawn(&run, self.cgroups.as_deref())
+        process::spawn(&run, self.cgroups.as_deref(), self.record.as_ref())
     }
 
     fn release(&self, group: &str, resource: &str, grace: Duration) -> BoxFuture<'static, ()> {

@@ -9,6 +9,7 @@ pub mod cgroup;
 pub mod linux;
 mod os_action;
 pub mod paths;
+pub mod pgroups;
 pub mod probe;
 mod process;
 pub mod procfs;

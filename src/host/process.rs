@@ -48,6 +48,7 @@ use upkeep_actors::host::{
 };
 
 use super::cgroup::{self, Tree};
+use super::pgroups::Record;
 use super::reaper;
 
 /// The exit reported when the real status cannot be known: the child was reaped by someone else
@@ -309,9 +310,13 @@ pub(crate) async fn run_script(
 }
 
 /// Starts `run` as a long-lived process (async start script, RES-11).
+///
+/// Without a cgroup, `record` (when given) keeps the group's id and start time in the state
+/// folder until the group is released, for the next daemon should this one crash (`pgroups`).
 pub(crate) fn spawn(
     run: &ScriptRun,
     tree: Option<&Tree>,
+    record: Option<&Arc<Record>>,
 ) -> Result<Box<dyn ProcessHandle>, HostError> {
     let spawn_error = |reason: String| HostError::Spawn {
         program: run.command.program.display().to_string(),
@@ -328,6 +333,13 @@ pub(crate) fn spawn(
         let _enter = runtime.enter();
         let cell = cell(tree, run, cgroup::MAIN).map_err(spawn_error)?;
         start(run, cell).map_err(spawn_error)?
+    };
+    let record = match (&group, record) {
+        (Members::Group(g), Some(record)) => {
+            record.add(g.pgid.as_raw());
+            Some(Arc::clone(record))
+        }
+        _ => None,
     };
     let shared = Arc::new(Shared {
         group,
@@ -350,6 +362,9 @@ pub(crate) fn spawn(
         reaper_shared.released.store(true, Ordering::Release);
         // Restarting before the stragglers are gone would let two copies meet (issue 9 §2).
         reaper_shared.group.settle().await;
+        if let Some(record) = record {
+            record.remove(i32::try_from(pid).unwrap_or(i32::MAX));
+        }
         tx.send_replace(Some(exit));
     });
     Ok(Box::new(LinuxProcess {

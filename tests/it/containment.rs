@@ -100,6 +100,23 @@ fn copies(marker: &str) -> Vec<i32> {
     .collect()
 }
 
+/// Processes with `file` open, and their command lines.
+fn holders(file: &Path) -> Vec<(i32, String)> {
+    let Ok(dir) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| {
+        let pid: i32 = e.ok()?.file_name().to_str()?.parse().ok()?;
+        let fds = fs::read_dir(format!("/proc/{pid}/fd")).ok()?;
+        let holds = fds
+            .flatten()
+            .any(|fd| fs::read_link(fd.path()).is_ok_and(|t| t == file));
+        let cmdline = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+        holds.then(|| (pid, String::from_utf8_lossy(&cmdline).replace('\0', " ")))
+    })
+    .collect()
+}
+
 /// Polls `ok` for up to `limit`; its last value.
 fn wait_until<T>(limit: Duration, mut probe: impl FnMut() -> T, ok: impl Fn(&T) -> bool) -> T {
     let deadline = Instant::now() + limit;
@@ -119,7 +136,8 @@ struct Daemon {
 }
 
 impl Daemon {
-    fn start(home: &Path, config: &Path, cgroups: &Cgroups, run: usize) -> Daemon {
+    /// `cgroups`: the daemon's cgroup parent, or `None` for process groups only.
+    fn start(home: &Path, config: &Path, cgroups: Option<&Cgroups>, run: usize) -> Daemon {
         let log = home.join(format!("daemon-{run}.out"));
         let out = fs::File::create(&log).unwrap_or_else(|e| panic!("{}: {e}", log.display()));
         let err = out.try_clone().expect("log file");
@@ -128,7 +146,10 @@ impl Daemon {
             .env("XDG_RUNTIME_DIR", home.join("run"))
             .env("XDG_STATE_HOME", home.join("state"))
             .env("UPKEEP_LOG", "info")
-            .env(cgroup::ENV, &cgroups.base)
+            .env(
+                cgroup::ENV,
+                cgroups.map_or_else(|| PathBuf::from("off"), |c| c.base.clone()),
+            )
             .env_remove("UPKEEP_SOCKET")
             .arg("daemon")
             .arg("--config")
@@ -166,16 +187,21 @@ impl Daemon {
         assert!(gone, "daemon did not stop on SIGTERM:\n{}", self.output());
     }
 
-    fn kill9(&mut self) {
+    /// SIGKILL, then until no process holds the state folder's lock: a fork the daemon had in
+    /// flight holds a copy of its descriptors until it execs, and the next daemon would be
+    /// refused as a second one (rightly, but that is not what these tests are about).
+    fn kill9(&mut self, lock: &Path) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        wait_until(Duration::from_secs(2), || holders(lock), Vec::is_empty);
     }
 }
 
 impl Drop for Daemon {
     fn drop(&mut self) {
         if !self.exited() {
-            self.kill9();
+            let _ = self.child.kill();
+            let _ = self.child.wait();
         }
     }
 }
@@ -210,7 +236,7 @@ exit 0"#;
 )"#
         ),
     );
-    let mut daemon = Daemon::start(home.path(), &config, &cgroups, 0);
+    let mut daemon = Daemon::start(home.path(), &config, Some(&cgroups), 0);
     let running = wait_until(
         Duration::from_secs(20),
         || copies(&marker),
@@ -221,6 +247,19 @@ exit 0"#;
         daemon.output().contains("cgroup2"),
         "the containment mode is logged:\n{}",
         daemon.output()
+    );
+
+    let status = Command::new(BIN)
+        .env_remove("UPKEEP_SOCKET")
+        .arg("status")
+        .arg("--socket")
+        .arg(home.path().join("s.sock"))
+        .output()
+        .expect("upkeep status");
+    let shown = String::from_utf8_lossy(&status.stdout).into_owned();
+    assert!(
+        shown.contains(&format!("processes in cgroup2 {}", cgroups.base.display())),
+        "status shows the containment: {shown}"
     );
 
     daemon.terminate();
@@ -256,8 +295,31 @@ fn a_daemon_restarted_after_kill_9_never_runs_a_second_copy() {
     let Some(cgroups) = Cgroups::new("crash") else {
         return;
     };
+    crash_loop("crash", Some(&cgroups));
+}
+
+/// The same without cgroups: the record of process groups in the state folder is the trail.
+#[test]
+fn without_cgroups_a_restarted_daemon_stops_the_recorded_process_groups() {
+    crash_loop("crash-pg", None);
+}
+
+/// SIGKILLs the process groups of every copy left (a failed test must not leak them).
+struct KillMarked(String);
+
+impl Drop for KillMarked {
+    fn drop(&mut self) {
+        for pid in copies(&self.0) {
+            // Each copy leads its group (`process_group(0)`): the group is sh and its sleep.
+            let _ = nix::sys::signal::killpg(Pid::from_raw(pid), Signal::SIGKILL);
+        }
+    }
+}
+
+fn crash_loop(test: &str, cgroups: Option<&Cgroups>) {
     let home = tempfile::tempdir().expect("tempdir");
-    let marker = format!("upkeep-contain-crash-{}", std::process::id());
+    let marker = format!("upkeep-contain-{test}-{}", std::process::id());
+    let _cleanup = KillMarked(marker.clone());
     let config = write_config(
         home.path(),
         &format!(
@@ -280,7 +342,7 @@ fn a_daemon_restarted_after_kill_9_never_runs_a_second_copy() {
     let mut left_running = false;
     let mut reclaimed = 0;
     for run in 0..iterations() {
-        let mut daemon = Daemon::start(home.path(), &config, &cgroups, run);
+        let mut daemon = Daemon::start(home.path(), &config, cgroups, run);
         // Killed at a random moment of its life: before, during or after the resource's start.
         std::thread::sleep(Duration::from_millis(random_ms(400)));
         let seen = copies(&marker);
@@ -289,8 +351,13 @@ fn a_daemon_restarted_after_kill_9_never_runs_a_second_copy() {
             "run {run}: two copies {seen:?}\n{}",
             daemon.output()
         );
-        daemon.kill9();
+        daemon.kill9(&home.path().join("st").join("daemon.lock"));
         let log = daemon.output();
+        assert!(
+            !log.contains("already running"),
+            "run {run}: the killed daemon's lock is still held by {:?}\n{log}",
+            holders(&home.path().join("st").join("daemon.lock"))
+        );
         // The socket comes after the reclaim: a daemon killed before it had no time to report.
         if left_running && log.contains("control socket listening") {
             assert!(
@@ -303,7 +370,7 @@ fn a_daemon_restarted_after_kill_9_never_runs_a_second_copy() {
         left_running = !copies(&marker).is_empty();
     }
     // The last one lives: exactly one copy, then an orderly stop leaves nothing.
-    let mut daemon = Daemon::start(home.path(), &config, &cgroups, iterations());
+    let mut daemon = Daemon::start(home.path(), &config, cgroups, iterations());
     let started = wait_until(
         Duration::from_secs(20),
         || {
@@ -313,7 +380,12 @@ fn a_daemon_restarted_after_kill_9_never_runs_a_second_copy() {
         },
         |s| *s,
     );
-    assert!(started, "group g did not start:\n{}", daemon.output());
+    assert!(
+        started,
+        "group g did not start (lock holders {:?}):\n{}",
+        holders(&home.path().join("st").join("daemon.lock")),
+        daemon.output()
+    );
     let one = copies(&marker);
     std::thread::sleep(Duration::from_millis(300));
     let still = copies(&marker);
@@ -329,9 +401,11 @@ fn a_daemon_restarted_after_kill_9_never_runs_a_second_copy() {
     }
     daemon.terminate();
     assert_eq!(copies(&marker), Vec::<i32>::new(), "{}", daemon.output());
-    assert_eq!(cgroups.populated(), Vec::<PathBuf>::new());
+    if let Some(cgroups) = cgroups {
+        assert_eq!(cgroups.populated(), Vec::<PathBuf>::new());
+    }
     eprintln!(
-        "{} kill -9 restarts, {reclaimed} of them found a leftover copy and stopped it",
+        "{test}: {} kill -9 restarts, {reclaimed} of them found a leftover copy and stopped it",
         iterations()
     );
 }
