@@ -68,19 +68,27 @@ pub const MAIN: &str = "main";
 #[derive(Debug)]
 pub struct Tree {
     instance: PathBuf,
+    /// The shared `<cgroup2>/upkeep` of root mode, removed with the last instance.
+    shared_parent: bool,
 }
 
 impl Tree {
     /// A tree rooted at `instance` (created when missing). For tests and `UPKEEP_CGROUP`.
     pub fn at(instance: PathBuf) -> io::Result<Tree> {
-        fs::create_dir_all(&instance)?;
+        // Another daemon may remove the shared parent between our two mkdirs: once more.
+        if fs::create_dir_all(&instance).is_err() {
+            fs::create_dir_all(&instance)?;
+        }
         if !instance.join("cgroup.kill").exists() {
             return Err(io::Error::other(format!(
                 "`{}` has no cgroup.kill (not a cgroup2 directory, or Linux older than 5.14)",
                 instance.display()
             )));
         }
-        Ok(Tree { instance })
+        Ok(Tree {
+            instance,
+            shared_parent: false,
+        })
     }
 
     pub fn instance(&self) -> &Path {
@@ -178,8 +186,14 @@ impl Tree {
 
 impl Drop for Tree {
     fn drop(&mut self) {
-        // Only succeeds when no resource cgroup is left: an orderly stop removed them all.
-        let _ = fs::remove_dir(&self.instance);
+        // Empty cgroups only (a resource that never stopped, e.g. after a failed start, leaves
+        // its folders); one still populated stays for the next daemon's reclaim.
+        remove(&self.instance);
+        if self.shared_parent {
+            if let Some(parent) = self.instance.parent() {
+                let _ = fs::remove_dir(parent);
+            }
+        }
     }
 }
 
@@ -415,7 +429,9 @@ pub fn detect(state_dir: &Path) -> Result<Tree, String> {
         .unwrap_or(&own)
         .trim_start_matches('/');
     if relative.is_empty() {
-        return Tree::at(mount.join("upkeep").join(&name)).map_err(|e| e.to_string());
+        let mut tree = Tree::at(mount.join("upkeep").join(&name)).map_err(|e| e.to_string())?;
+        tree.shared_parent = true;
+        return Ok(tree);
     }
     let own_dir = mount.join(relative);
     if !delegated(&own_dir) {
@@ -493,6 +509,7 @@ mod tests {
     fn names_that_would_leave_the_tree_are_refused() {
         let tree = Tree {
             instance: PathBuf::from("/nonexistent/upkeep/x"),
+            shared_parent: false,
         };
         assert!(tree.resource("web", "nginx").is_some());
         assert!(tree.resource("..", "nginx").is_none());

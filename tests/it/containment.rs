@@ -220,7 +220,8 @@ fn a_stop_reaches_background_setsid_and_double_forked_children() {
     let home = tempfile::tempdir().expect("tempdir");
     let marker = format!("upkeep-contain-stop-{}", std::process::id());
     // 20 background children, one in its own session, one double-forked: all orphans or out of
-    // the script's process group once the script exits 0 (a sync start, RES-11).
+    // the script's process group once the script exits 0 (a sync start, RES-11). Plus an async
+    // process and its child in a session of its own: 24 processes carry the marker.
     let script = r#"i=0; while [ $i -lt 20 ]; do sh -c 'sleep 1000; :' "$0" & i=$((i+1)); done
 setsid sh -c 'sleep 1000; :' "$0" &
 (sh -c 'sleep 1000; :' "$0" &) &
@@ -232,7 +233,10 @@ exit 0"#;
     name: "contain", edition: "SSS", os_actions: Simulated,
     groups: [(name: "g", resources: [(name: "bg",
         start: (program: "/bin/sh", args: ["-c", {script:?}, "{marker}"]),
-        kill_grace: "2s")])],
+        kill_grace: "2s"),
+        // An async process whose child leaves its session: terminate alone would miss it.
+        (name: "srv", mode: Async, kill_grace: "2s",
+            start: (program: "/bin/sh", args: ["-c", "setsid sh -c 'sleep 1000; :' \"$0\" & sleep 1000; :", "{marker}"]))])],
 )"#
         ),
     );
@@ -240,9 +244,9 @@ exit 0"#;
     let running = wait_until(
         Duration::from_secs(20),
         || copies(&marker),
-        |c| c.len() >= 22,
+        |c| c.len() >= 24,
     );
-    assert_eq!(running.len(), 22, "{running:?}\n{}", daemon.output());
+    assert_eq!(running.len(), 24, "{running:?}\n{}", daemon.output());
     assert!(
         daemon.output().contains("cgroup2"),
         "the containment mode is logged:\n{}",
