@@ -40,8 +40,8 @@
 //!
 //! SIGTERM to every process of the cgroup (its subtree), `populated 0` in `cgroup.events` within
 //! the grace or `1` into `cgroup.kill` (Linux ≥ 5.14, required: without it, process groups), then
-//! `populated 0` again as the proof, then `rmdir`. Polled every [`POLL`]: cgroupfs reads are
-//! in-memory and a stop is rare.
+//! `populated 0` again as the proof, then `rmdir`. Polled (at once, then backing off from 1 ms to
+//! [`POLL`]) rather than watched with inotify: cgroupfs reads are in-memory and a stop is rare.
 
 use std::ffi::CString;
 use std::fs::{self, File, OpenOptions};
@@ -281,6 +281,9 @@ pub fn kill_all(dir: &Path) -> io::Result<()> {
 /// Waits until `dir` holds no live process, at most `limit`; true when it is empty.
 pub async fn wait_empty(dir: &Path, limit: Duration) -> bool {
     let deadline = tokio::time::Instant::now() + limit;
+    // Killed processes are gone within microseconds to a millisecond; a restart waits on this
+    // (PERFORMANCE: p99 <= 10 ms), so look again at once, then back off to [`POLL`].
+    let mut pause = Duration::ZERO;
     loop {
         match populated(dir) {
             Ok(false) => return true,
@@ -290,7 +293,13 @@ pub async fn wait_empty(dir: &Path, limit: Duration) -> bool {
         if tokio::time::Instant::now() >= deadline {
             return false;
         }
-        tokio::time::sleep(POLL).await;
+        if pause.is_zero() {
+            tokio::task::yield_now().await;
+            pause = Duration::from_millis(1);
+        } else {
+            tokio::time::sleep(pause.min(deadline - tokio::time::Instant::now())).await;
+            pause = (pause * 2).min(POLL);
+        }
     }
 }
 
