@@ -11,6 +11,10 @@
 //!
 //! The file is one `PGID START` line per group, rewritten (temporary file + rename) on every
 //! change; a few bytes per async resource.
+//!
+//! Known gap: a daemon killed between `spawn` and the write of the record leaves that group
+//! unrecorded (a child cannot wait for the record without deadlocking std's spawn, which waits
+//! for the exec). cgroups close it: the child is in its cgroup before it execs.
 
 use std::collections::BTreeMap;
 use std::fs;

@@ -117,6 +117,23 @@ fn holders(file: &Path) -> Vec<(i32, String)> {
     .collect()
 }
 
+/// The copies of an async resource: processes carrying `marker` that lead their process group
+/// (a fork on its way to exec `sleep` carries the marker too, but not the group).
+fn leaders(marker: &str) -> Vec<i32> {
+    copies(marker)
+        .into_iter()
+        .filter(|pid| {
+            fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+                stat.rfind(')')
+                    .and_then(|i| stat.get(i + 2..))
+                    .and_then(|rest| rest.split_whitespace().nth(2))
+                    .and_then(|pgrp| pgrp.parse::<i32>().ok())
+                    == Some(*pid)
+            })
+        })
+        .collect()
+}
+
 /// Polls `ok` for up to `limit`; its last value.
 fn wait_until<T>(limit: Duration, mut probe: impl FnMut() -> T, ok: impl Fn(&T) -> bool) -> T {
     let deadline = Instant::now() + limit;
@@ -221,7 +238,8 @@ fn a_stop_reaches_background_setsid_and_double_forked_children() {
     let marker = format!("upkeep-contain-stop-{}", std::process::id());
     // 20 background children, one in its own session, one double-forked: all orphans or out of
     // the script's process group once the script exits 0 (a sync start, RES-11). Plus an async
-    // process and its child in a session of its own: 24 processes carry the marker.
+    // process and its child in a session of its own: 24 processes carry the marker once the
+    // script (and its forks on their way to exec, which carry it too) are gone.
     let script = r#"i=0; while [ $i -lt 20 ]; do sh -c 'sleep 1000; :' "$0" & i=$((i+1)); done
 setsid sh -c 'sleep 1000; :' "$0" &
 (sh -c 'sleep 1000; :' "$0" &) &
@@ -244,7 +262,7 @@ exit 0"#;
     let running = wait_until(
         Duration::from_secs(20),
         || copies(&marker),
-        |c| c.len() >= 24,
+        |c| c.len() == 24,
     );
     assert_eq!(running.len(), 24, "{running:?}\n{}", daemon.output());
     assert!(
@@ -345,11 +363,12 @@ fn crash_loop(test: &str, cgroups: Option<&Cgroups>) {
     };
     let mut left_running = false;
     let mut reclaimed = 0;
+    let mut unrecorded = 0;
     for run in 0..iterations() {
         let mut daemon = Daemon::start(home.path(), &config, cgroups, run);
         // Killed at a random moment of its life: before, during or after the resource's start.
         std::thread::sleep(Duration::from_millis(random_ms(400)));
-        let seen = copies(&marker);
+        let seen = leaders(&marker);
         assert!(
             seen.len() <= 1,
             "run {run}: two copies {seen:?}\n{}",
@@ -371,7 +390,34 @@ fn crash_loop(test: &str, cgroups: Option<&Cgroups>) {
             reclaimed += 1;
         }
         // What this daemon leaves for the next one.
-        left_running = !copies(&marker).is_empty();
+        let mut left = leaders(&marker);
+        if cgroups.is_none() {
+            // Process-group mode's known gap: a daemon killed between the spawn and the write
+            // of its record leaves a group nobody can find. Counted, and cleared by hand.
+            let record = fs::read_to_string(home.path().join("st").join("process-groups"))
+                .unwrap_or_default();
+            let recorded = |pid: &i32| {
+                record
+                    .lines()
+                    .any(|l| l.split_whitespace().next() == Some(&pid.to_string()))
+            };
+            for pid in left.iter().filter(|p| !recorded(p)) {
+                let _ = nix::sys::signal::killpg(Pid::from_raw(*pid), Signal::SIGKILL);
+                unrecorded += 1;
+            }
+            wait_until(
+                Duration::from_secs(2),
+                || {
+                    leaders(&marker)
+                        .into_iter()
+                        .filter(|p| !recorded(p))
+                        .count()
+                },
+                |n| *n == 0,
+            );
+            left.retain(|p| recorded(p));
+        }
+        left_running = !left.is_empty();
     }
     // The last one lives: exactly one copy, then an orderly stop leaves nothing.
     let mut daemon = Daemon::start(home.path(), &config, cgroups, iterations());
@@ -390,9 +436,9 @@ fn crash_loop(test: &str, cgroups: Option<&Cgroups>) {
         holders(&home.path().join("st").join("daemon.lock")),
         daemon.output()
     );
-    let one = copies(&marker);
+    let one = leaders(&marker);
     std::thread::sleep(Duration::from_millis(300));
-    let still = copies(&marker);
+    let still = leaders(&marker);
     assert!(
         one.len() == 1 && still == one,
         "copies {one:?} then {still:?}\n{}",
@@ -404,12 +450,13 @@ fn crash_loop(test: &str, cgroups: Option<&Cgroups>) {
             .contains("left running by a previous daemon, now stopped"));
     }
     daemon.terminate();
-    assert_eq!(copies(&marker), Vec::<i32>::new(), "{}", daemon.output());
+    assert_eq!(leaders(&marker), Vec::<i32>::new(), "{}", daemon.output());
     if let Some(cgroups) = cgroups {
         assert_eq!(cgroups.populated(), Vec::<PathBuf>::new());
     }
     eprintln!(
-        "{test}: {} kill -9 restarts, {reclaimed} of them found a leftover copy and stopped it",
+        "{test}: {} kill -9 restarts, {reclaimed} of them found a leftover copy and stopped it; \
+         {unrecorded} killed before recording it",
         iterations()
     );
 }
