@@ -216,19 +216,24 @@ impl ExecState {
     }
 
     fn terminate(&mut self, me: &ActorRef<ExecMsg>) {
-        match &self.process {
-            Some(process) => {
-                let done = process.terminate(self.spec.kill_grace);
-                let me = me.clone();
-                self.work = Some(Task::spawn(async move {
-                    done.await;
-                    let _ = me.cast(ExecMsg::Terminated);
-                }));
+        let done = self
+            .process
+            .as_ref()
+            .map(|process| process.terminate(self.spec.kill_grace));
+        // Then what the scripts left running (a sync start script's children): the host's
+        // containment reaches them, the engine does not know them (issue 9 §2).
+        let release = self
+            .ctx
+            .host
+            .release(&self.group, &self.spec.name, self.spec.kill_grace);
+        let me = me.clone();
+        self.work = Some(Task::spawn(async move {
+            if let Some(done) = done {
+                done.await;
             }
-            None => {
-                let _ = me.cast(ExecMsg::Terminated);
-            }
-        }
+            release.await;
+            let _ = me.cast(ExecMsg::Terminated);
+        }));
     }
 
     fn finish_stop(&mut self) {

@@ -119,6 +119,10 @@ impl<H: Host> Processes for Faulty<H> {
         }
         Ok(process)
     }
+
+    fn release(&self, group: &str, resource: &str, grace: Duration) -> BoxFuture<'static, ()> {
+        self.inner.release(group, resource, grace)
+    }
 }
 
 impl<H: Host> Probes for Faulty<H> {

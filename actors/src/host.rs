@@ -202,6 +202,12 @@ pub trait Processes: Send + Sync + 'static {
 
     /// Start a long-lived process in its own process group (async start script).
     fn spawn(&self, run: ScriptRun) -> Result<Box<dyn ProcessHandle>, HostError>;
+
+    /// The resource `resource` of `group` is stopped (its process terminated, its stop script
+    /// run): stop whatever its scripts left running (SIGTERM, SIGKILL after `grace`) and free
+    /// what contained them. Resolves when nothing of the resource runs any more; a host that
+    /// cannot find such leftovers resolves at once.
+    fn release(&self, group: &str, resource: &str, grace: Duration) -> BoxFuture<'static, ()>;
 }
 
 /// The checks of monitors and of the user-space monitor.

@@ -376,6 +376,11 @@ impl Processes for SimulatedHost {
         }
         Ok(Box::new(process))
     }
+
+    /// Simulated processes leave no children behind.
+    fn release(&self, _group: &str, _resource: &str, _grace: Duration) -> BoxFuture<'static, ()> {
+        Box::pin(async {})
+    }
 }
 
 impl Probes for SimulatedHost {

@@ -25,6 +25,9 @@ pub fn render(status: &StatusReply) -> String {
             &server.os_actions
         },
     );
+    if !server.containment.is_empty() {
+        let _ = write!(out, ", processes in {}", server.containment);
+    }
     if server.suspended {
         out.push_str(", monitoring SUSPENDED");
     }
@@ -204,6 +207,7 @@ mod tests {
                 uptime_s: 65,
                 pid: 10,
                 os_actions: "simulated".into(),
+                containment: "cgroup2 /sys/fs/cgroup/upkeep/x".into(),
             },
             groups: vec![GroupDto {
                 name: "demo".into(),
@@ -242,7 +246,7 @@ mod tests {
         let text = render(&status);
         assert_eq!(
             text,
-            "upkeep SSS on server1: online, up 1m 5s, OS actions simulated\n\
+            "upkeep SSS on server1: online, up 1m 5s, OS actions simulated, processes in cgroup2 /sys/fs/cgroup/upkeep/x\n\
              \n\
              GROUP / RESOURCE  STATE   PID   LAST EXIT  SINCE\n\
              demo              online                   2026-01-31T05:47:58\n  \

@@ -464,6 +464,10 @@ pub struct ServerDto {
     /// `simulated` or `real`: whether final actions really shut down or reboot the machine.
     #[serde(default)]
     pub os_actions: String,
+    /// Where resources' processes are contained: `cgroup2 <dir>` or `process-group` (issue 9
+    /// §2); empty from a daemon that does not say.
+    #[serde(default)]
+    pub containment: String,
 }
 
 /// One group with its resources.

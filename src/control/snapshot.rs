@@ -24,6 +24,8 @@ pub struct ServerFacts {
     pub host: String,
     pub pid: u32,
     pub started: tokio::time::Instant,
+    /// `cgroup2 <dir>` or `process-group` (`LinuxHost::containment`).
+    pub containment: String,
 }
 
 /// One consistent-enough status: each entry is read atomically, entries one after the other.
@@ -105,6 +107,7 @@ pub fn status(
                 OsActions::Real => "real",
             }
             .to_string(),
+            containment: facts.containment.clone(),
         },
         groups,
         monitors,

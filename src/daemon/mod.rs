@@ -311,13 +311,34 @@ async fn serve(
     // Before anything can take long: a SIGTERM during start-up must become an orderly stop,
     // not the default "die and leave the processes behind".
     let signals = Signals::install().map_err(DaemonError::Signals)?;
-    let host = Arc::new(
+    let host = Arc::new(contain(
         LinuxHost::new(config.os_actions, paths.state.clone())?
             .with_roots(config.paths.procfs.clone(), config.paths.sysfs.clone()),
-    );
+        &paths.state,
+    ));
+    let containment = host.containment().to_string();
     // Scripts that daemonize leave orphans; as their reaper we collect them (no zombies).
     host.become_subreaper()?;
-    serve_on(config, paths, Some(log.filter_setter()), host, signals).await
+    // A daemon killed before it stopped its resources left them running: stop them before the
+    // groups start a second copy (issue 9 §2).
+    let grace = config
+        .groups
+        .iter()
+        .flat_map(|g| g.resources.iter().map(|r| r.kill_grace))
+        .max()
+        .unwrap_or(Duration::from_secs(5));
+    for line in host.reclaim_leftovers(grace).await {
+        tracing::warn!("left running by a previous daemon, now stopped: {line}");
+    }
+    serve_on(
+        config,
+        paths,
+        Some(log.filter_setter()),
+        host,
+        signals,
+        containment,
+    )
+    .await
 }
 
 /// The daemon's life on a host that is set up: engine, socket, the wait for its end, and the
@@ -328,6 +349,7 @@ async fn serve_on<H: Host>(
     log_filter: Option<crate::control::ops::LogFilter>,
     host: Arc<H>,
     mut signals: Signals,
+    containment: String,
 ) -> Result<(), DaemonError> {
     // `upkeep inject`: every host call goes through the fault plan (empty unless an operator
     // injects); OS actions stay whatever the configuration says.
@@ -350,6 +372,7 @@ async fn serve_on<H: Host>(
             host: hostname(),
             pid: std::process::id(),
             started: tokio::time::Instant::now(),
+            containment,
         },
     };
     let ops = match Ops::start(config.clone(), setup).await {
@@ -404,6 +427,25 @@ async fn serve_on<H: Host>(
     match (&ended, failed_os_action(&ops.feed)) {
         (Ending::Ops(_), Some(failure)) => Err(DaemonError::OsAction(failure)),
         _ => Ok(()),
+    }
+}
+
+/// Puts every resource in its own cgroup where cgroup2 is writable; else says once, loudly, that
+/// process groups are all there is (issue 9 §2).
+fn contain(host: LinuxHost, state: &Path) -> LinuxHost {
+    match crate::host::cgroup::detect(state) {
+        Ok(tree) => {
+            let host = host.with_cgroups(tree);
+            tracing::info!(containment = %host.containment(), "each resource runs in its own cgroup");
+            host
+        }
+        Err(why) => {
+            tracing::warn!(
+                containment = "process-group",
+                "no cgroup containment ({why}): a stop reaches each resource's process groups only, so setsid or double-forked children survive it; async process groups are recorded in the state folder for the next daemon"
+            );
+            host.with_process_group_record()
+        }
     }
 }
 
@@ -579,6 +621,14 @@ mod tests {
         fn spawn(&self, run: ScriptRun) -> Result<Box<dyn ProcessHandle>, HostError> {
             self.sim.spawn(run)
         }
+        fn release(
+            &self,
+            group: &str,
+            resource: &str,
+            grace: std::time::Duration,
+        ) -> BoxFuture<'static, ()> {
+            self.sim.release(group, resource, grace)
+        }
     }
 
     impl Probes for NoWayDown {
@@ -691,7 +741,7 @@ mod tests {
         };
         let served = tokio::time::timeout(
             Duration::from_secs(20),
-            serve_on(config, paths, None, host, Signals(None)),
+            serve_on(config, paths, None, host, Signals(None), "simulated".into()),
         )
         .await
         .expect("the daemon did not end after its final action");

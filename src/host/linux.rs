@@ -2,7 +2,7 @@
 //! CFG-5..9, DOWN-1..6, MON-1).
 //!
 //! This file only wires the trait to the modules that do the work: `process` (spawn, wait,
-//! terminate, scripts), `reaper` (subreaper and orphans), `state` (atomic state files),
+//! terminate, scripts), `cgroup` (containment of each resource's processes), `reaper` (subreaper and orphans), `state` (atomic state files),
 //! `os_action` (the safety-switched shutdown / reboot / reset), `probe` (monitor dispatch, with
 //! the procfs / sysfs roots of MAP-20), `watchdog` and `userspace` (USW-5).
 
@@ -17,6 +17,8 @@ use upkeep_actors::host::{
 };
 use upkeep_config::{Monitor, OsActions, UserSpace, WatchdogMethod};
 
+use super::cgroup::{Mode, Tree};
+use super::pgroups::Record;
 use super::probe::Roots;
 use super::reaper::{self, SubreaperError};
 use super::state::StateDir;
@@ -34,6 +36,10 @@ pub struct LinuxHost {
     orphan_reaper: Mutex<Option<JoinHandle<()>>>,
     roots: Roots,
     watchdog: WatchdogSettings,
+    /// Where resources' processes are contained; `None` = process groups only.
+    cgroups: Option<Arc<Tree>>,
+    /// Process-group mode: the async groups, recorded for the next daemon (`pgroups`).
+    record: Option<Arc<Record>>,
 }
 
 impl LinuxHost {
@@ -47,7 +53,41 @@ impl LinuxHost {
             orphan_reaper: Mutex::new(None),
             roots: Roots::default(),
             watchdog: WatchdogSettings::default(),
+            cgroups: None,
+            record: None,
         })
+    }
+
+    /// Contain every resource's processes in its own cgroup under `tree` (issue 9 §2; see
+    /// `host::cgroup`). Without this call, a resource is its process groups (the fallback).
+    pub fn with_cgroups(mut self, tree: Tree) -> LinuxHost {
+        self.cgroups = Some(Arc::new(tree));
+        self
+    }
+
+    /// Without cgroups: record every async process group in the state folder, so that the next
+    /// daemon can stop them should this one crash (`host::pgroups`). For the daemon only.
+    pub fn with_process_group_record(mut self) -> LinuxHost {
+        self.record = Some(Arc::new(Record::new(self.state.dir())));
+        self
+    }
+
+    /// How resources' processes are contained: `cgroup2 <instance>` or `process-group`.
+    pub fn containment(&self) -> Mode {
+        self.cgroups.as_ref().map_or(Mode::ProcessGroup, |t| {
+            Mode::Cgroup(t.instance().to_path_buf())
+        })
+    }
+
+    /// Stops what a previous daemon with the same state folder left running (it was killed
+    /// before it could stop its resources) and returns one line per resource (cgroups) or
+    /// process group (the record) it found; call before the groups start.
+    pub async fn reclaim_leftovers(&self, grace: Duration) -> Vec<String> {
+        match (&self.cgroups, &self.record) {
+            (Some(tree), _) => tree.reclaim(grace).await,
+            (None, Some(record)) => record.reclaim(grace).await,
+            (None, None) => Vec::new(),
+        }
     }
 
     /// Read the kernel's state under these roots instead of /proc and /sys (the config's
@@ -125,11 +165,20 @@ impl Drop for LinuxHost {
 
 impl Processes for LinuxHost {
     fn run_script(&self, run: ScriptRun) -> BoxFuture<'static, ScriptOutcome> {
-        Box::pin(process::run_script(run))
+        Box::pin(process::run_script(run, self.cgroups.clone()))
     }
 
     fn spawn(&self, run: ScriptRun) -> Result<Box<dyn ProcessHandle>, HostError> {
-        process::spawn(&run)
+        process::spawn(&run, self.cgroups.as_deref(), self.record.as_ref())
+    }
+
+    fn release(&self, group: &str, resource: &str, grace: Duration) -> BoxFuture<'static, ()> {
+        Box::pin(process::release(
+            self.cgroups.clone(),
+            group.to_string(),
+            resource.to_string(),
+            grace,
+        ))
     }
 }
 

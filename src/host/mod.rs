@@ -5,9 +5,11 @@
 //! `linux` wires the parts into [`LinuxHost`]; each part lives in its own module so it can be read
 //! and tested alone.
 
+pub mod cgroup;
 pub mod linux;
 mod os_action;
 pub mod paths;
+pub mod pgroups;
 pub mod probe;
 mod process;
 pub mod procfs;

@@ -23,8 +23,17 @@
 //!   script (`UPKEEP_EVENT=stop`) and left alone otherwise: a sync start script that starts a
 //!   daemon is legitimate, even when the daemon does not `setsid` away from the group. On a
 //!   timeout the whole group is always killed.
+//! * With cgroup containment (`cgroup`, the daemon's default where cgroup2 is writable), "the
+//!   group" above is the child's cgroup instead: the child joins it between fork and exec, and
+//!   every signal of this module goes to each process of the cgroup (SIGKILL via `cgroup.kill`),
+//!   so `setsid` and double-forked descendants are reached too. The process group stays (a
+//!   terminal's signals still miss the resources). Whatever a resource's scripts left running is
+//!   stopped by [`release`] once the resource is stopped.
 
+use std::fs::File;
+use std::os::fd::AsRawFd;
 use std::os::unix::process::ExitStatusExt;
+use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -38,6 +47,8 @@ use upkeep_actors::host::{
     BoxFuture, ExitInfo, HostError, ProcessHandle, ScriptOutcome, ScriptRun,
 };
 
+use super::cgroup::{self, Tree};
+use super::pgroups::Record;
 use super::reaper;
 
 /// The exit reported when the real status cannot be known: the child was reaped by someone else
@@ -79,10 +90,41 @@ impl Group {
     }
 }
 
+/// Every process that belongs to a child: its process group, or its cgroup when contained.
+#[derive(Debug, Clone)]
+enum Members {
+    Group(Group),
+    Cgroup(PathBuf),
+}
+
+impl Members {
+    fn signal(&self, sig: Signal) {
+        match self {
+            Members::Group(group) => group.signal(sig),
+            Members::Cgroup(dir) if sig == Signal::SIGKILL => {
+                if let Err(e) = cgroup::kill_all(dir) {
+                    tracing::warn!(cgroup = %dir.display(), error = %e, "cgroup.kill failed");
+                }
+            }
+            Members::Cgroup(dir) => cgroup::signal_all(dir, sig),
+        }
+    }
+
+    /// After the leader is gone: waits (bounded) until no member is alive, the proof of issue
+    /// 9 §2. A process group has no such proof; its members were SIGKILLed.
+    async fn settle(&self) {
+        if let Members::Cgroup(dir) = self {
+            if !cgroup::wait_empty(dir, cgroup::KILL_WAIT).await {
+                tracing::error!(cgroup = %dir.display(), "processes survive cgroup.kill");
+            }
+        }
+    }
+}
+
 /// SIGKILLs the group when a future running a script is dropped before the leader was reaped
 /// (the caller gave up, or the actor died): the child's own `kill_on_drop` only hits the leader.
 struct KillGroupOnDrop {
-    group: Group,
+    group: Members,
     armed: bool,
 }
 
@@ -115,19 +157,73 @@ fn command(run: &ScriptRun) -> tokio::process::Command {
     cmd
 }
 
+/// The child joins the cgroup whose `cgroup.procs` is `procs` before exec (see `cgroup`).
+#[allow(unsafe_code)]
+fn join_before_exec(cmd: &mut tokio::process::Command, procs: &File) {
+    let fd = procs.as_raw_fd();
+    // SAFETY: the closure runs in the forked child before exec and only calls write(2), which is
+    // async-signal-safe, on an fd the parent keeps open until spawn returns; it allocates nothing
+    // and takes no lock. "0" means the writing process itself.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::write(fd, b"0".as_ptr().cast(), 1) == 1 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        });
+    }
+}
+
+fn env_of<'a>(run: &'a ScriptRun, key: &str) -> Option<&'a str> {
+    run.env
+        .iter()
+        .rev()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+}
+
+/// The cgroup a run joins: `<group>/<resource>/<sub>` of the tree, when there is a tree and the
+/// run names its resource (MAP-8 variables).
+fn cell(tree: Option<&Tree>, run: &ScriptRun, sub: &str) -> Result<Option<cgroup::Cell>, String> {
+    let Some(tree) = tree else {
+        return Ok(None);
+    };
+    let (Some(group), Some(resource)) =
+        (env_of(run, "UPKEEP_GROUP"), env_of(run, "UPKEEP_RESOURCE"))
+    else {
+        return Ok(None);
+    };
+    tree.prepare(group, resource, sub)
+        .map(Some)
+        .map_err(|e| format!("cannot create the cgroup of {group}/{resource}: {e}"))
+}
+
+/// The sub-cgroup of a script: its event (`start`, `stop`), else `script`.
+fn script_sub(run: &ScriptRun) -> String {
+    env_of(run, EVENT_VAR)
+        .map(str::to_ascii_lowercase)
+        .filter(|e| !e.is_empty() && e.chars().all(|c| c.is_ascii_lowercase()))
+        .unwrap_or_else(|| "script".into())
+}
+
 /// A started child, its group and its registry entry.
 struct Started {
     child: tokio::process::Child,
     pid: u32,
-    group: Group,
+    group: Members,
     tracked: reaper::Tracked,
 }
 
-fn start(run: &ScriptRun) -> Result<Started, String> {
+fn start(run: &ScriptRun, cell: Option<cgroup::Cell>) -> Result<Started, String> {
     let program = run.command.program.display();
-    let child = command(run)
-        .spawn()
-        .map_err(|e| format!("{program}: {e}"))?;
+    let mut cmd = command(run);
+    if let Some(cell) = &cell {
+        join_before_exec(&mut cmd, &cell.procs);
+    }
+    let child = cmd.spawn().map_err(|e| format!("{program}: {e}"))?;
+    // The child has joined (or failed to, and spawn failed): the parent's fd has done its work.
+    let cgroup_dir = cell.map(|cell| cell.dir);
     // Only `None` once reaped, which cannot have happened yet.
     let pid = child
         .id()
@@ -136,6 +232,10 @@ fn start(run: &ScriptRun) -> Result<Started, String> {
     // Unreachable for a freshly spawned child; dropping `child` SIGKILLs it.
     let group =
         Group::of_leader(pid).ok_or_else(|| format!("{program}: unusable process group {pid}"))?;
+    let group = match cgroup_dir {
+        Some(dir) => Members::Cgroup(dir),
+        None => Members::Group(group),
+    };
     Ok(Started {
         child,
         pid,
@@ -145,28 +245,30 @@ fn start(run: &ScriptRun) -> Result<Started, String> {
 }
 
 fn is_stop_event(run: &ScriptRun) -> bool {
-    run.env
-        .iter()
-        .rev()
-        .find(|(k, _)| k == EVENT_VAR)
-        .is_some_and(|(_, v)| {
-            v.eq_ignore_ascii_case("stop") || v.eq_ignore_ascii_case("deactivate")
-        })
+    env_of(run, EVENT_VAR)
+        .is_some_and(|v| v.eq_ignore_ascii_case("stop") || v.eq_ignore_ascii_case("deactivate"))
 }
 
 /// Runs `run` to completion (sync start script, stop script). MAP-8.
-pub(crate) async fn run_script(run: ScriptRun) -> ScriptOutcome {
+pub(crate) async fn run_script(
+    run: ScriptRun,
+    tree: Option<std::sync::Arc<Tree>>,
+) -> ScriptOutcome {
+    let started = cell(tree.as_deref(), &run, &script_sub(&run)).and_then(|cell| start(&run, cell));
     let Started {
         mut child,
         pid,
         group,
         tracked,
-    } = match start(&run) {
+    } = match started {
         Ok(started) => started,
         Err(why) => return ScriptOutcome::SpawnFailed(why),
     };
     // Declared after `child`, so dropped before it: the group dies while its id is still pinned.
-    let mut guard = KillGroupOnDrop { group, armed: true };
+    let mut guard = KillGroupOnDrop {
+        group: group.clone(),
+        armed: true,
+    };
     let _tracked = tracked;
 
     let finished = tokio::select! {
@@ -208,7 +310,14 @@ pub(crate) async fn run_script(run: ScriptRun) -> ScriptOutcome {
 }
 
 /// Starts `run` as a long-lived process (async start script, RES-11).
-pub(crate) fn spawn(run: &ScriptRun) -> Result<Box<dyn ProcessHandle>, HostError> {
+///
+/// Without a cgroup, `record` (when given) keeps the group's id and start time in the state
+/// folder until the group is released, for the next daemon should this one crash (`pgroups`).
+pub(crate) fn spawn(
+    run: &ScriptRun,
+    tree: Option<&Tree>,
+    record: Option<&Arc<Record>>,
+) -> Result<Box<dyn ProcessHandle>, HostError> {
     let spawn_error = |reason: String| HostError::Spawn {
         program: run.command.program.display().to_string(),
         reason,
@@ -222,7 +331,15 @@ pub(crate) fn spawn(run: &ScriptRun) -> Result<Box<dyn ProcessHandle>, HostError
         tracked,
     } = {
         let _enter = runtime.enter();
-        start(run).map_err(spawn_error)?
+        let cell = cell(tree, run, cgroup::MAIN).map_err(spawn_error)?;
+        start(run, cell).map_err(spawn_error)?
+    };
+    let record = match (&group, record) {
+        (Members::Group(g), Some(record)) => {
+            record.add(g.pgid.as_raw());
+            Some(Arc::clone(record))
+        }
+        _ => None,
     };
     let shared = Arc::new(Shared {
         group,
@@ -243,6 +360,11 @@ pub(crate) fn spawn(run: &ScriptRun) -> Result<Box<dyn ProcessHandle>, HostError
         // certainly still theirs, and before anyone hears of the exit and restarts the resource.
         reaper_shared.group.signal(Signal::SIGKILL);
         reaper_shared.released.store(true, Ordering::Release);
+        // Restarting before the stragglers are gone would let two copies meet (issue 9 §2).
+        reaper_shared.group.settle().await;
+        if let Some(record) = record {
+            record.remove(i32::try_from(pid).unwrap_or(i32::MAX));
+        }
         tx.send_replace(Some(exit));
     });
     Ok(Box::new(LinuxProcess {
@@ -253,7 +375,7 @@ pub(crate) fn spawn(run: &ScriptRun) -> Result<Box<dyn ProcessHandle>, HostError
 }
 
 struct Shared {
-    group: Group,
+    group: Members,
     /// Set once the leader is reaped and the group swept: the id is no longer ours to signal.
     released: AtomicBool,
 }
@@ -263,6 +385,35 @@ impl Shared {
         if !self.released.load(Ordering::Acquire) {
             self.group.signal(sig);
         }
+    }
+}
+
+/// Stops whatever is left of a stopped resource (its scripts' children) and removes its cgroup:
+/// SIGTERM to each, `cgroup.kill` after `grace`, `populated 0` (issue 9 §2). Without a tree (or
+/// for names that are no cgroup) there is nothing to find: process groups have no record.
+pub(crate) async fn release(
+    tree: Option<std::sync::Arc<Tree>>,
+    group: String,
+    resource: String,
+    grace: Duration,
+) {
+    let Some(dir) = tree.as_deref().and_then(|t| t.resource(&group, &resource)) else {
+        return;
+    };
+    if !dir.exists() {
+        return;
+    }
+    let left = cgroup::procs(&dir);
+    if !left.is_empty() {
+        tracing::info!(group, resource, processes = ?left, "stopping what the resource's scripts left running");
+    }
+    if let Err(e) = cgroup::stop(&dir, grace).await {
+        tracing::error!(group, resource, error = %e, "cannot stop the resource's leftover processes");
+    }
+    cgroup::remove(&dir);
+    // The group's folder, once its last resource is gone.
+    if let Some(parent) = dir.parent() {
+        let _ = std::fs::remove_dir(parent);
     }
 }
 
@@ -299,10 +450,15 @@ impl ProcessHandle for LinuxProcess {
         if self.shared.released.load(Ordering::Acquire) {
             return Err(gone("already exited".into()));
         }
-        match killpg(self.shared.group.pgid, Signal::SIGKILL) {
-            Ok(()) => Ok(()),
-            Err(Errno::ESRCH) => Err(gone("already exited".into())),
-            Err(e) => Err(gone(format!("SIGKILL failed: {e}"))),
+        match &self.shared.group {
+            Members::Group(group) => match killpg(group.pgid, Signal::SIGKILL) {
+                Ok(()) => Ok(()),
+                Err(Errno::ESRCH) => Err(gone("already exited".into())),
+                Err(e) => Err(gone(format!("SIGKILL failed: {e}"))),
+            },
+            Members::Cgroup(dir) => {
+                cgroup::kill_all(dir).map_err(|e| gone(format!("cgroup.kill failed: {e}")))
+            }
         }
     }
 

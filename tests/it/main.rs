@@ -2,6 +2,7 @@
 
 mod bond;
 mod cli;
+mod containment;
 mod control;
 mod daemon;
 mod escalation;
