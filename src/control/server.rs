@@ -526,7 +526,7 @@ async fn accept_loop(listener: UnixListener, control: Control) {
 }
 
 /// Who is it, may it in, is there room: then serve it.
-async fn admit(mut stream: UnixStream, control: &Control, places: &Places) {
+async fn admit(stream: UnixStream, control: &Control, places: &Places) {
     let peer = peer_of(&stream);
     let role = control.access.role(&peer);
     if role == Role::Nobody {
@@ -539,7 +539,7 @@ async fn admit(mut stream: UnixStream, control: &Control, places: &Places) {
                 control.access.who_reads()
             ),
         );
-        let _ = write_reply(&mut stream, &reply).await;
+        answer_once(stream, &reply).await;
         return;
     }
     let _uid_slot = if role == Role::Reader {
@@ -553,7 +553,7 @@ async fn admit(mut stream: UnixStream, control: &Control, places: &Places) {
                         peer.uid
                     ),
                 );
-                let _ = write_reply(&mut stream, &reply).await;
+                answer_once(stream, &reply).await;
                 return;
             }
         }
@@ -569,12 +569,26 @@ async fn admit(mut stream: UnixStream, control: &Control, places: &Places) {
     }
 }
 
-async fn refuse(mut stream: UnixStream) {
+async fn refuse(stream: UnixStream) {
     let reply = Response::failure(
         ErrorKind::Busy,
         format!("too many connections (at most {MAX_CONNECTIONS}); try again"),
     );
-    let _ = write_reply(&mut stream, &reply).await;
+    answer_once(stream, &reply).await;
+}
+
+/// Turn a connection away with `reply`: its request line is read first (briefly), so the
+/// client's write does not fail with a broken pipe before it can read why.
+async fn answer_once(stream: UnixStream, reply: &Response) {
+    let (read, mut write) = stream.into_split();
+    let mut reader = BufReader::new(read);
+    let mut line = Vec::new();
+    let _ = tokio::time::timeout(
+        REQUEST_DEADLINE,
+        read_request(&mut reader, &mut write, &mut line),
+    )
+    .await;
+    let _ = write_reply(&mut write, reply).await;
 }
 
 /// Read one request line: `None` when the peer hung up, went idle or sent an oversized or

@@ -14,5 +14,6 @@ mod probe_cli;
 mod probes;
 mod probes_netns;
 mod real_engine;
+mod rights;
 mod sim;
 mod supervision;

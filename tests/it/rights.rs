@@ -1,0 +1,346 @@
+//! Rights on the control socket (issue 10, docs/SECURITY.md): who reaches the socket, what a
+//! reader and an operator may do, supplementary groups, `config diff` for operators only, and
+//! the places a crowd of readers cannot take from an operator.
+//!
+//! The daemon runs as root (these tests need root and `setpriv`, like cli.rs); clients act as
+//! uid 65534 (or scratch uids 60001.. that need no passwd entry) with the groups each test
+//! gives them. Groups used: `users` (100), `adm` (4), `nogroup` (65534), which every Debian-like
+//! system has; a test skips when one is missing.
+
+use std::fs;
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_upkeep");
+const SETPRIV: &str = "/usr/bin/setpriv";
+
+const CONFIG: &str = r#"(
+    name: "rights",
+    edition: "SSS",
+    os_actions: Simulated,
+    groups: [
+        (
+            name: "g",
+            startup: Auto,
+            resources: [
+                (name: "a", start: (program: "/bin/sleep", args: ["3600"]), mode: Async,
+                 activation: (retries: 0, final_action: NoOpStopChain),
+                 deactivation: (retries: 0, final_action: NoOpDeactivateNext)),
+            ],
+        ),
+    ],
+    monitors: [
+        (
+            name: "a-pid",
+            kind: Pid(resource: "a"),
+            interval: "1s",
+            timeout: "60s",
+            recovery: (target: Resource("a"), reactivation_threshold: 3, final_action: StopGroup),
+        ),
+    ],
+)
+"#;
+
+/// Root, setpriv and the groups these tests use, or a reason to skip.
+fn can_run() -> bool {
+    let groups = [("users", 100), ("adm", 4), ("nogroup", 65534)];
+    let ok = nix::unistd::geteuid().is_root()
+        && Path::new(SETPRIV).exists()
+        && groups.iter().all(|(name, gid)| {
+            matches!(nix::unistd::Group::from_name(name), Ok(Some(g)) if g.gid.as_raw() == *gid)
+        });
+    if !ok {
+        eprintln!("skip: needs root, setpriv and the groups users(100), adm(4), nogroup(65534)");
+    }
+    ok
+}
+
+struct Daemon {
+    child: Child,
+    dir: tempfile::TempDir,
+    socket: PathBuf,
+}
+
+impl Daemon {
+    /// A daemon whose socket lives in `<tmp>/run/`, a folder made `0750 root:root` beforehand
+    /// as systemd's `RuntimeDirectory=` used to.
+    fn start(extra: &[&str]) -> Daemon {
+        Daemon::start_with(extra, &[])
+    }
+
+    fn start_with(extra: &[&str], prefix: &[&str]) -> Daemon {
+        let dir = tempfile::tempdir().expect("tempdir");
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).expect("chmod");
+        let run = dir.path().join("run");
+        fs::create_dir(&run).expect("mkdir");
+        fs::set_permissions(&run, fs::Permissions::from_mode(0o750)).expect("chmod");
+        let socket = run.join("upkeep.sock");
+        let config = dir.path().join("upkeep.ron");
+        fs::write(&config, CONFIG).expect("config");
+        fs::set_permissions(&config, fs::Permissions::from_mode(0o644)).expect("chmod");
+        let log = fs::File::create(dir.path().join("daemon.out")).expect("log");
+        let err = log.try_clone().expect("log");
+        let (program, pre) = match prefix.split_first() {
+            Some((p, rest)) => (*p, rest.to_vec()),
+            None => (BIN, Vec::new()),
+        };
+        let mut cmd = Command::new(program);
+        cmd.args(&pre);
+        if !prefix.is_empty() {
+            cmd.arg(BIN);
+        }
+        let child = cmd
+            .arg("daemon")
+            .arg("--config")
+            .arg(&config)
+            .arg("--state-dir")
+            .arg(dir.path().join("state"))
+            .arg("--log-dir")
+            .arg(dir.path().join("log"))
+            .arg("--socket")
+            .arg(&socket)
+            .args(extra)
+            .env("UPKEEP_LOG", "info")
+            .env_remove("NOTIFY_SOCKET")
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(err)
+            .spawn()
+            .expect("start the daemon");
+        let mut d = Daemon { child, dir, socket };
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let out = d.root(&["status", "--json"]);
+            if out.status.success() && text(&out.stdout).contains("\"online\"") {
+                break;
+            }
+            if let Ok(Some(code)) = d.child.try_wait() {
+                panic!("daemon exited ({code}):\n{}", d.output());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "daemon not online:\n{}",
+                d.output()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        d
+    }
+
+    fn output(&self) -> String {
+        fs::read_to_string(self.dir.path().join("daemon.out")).unwrap_or_default()
+    }
+
+    fn root(&self, args: &[&str]) -> Output {
+        Command::new(BIN)
+            .args(args)
+            .arg("--socket")
+            .arg(&self.socket)
+            .stdin(Stdio::null())
+            .output()
+            .expect("upkeep")
+    }
+
+    /// `upkeep ARGS` as `uid` with primary group `gid` and supplementary `groups`.
+    fn as_user(&self, uid: u32, gid: u32, groups: &[u32], args: &[&str]) -> Output {
+        self.user_cmd(uid, gid, groups, args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("setpriv")
+    }
+
+    fn user_cmd(&self, uid: u32, gid: u32, groups: &[u32], args: &[&str]) -> Command {
+        let mut cmd = Command::new(SETPRIV);
+        cmd.arg(format!("--reuid={uid}"))
+            .arg(format!("--regid={gid}"));
+        if groups.is_empty() {
+            cmd.arg("--clear-groups");
+        } else {
+            let list: Vec<String> = groups.iter().map(u32::to_string).collect();
+            cmd.arg(format!("--groups={}", list.join(",")));
+        }
+        cmd.arg(BIN).args(args).arg("--socket").arg(&self.socket);
+        cmd
+    }
+
+    /// Open the socket's folder by hand, so a test checks its own item, not the folder's.
+    fn open_folder(&self) {
+        let run = self.socket.parent().expect("folder");
+        fs::set_permissions(run, fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+
+    fn suspended(&self) -> bool {
+        let out = self.root(&["status", "--json"]);
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("status json");
+        v["server"]["suspended"].as_bool().expect("suspended")
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.child.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn says(out: &Output) -> String {
+    format!(
+        "status {:?}\nstdout: {}\nstderr: {}",
+        out.status.code(),
+        text(&out.stdout),
+        text(&out.stderr)
+    )
+}
+
+/// Issue 10, item 1: an operator group's member reaches the socket although the folder was
+/// made `0750 root:root` (as systemd's `RuntimeDirectoryMode=0750` did on every start); the
+/// folder stays writable by its owner only. Before: `permission denied` on connect.
+#[test]
+fn operator_group_members_reach_the_socket_in_a_private_folder() {
+    if !can_run() {
+        return;
+    }
+    let d = Daemon::start(&["--operator-group", "users"]);
+    let run = d.socket.parent().expect("folder");
+    let mode = fs::metadata(run).expect("folder").mode() & 0o7777;
+    assert_eq!(
+        mode & 0o022,
+        0,
+        "folder {mode:o} must not be writable by others"
+    );
+    // Primary group `users` only: the folder alone was in the way.
+    let out = d.as_user(65534, 100, &[], &["suspend"]);
+    assert!(out.status.success(), "{}\n{}", says(&out), d.output());
+    assert!(d.suspended());
+}
+
+/// Issue 10, item 1: the unit and the daemon agree on the runtime folder's mode.
+#[test]
+fn the_unit_makes_the_runtime_folder_the_daemon_makes() {
+    let unit = include_str!("../../packaging/upkeep.service");
+    let mode = unit
+        .lines()
+        .find_map(|l| l.strip_prefix("RuntimeDirectoryMode="))
+        .expect("RuntimeDirectoryMode=");
+    let mode = u32::from_str_radix(mode.trim(), 8).expect("octal");
+    assert_eq!(mode, upkeep::control::server::SHARED_FOLDER_MODE);
+}
+
+/// Issue 10, items 2 and 3: a reader (here through a supplementary group) may run `status`,
+/// `tree`, `events` (also `--follow`) and `explain`, but nothing that changes state, nor
+/// `config diff`/`config show`; a user in no configured group is refused outright.
+#[test]
+fn a_reader_reads_and_changes_nothing() {
+    if !can_run() {
+        return;
+    }
+    let d = Daemon::start(&["--reader-group", "users", "--operator-group", "adm"]);
+    let reader = |args: &[&str]| d.as_user(65534, 65534, &[100], args);
+    for args in [
+        &["status"][..],
+        &["status", "--json"],
+        &["tree"],
+        &["events"],
+        &["explain", "a-pid"],
+    ] {
+        let out = reader(args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}\n{}",
+            says(&out),
+            d.output()
+        );
+    }
+    let mut follow = d
+        .user_cmd(65534, 65534, &[100], &["events", "--follow"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("follow");
+    std::thread::sleep(Duration::from_millis(500));
+    let still = follow.try_wait().expect("try_wait");
+    let _ = follow.kill();
+    let _ = follow.wait();
+    assert!(still.is_none(), "events --follow ended: {still:?}");
+
+    let config = d.dir.path().join("upkeep.ron");
+    let config = config.to_str().expect("utf-8");
+    for args in [
+        &["suspend"][..],
+        &["stop"],
+        &["group", "stop", "g"],
+        &["config", "show"],
+        &["config", "diff", config],
+    ] {
+        let out = reader(args);
+        assert_eq!(out.status.code(), Some(77), "{args:?}: {}", says(&out));
+        assert!(
+            text(&out.stderr).contains("permission denied"),
+            "{}",
+            says(&out)
+        );
+    }
+    assert!(!d.suspended());
+
+    // In no configured group: not even status.
+    let out = d.as_user(65534, 65534, &[], &["status"]);
+    assert_eq!(out.status.code(), Some(77), "{}", says(&out));
+    assert!(
+        text(&out.stderr).contains("permission denied"),
+        "{}",
+        says(&out)
+    );
+}
+
+/// Issue 10, item 3: a supplementary group counts; before, only the primary group and
+/// /etc/group's member list did (and `users` lists nobody).
+#[test]
+fn a_supplementary_operator_group_counts() {
+    if !can_run() {
+        return;
+    }
+    let d = Daemon::start(&["--operator-group", "users"]);
+    d.open_folder();
+    let out = d.as_user(65534, 65534, &[4, 100], &["suspend"]);
+    assert!(out.status.success(), "{}\n{}", says(&out), d.output());
+    assert!(d.suspended());
+}
+
+/// Issue 10, item 5: `config diff` tells a non-operator nothing: before, a reader could diff a
+/// guessed file and learn from `no changes` that its guess of a secret was right.
+#[test]
+fn config_diff_is_no_oracle_for_readers() {
+    if !can_run() {
+        return;
+    }
+    let d = Daemon::start(&["--reader-group", "*"]);
+    d.open_folder();
+    let config = d.dir.path().join("upkeep.ron");
+    let config = config.to_str().expect("utf-8");
+    let out = d.as_user(65534, 65534, &[], &["config", "diff", config]);
+    assert_eq!(out.status.code(), Some(77), "{}", says(&out));
+    assert!(!text(&out.stdout).contains("no changes"), "{}", says(&out));
+    // A raw dry-run apply is refused the same way.
+    let out = d.root(&["config", "diff", config]);
+    assert!(text(&out.stdout).contains("no changes"), "{}", says(&out));
+}
