@@ -344,3 +344,147 @@ fn config_diff_is_no_oracle_for_readers() {
     let out = d.root(&["config", "diff", config]);
     assert!(text(&out.stdout).contains("no changes"), "{}", says(&out));
 }
+
+/// Opens `COUNT` connections to `SOCKET` and keeps them; `MODE` says what each does: `idle`
+/// sends nothing, `status` asks for the status on the last one only, `follow` starts an event
+/// stream on each. Prints the last connection's first reply line (if any), then `ready`, then
+/// sleeps until killed.
+const CROWD: &str = r#"
+use IO::Socket::UNIX;
+my ($path, $count, $mode) = @ARGV;
+$| = 1;
+my @s;
+for my $i (1..$count) {
+    # The daemon admits connections concurrently: let the others settle before the last.
+    select(undef, undef, undef, 0.3) if $i == $count;
+    my $s = IO::Socket::UNIX->new(Peer => $path) or die "connect $i: $!";
+    push @s, $s;
+    if ($mode eq 'follow') { print $s "{\"type\":\"Follow\",\"version\":1,\"since\":0}\n"; }
+}
+my $last = $s[-1];
+if ($mode eq 'status') { print $last "{\"type\":\"Status\",\"version\":1}\n"; }
+if ($mode ne 'idle') { my $line = <$last>; print "reply: $line"; }
+print "ready\n";
+sleep 60;
+"#;
+
+struct Crowd(Child);
+
+impl Crowd {
+    /// As `uid` (primary group nogroup, no others), or as root when `uid` is 0.
+    fn start(d: &Daemon, uid: u32, count: usize, mode: &str) -> (Crowd, String) {
+        let mut cmd = if uid == 0 {
+            Command::new("/usr/bin/perl")
+        } else {
+            let mut c = Command::new(SETPRIV);
+            c.arg(format!("--reuid={uid}")).args([
+                "--regid=65534",
+                "--clear-groups",
+                "/usr/bin/perl",
+            ]);
+            c
+        };
+        let mut child = cmd
+            .arg("-e")
+            .arg(CROWD)
+            .arg(&d.socket)
+            .arg(count.to_string())
+            .arg(mode)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("perl");
+        let out = child.stdout.take().expect("stdout");
+        let crowd = Crowd(child);
+        let mut said = String::new();
+        for line in BufReader::new(out).lines() {
+            let line = line.expect("read");
+            if line == "ready" {
+                return (crowd, said);
+            }
+            said.push_str(&line);
+        }
+        panic!("the crowd of uid {uid} ended early: {said}");
+    }
+}
+
+impl Drop for Crowd {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Issue 10, bounded work: 256 idle reader connections from 8 local users (the old overall
+/// cap) do not lock an operator out (places are reserved for operators); one user cannot hold
+/// more than its share of connections, nor of event streams. Before: the operator waited 5 s
+/// and was told `too many connections`, and one uid could take every place.
+#[test]
+fn a_crowd_of_readers_leaves_room_for_an_operator() {
+    if !can_run() || !Path::new("/usr/bin/perl").exists() {
+        return;
+    }
+    let d = Daemon::start(&["--reader-group", "*"]);
+    // One user's 33rd connection is turned away at once.
+    let (first, said) = Crowd::start(&d, 60001, 33, "status");
+    assert!(said.contains("connections open already"), "{said}");
+    let mut crowds = vec![first];
+    for uid in 60002..=60008 {
+        crowds.push(Crowd::start(&d, uid, 32, "idle").0);
+    }
+    // 8 x 32 = 256 idle connections: an operator still gets in, at once.
+    let started = Instant::now();
+    let out = d.root(&["status"]);
+    assert!(out.status.success(), "{}\n{}", says(&out), d.output());
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    drop(crowds);
+
+    // Event streams have their own, smaller cap per user.
+    let (_streams, said) = Crowd::start(&d, 60009, 9, "follow");
+    assert!(said.contains("event streams already"), "{said}");
+}
+
+/// Issue 10, bounded work: a request line that was begun but never finished costs its sender
+/// the connection within seconds, not the 5-minute idle time.
+#[test]
+fn a_half_sent_request_is_dropped_within_seconds() {
+    if !nix::unistd::geteuid().is_root() {
+        return;
+    }
+    let d = Daemon::start(&[]);
+    let mut s = UnixStream::connect(&d.socket).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(15)))
+        .expect("timeout");
+    s.write_all(b"{\"type\":\"Sta").expect("write");
+    let started = Instant::now();
+    let mut reply = String::new();
+    let _ = BufReader::new(s).read_line(&mut reply);
+    assert!(reply.contains("not finished"), "{reply:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+/// Issue 10, bounded work: at the file-descriptor limit `accept` fails on every try; the
+/// daemon says so once, not ten times a second.
+#[test]
+fn the_descriptor_limit_is_logged_once_not_every_100ms() {
+    if !nix::unistd::geteuid().is_root() || !Path::new("/usr/bin/prlimit").exists() {
+        return;
+    }
+    let d = Daemon::start_with(&[], &["/usr/bin/prlimit", "--nofile=64:64", "--"]);
+    let _crowd = Crowd::start(&d, 0, 80, "idle");
+    std::thread::sleep(Duration::from_millis(1500));
+    let warnings = d.output().matches("accept failed").count();
+    assert!(
+        (1..=2).contains(&warnings),
+        "{warnings} warnings:\n{}",
+        d.output()
+    );
+}
