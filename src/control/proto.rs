@@ -222,14 +222,14 @@ impl Request {
     /// `ConfigApply`, a dry run (`config diff`) too (issue 10): comparing a guessed file with
     /// the one in force would tell a reader whether its guess of a secret was right.
     pub fn changes_state(&self) -> bool {
-        match self {
+        !matches!(
+            self,
             Request::Status { .. }
-            | Request::Events { .. }
-            | Request::Follow { .. }
-            | Request::Tree { .. }
-            | Request::Explain { .. } => false,
-            _ => true,
-        }
+                | Request::Events { .. }
+                | Request::Follow { .. }
+                | Request::Tree { .. }
+                | Request::Explain { .. }
+        )
     }
 
     /// The `type` tag, for logs and messages.
