@@ -37,6 +37,9 @@ const RESERVED: usize = 16;
 /// local user cannot fill the daemon with idle or never-reading clients.
 const PER_READER_UID: usize = 32;
 const FOLLOWERS_PER_READER_UID: usize = 8;
+/// Connections being turned away (read their request, told why) at once; beyond, a refused
+/// connection is closed without a word, so a flood of refused users cannot use up descriptors.
+const TURNING_AWAY: usize = 32;
 const QUEUE_WAIT: Duration = Duration::from_secs(5);
 /// A connection that sends nothing for this long is closed.
 const IDLE: Duration = Duration::from_secs(300);
@@ -405,6 +408,7 @@ fn remove_if_ours(path: &Path, identity: Option<(u64, u64)>) {
 struct Places {
     general: Arc<Semaphore>,
     reserved: Arc<Semaphore>,
+    turning_away: Arc<Semaphore>,
     per_uid: Mutex<HashMap<u32, (usize, usize)>>,
 }
 
@@ -420,6 +424,7 @@ impl Places {
         Places {
             general: Arc::new(Semaphore::new(MAX_CONNECTIONS - RESERVED)),
             reserved: Arc::new(Semaphore::new(RESERVED)),
+            turning_away: Arc::new(Semaphore::new(TURNING_AWAY)),
             per_uid: Mutex::new(HashMap::new()),
         }
     }
@@ -539,7 +544,7 @@ async fn admit(stream: UnixStream, control: &Control, places: &Places) {
                 control.access.who_reads()
             ),
         );
-        answer_once(stream, &reply).await;
+        answer_once(stream, &reply, places).await;
         return;
     }
     let _uid_slot = if role == Role::Reader {
@@ -553,7 +558,7 @@ async fn admit(stream: UnixStream, control: &Control, places: &Places) {
                         peer.uid
                     ),
                 );
-                answer_once(stream, &reply).await;
+                answer_once(stream, &reply, places).await;
                 return;
             }
         }
@@ -565,21 +570,24 @@ async fn admit(stream: UnixStream, control: &Control, places: &Places) {
             connection(stream, control, &peer, role, places).await;
             drop(permit);
         }
-        None => refuse(stream).await,
+        None => refuse(stream, places).await,
     }
 }
 
-async fn refuse(stream: UnixStream) {
+async fn refuse(stream: UnixStream, places: &Places) {
     let reply = Response::failure(
         ErrorKind::Busy,
         format!("too many connections (at most {MAX_CONNECTIONS}); try again"),
     );
-    answer_once(stream, &reply).await;
+    answer_once(stream, &reply, places).await;
 }
 
 /// Turn a connection away with `reply`: its request line is read first (briefly), so the
 /// client's write does not fail with a broken pipe before it can read why.
-async fn answer_once(stream: UnixStream, reply: &Response) {
+async fn answer_once(stream: UnixStream, reply: &Response, places: &Places) {
+    let Ok(_turning) = places.turning_away.clone().try_acquire_owned() else {
+        return;
+    };
     let (read, mut write) = stream.into_split();
     let mut reader = BufReader::new(read);
     let mut line = Vec::new();

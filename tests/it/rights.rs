@@ -371,8 +371,13 @@ sleep 60;
 struct Crowd(Child);
 
 impl Crowd {
-    /// As `uid` (primary group nogroup, no others), or as root when `uid` is 0.
+    /// As `uid` (primary group nogroup, no others), or as root when `uid` is 0; once it is
+    /// ready.
     fn start(d: &Daemon, uid: u32, count: usize, mode: &str) -> (Crowd, String) {
+        Crowd::spawn(d, uid, count, mode).ready()
+    }
+
+    fn spawn(d: &Daemon, uid: u32, count: usize, mode: &str) -> Crowd {
         let mut cmd = if uid == 0 {
             Command::new("/usr/bin/perl")
         } else {
@@ -384,7 +389,7 @@ impl Crowd {
             ]);
             c
         };
-        let mut child = cmd
+        let child = cmd
             .arg("-e")
             .arg(CROWD)
             .arg(&d.socket)
@@ -394,17 +399,21 @@ impl Crowd {
             .stdout(Stdio::piped())
             .spawn()
             .expect("perl");
-        let out = child.stdout.take().expect("stdout");
-        let crowd = Crowd(child);
+        Crowd(child)
+    }
+
+    /// Wait for `ready`; what it said before.
+    fn ready(mut self) -> (Crowd, String) {
+        let out = self.0.stdout.take().expect("stdout");
         let mut said = String::new();
         for line in BufReader::new(out).lines() {
             let line = line.expect("read");
             if line == "ready" {
-                return (crowd, said);
+                return (self, said);
             }
             said.push_str(&line);
         }
-        panic!("the crowd of uid {uid} ended early: {said}");
+        panic!("a crowd ended early: {said}");
     }
 }
 
@@ -428,10 +437,11 @@ fn a_crowd_of_readers_leaves_room_for_an_operator() {
     // One user's 33rd connection is turned away at once.
     let (first, said) = Crowd::start(&d, 60001, 33, "status");
     assert!(said.contains("connections open already"), "{said}");
+    let spawned: Vec<Crowd> = (60002..=60008)
+        .map(|uid| Crowd::spawn(&d, uid, 32, "idle"))
+        .collect();
     let mut crowds = vec![first];
-    for uid in 60002..=60008 {
-        crowds.push(Crowd::start(&d, uid, 32, "idle").0);
-    }
+    crowds.extend(spawned.into_iter().map(|c| c.ready().0));
     // 8 x 32 = 256 idle connections: an operator still gets in, at once.
     let started = Instant::now();
     let out = d.root(&["status"]);
@@ -480,7 +490,7 @@ fn the_descriptor_limit_is_logged_once_not_every_100ms() {
     }
     let d = Daemon::start_with(&[], &["/usr/bin/prlimit", "--nofile=64:64", "--"]);
     let _crowd = Crowd::start(&d, 0, 80, "idle");
-    std::thread::sleep(Duration::from_millis(1500));
+    std::thread::sleep(Duration::from_millis(1000));
     let warnings = d.output().matches("accept failed").count();
     assert!(
         (1..=2).contains(&warnings),
