@@ -59,7 +59,7 @@ pub fn run(g: &Global, args: &CollectArgs) -> Exit {
     let root = "upkeep-logs";
 
     // What the daemon says about itself.
-    let socket = g.socket_path();
+    let socket = g.client_socket_path();
     let mut ask = |what: &str, request: Request| -> Option<String> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()

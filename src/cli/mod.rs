@@ -68,11 +68,41 @@ pub struct Global {
 }
 
 impl Global {
+    /// The socket the daemon serves.
     pub fn socket_path(&self) -> PathBuf {
         self.socket
             .clone()
             .unwrap_or_else(crate::control::default_socket_path)
     }
+
+    /// The socket a command talks to: as [`Global::socket_path`], except that a user without
+    /// a daemon of its own reaches the system's (issue 10: a non-root `upkeep status` on a host
+    /// whose daemon runs as root).
+    pub fn client_socket_path(&self) -> PathBuf {
+        match &self.socket {
+            Some(path) => path.clone(),
+            None if nix::unistd::geteuid().is_root() => crate::control::default_socket_path(),
+            None => pick_socket(
+                crate::control::default_socket_path(),
+                Path::new(crate::control::SYSTEM_SOCKET),
+            ),
+        }
+    }
+}
+
+/// The user's own socket when there is one, else the system's when there is one, else the
+/// user's (so "not running" names the place a user daemon would use).
+fn pick_socket(own: PathBuf, system: &Path) -> PathBuf {
+    let is_socket = |p: &Path| {
+        std::fs::symlink_metadata(p).is_ok_and(|m| {
+            use std::os::unix::fs::FileTypeExt;
+            m.file_type().is_socket()
+        })
+    };
+    if !is_socket(&own) && is_socket(system) {
+        return system.to_path_buf();
+    }
+    own
 }
 
 #[derive(Debug, Subcommand)]
@@ -179,11 +209,16 @@ struct DaemonArgs {
     /// Where the daily log files go [default: /var/log/upkeep as root, else <state>/log].
     #[arg(long, value_name = "DIR")]
     log_dir: Option<PathBuf>,
-    /// Members of this group may change state through the socket (root always may); the
-    /// socket's group becomes this group.
-    #[arg(long, value_name = "GROUP")]
-    operator_group: Option<String>,
-    /// The socket's permission bits in octal [default: 660 as root, else 600].
+    /// Members of these groups may do everything through the socket (root and the daemon's user
+    /// always may); repeat it or give a comma list (docs/SECURITY.md).
+    #[arg(long, value_name = "GROUP", value_delimiter = ',')]
+    operator_group: Vec<String>,
+    /// Members of these groups may read (`status`, `tree`, `events`, `explain`) but change
+    /// nothing; `*` lets every local user read; repeat it or give a comma list.
+    #[arg(long, value_name = "GROUP", value_delimiter = ',')]
+    reader_group: Vec<String>,
+    /// The socket's permission bits in octal [default: 666 as root with groups (the daemon
+    /// decides), 660 as root, else 600].
     #[arg(long, value_name = "OCTAL", value_parser = parse_mode)]
     socket_mode: Option<u32>,
 }
@@ -483,7 +518,8 @@ fn run_daemon(args: DaemonArgs, g: &Global) -> Exit {
         state_dir: args.state_dir,
         socket: Some(socket),
         log_dir: args.log_dir,
-        operator_group: args.operator_group,
+        operator_groups: args.operator_group,
+        reader_groups: args.reader_group,
         socket_mode: args.socket_mode,
     };
     match daemon::run(options) {
@@ -582,5 +618,29 @@ pub(crate) fn out(text: &str) -> Exit {
             fail(format!("cannot write to stdout: {e}"));
             Exit::IoErr
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 10: a user without a daemon of its own reaches the system's socket instead of
+    /// hearing "the daemon is not running"; its own daemon wins when it has one.
+    #[test]
+    fn a_user_without_a_daemon_finds_the_system_socket() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let own = dir.path().join("user/upkeep.sock");
+        let system = dir.path().join("system.sock");
+        assert_eq!(
+            pick_socket(own.clone(), &system),
+            own,
+            "neither: the user's"
+        );
+        let _system = std::os::unix::net::UnixListener::bind(&system).expect("bind");
+        assert_eq!(pick_socket(own.clone(), &system), system);
+        std::fs::create_dir_all(own.parent().expect("parent")).expect("mkdir");
+        let _own = std::os::unix::net::UnixListener::bind(&own).expect("bind");
+        assert_eq!(pick_socket(own.clone(), &system), own);
     }
 }

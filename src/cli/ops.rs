@@ -18,7 +18,7 @@ use crate::control::proto::{
 
 /// One request, one reply; a failure to talk is reported here and becomes the exit status.
 pub fn call(g: &Global, request: &Request) -> Result<Response, Exit> {
-    let socket = g.socket_path();
+    let socket = g.client_socket_path();
     let runtime = runtime()?;
     match runtime.block_on(client::request(&socket, request)) {
         Ok(Response::Error(e)) => {
@@ -63,7 +63,7 @@ pub fn unexpected(g: &Global, reply: Response) -> Exit {
         .unwrap_or_default();
     fail(format!(
         "the daemon at {} answered with an unexpected `{kind}` reply; is it another upkeep version?",
-        g.socket_path().display()
+        g.client_socket_path().display()
     ));
     Exit::Protocol
 }
@@ -247,7 +247,7 @@ pub fn events(g: &Global, follow: bool, since: Option<&str>) -> Exit {
         out(&text) == Exit::Ok
     };
     let done = runtime.block_on(client::exchange(
-        &g.socket_path(),
+        &g.client_socket_path(),
         &request,
         None,
         |reply| match reply {

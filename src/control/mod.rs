@@ -25,6 +25,9 @@ pub const SOCKET_NAME: &str = "upkeep.sock";
 /// Environment variable naming the socket, between the `--socket` flag and the default.
 pub const SOCKET_ENV: &str = "UPKEEP_SOCKET";
 
+/// The socket of a daemon run as root with the default folders (`/run/upkeep/`).
+pub const SYSTEM_SOCKET: &str = "/run/upkeep/upkeep.sock";
+
 /// Where the socket is when neither `--socket` nor `UPKEEP_SOCKET` says: `/run/upkeep/` as root,
 /// the user's runtime folder otherwise (DIR, MAP-3).
 pub fn default_socket_path() -> PathBuf {

@@ -27,8 +27,9 @@ pub const MAX_LINE: usize = 1024 * 1024;
 
 /// Client → daemon.
 ///
-/// `Status`, `Events`, `Follow`, `Tree` and `Explain` only read; every other request changes
-/// state and is served only to root, the daemon's own user or the operator group (SO_PEERCRED).
+/// `Status`, `Events`, `Follow`, `Tree` and `Explain` only read and are served to readers;
+/// every other request changes state or may reveal secrets and is served only to operators:
+/// root, the daemon's own user or the operator groups (SO_PEERCRED, docs/SECURITY.md).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type")]
 pub enum Request {
@@ -215,18 +216,20 @@ impl Request {
         }
     }
 
-    /// Whether serving it needs an operator (root, the daemon's user or the operator group).
-    /// `ConfigPull` counts: a configuration may carry secrets in its environment variables.
+    /// Whether serving it needs an operator (root, the daemon's user or an operator group);
+    /// everything else is for readers too (docs/SECURITY.md). `ConfigPull` counts: a
+    /// configuration may carry secrets in its environment variables. So does every
+    /// `ConfigApply`, a dry run (`config diff`) too (issue 10): comparing a guessed file with
+    /// the one in force would tell a reader whether its guess of a secret was right.
     pub fn changes_state(&self) -> bool {
-        match self {
+        !matches!(
+            self,
             Request::Status { .. }
-            | Request::Events { .. }
-            | Request::Follow { .. }
-            | Request::Tree { .. }
-            | Request::Explain { .. } => false,
-            Request::ConfigApply { dry_run, .. } => !dry_run,
-            _ => true,
-        }
+                | Request::Events { .. }
+                | Request::Follow { .. }
+                | Request::Tree { .. }
+                | Request::Explain { .. }
+        )
     }
 
     /// The `type` tag, for logs and messages.

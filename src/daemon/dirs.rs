@@ -28,3 +28,20 @@ pub fn create(path: &Path, mode: u32) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// Issue 10: give an existing folder that belongs to this process the traversal bits for group
+/// and others, so the configured groups reach the socket inside (a service manager may have
+/// made it `0750 root:root`). Nothing else changes: no read or write bits, and a folder of
+/// another user (a shared `/tmp`-like place) is left alone.
+pub fn let_traverse(path: &Path) -> io::Result<()> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let meta = std::fs::metadata(path)?;
+    if meta.uid() != nix::unistd::geteuid().as_raw() {
+        return Ok(());
+    }
+    let mode = meta.mode() & 0o7777;
+    if mode & 0o011 != 0o011 {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode | 0o011))?;
+    }
+    Ok(())
+}

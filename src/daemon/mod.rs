@@ -62,8 +62,10 @@ pub struct Options {
     pub state_dir: Option<PathBuf>,
     pub socket: Option<PathBuf>,
     pub log_dir: Option<PathBuf>,
-    /// Members of this group may change state through the socket (besides root).
-    pub operator_group: Option<String>,
+    /// Members of these groups may change state through the socket (besides root).
+    pub operator_groups: Vec<String>,
+    /// Members of these groups may read through the socket (`*`: every local user).
+    pub reader_groups: Vec<String>,
     /// The socket's mode instead of 0660 (root) / 0600 (user).
     pub socket_mode: Option<u32>,
 }
@@ -105,6 +107,8 @@ pub enum DaemonError {
         "unknown operator group `{0}`; create it with `groupadd {0}` or pick an existing group"
     )]
     OperatorGroup(String),
+    #[error("unknown reader group `{0}`; create it with `groupadd {0}`, pick an existing group, or give `*` for every local user")]
+    ReaderGroup(String),
     /// DOWN-1, DOWN-2: the groups were stopped for an OS action that then failed.
     #[error("{0} The groups are stopped: exiting non-zero so that a service manager restarts the daemon")]
     OsAction(String),
@@ -130,7 +134,7 @@ impl DaemonError {
             | DaemonError::Signals(_)
             | DaemonError::OsAction(_) => Exit::OsErr,
             DaemonError::Engine(_) => Exit::Software,
-            DaemonError::OperatorGroup(_) => Exit::Usage,
+            DaemonError::OperatorGroup(_) | DaemonError::ReaderGroup(_) => Exit::Usage,
         }
     }
 }
@@ -149,13 +153,7 @@ struct Paths {
 /// Run the daemon until it is stopped; `Ok` on an orderly stop.
 pub fn run(options: Options) -> Result<(), DaemonError> {
     let config = Arc::new(config::load(options.config.as_deref())?);
-    let operator_group = match &options.operator_group {
-        None => None,
-        Some(name) => match nix::unistd::Group::from_name(name) {
-            Ok(Some(g)) => Some((g.gid.as_raw(), name.clone())),
-            _ => return Err(DaemonError::OperatorGroup(name.clone())),
-        },
-    };
+    let access = access(&options)?;
     let source = match &options.config {
         // Read again for `config pull`: the model does not keep the text.
         Some(path) => Source {
@@ -179,10 +177,7 @@ pub fn run(options: Options) -> Result<(), DaemonError> {
             .socket
             .unwrap_or_else(crate::control::default_socket_path),
         logs: options.log_dir.unwrap_or_else(default_log_dir),
-        access: Access {
-            owner: nix::unistd::geteuid().as_raw(),
-            operator_group,
-        },
+        access,
         socket_mode: options.socket_mode,
         source,
     };
@@ -221,6 +216,31 @@ pub fn run(options: Options) -> Result<(), DaemonError> {
         Err(e) => tracing::error!("upkeep daemon failed: {e}"),
     }
     result
+}
+
+/// Issue 10: the reader and operator groups by name (`--reader-group '*'`: everyone reads).
+fn access(options: &Options) -> Result<Access, DaemonError> {
+    let gid = |name: &str| match nix::unistd::Group::from_name(name) {
+        Ok(Some(g)) => Some((g.gid.as_raw(), name.to_string())),
+        _ => None,
+    };
+    let mut access = Access {
+        owner: nix::unistd::geteuid().as_raw(),
+        ..Access::default()
+    };
+    for name in &options.operator_groups {
+        let g = gid(name).ok_or_else(|| DaemonError::OperatorGroup(name.clone()))?;
+        access.operators.push(g);
+    }
+    for name in &options.reader_groups {
+        if name == "*" {
+            access.everyone_reads = true;
+            continue;
+        }
+        let g = gid(name).ok_or_else(|| DaemonError::ReaderGroup(name.clone()))?;
+        access.readers.push(g);
+    }
+    Ok(access)
 }
 
 fn folder(what: &'static str, path: &Path, mode: u32) -> Result<(), DaemonError> {
@@ -355,8 +375,10 @@ async fn serve_on<H: Host>(
     // injects); OS actions stay whatever the configuration says.
     let faulty = Arc::new(Faulty::new(host, FaultPlan::default()));
     // Bound before the engine starts, so `status` answers while the groups are starting.
-    let group = paths.access.operator_group.as_ref().map(|(gid, _)| *gid);
-    let bound = server::bind(&paths.socket, paths.socket_mode, group).await?;
+    let group = paths.access.operators.first().map(|(gid, _)| *gid);
+    // Issue 10: with groups, root opens the folder and socket and decides per connection.
+    let shared = paths.access.has_groups() && nix::unistd::geteuid().is_root();
+    let bound = server::bind(&paths.socket, paths.socket_mode, group, shared).await?;
     let dyn_host: Arc<dyn Host> = faulty.clone();
     let injector = faulty.clone();
     let setup = Setup {
@@ -730,7 +752,7 @@ mod tests {
             logs: dir.path().join("log"),
             access: Access {
                 owner: nix::unistd::geteuid().as_raw(),
-                operator_group: None,
+                ..Access::default()
             },
             socket_mode: None,
             source: Source {

@@ -16,5 +16,6 @@ mod probes;
 mod probes_netns;
 mod real_daemon;
 mod real_engine;
+mod rights;
 mod sim;
 mod supervision;
