@@ -715,11 +715,25 @@ fn exit_116_not_root() {
     let bin = dir.path().join("upkeep");
     fs::copy(BIN, &bin).expect("copy");
     fs::set_permissions(&bin, fs::Permissions::from_mode(0o755)).expect("chmod");
-    let o = Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-        .arg(&bin)
-        .args(["bond", "bond0", "-s", "--root", "/nonexistent"])
-        .output();
+    // A child another test forks while the copy is open for writing holds that descriptor until
+    // its own exec, and executing the copy then fails with ETXTBSY: try again shortly.
+    let run = || {
+        Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(&bin)
+            .args(["bond", "bond0", "-s", "--root", "/nonexistent"])
+            .output()
+    };
+    let mut o = run();
+    for _ in 0..50 {
+        match &o {
+            Ok(out) if String::from_utf8_lossy(&out.stderr).contains("Text file busy") => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                o = run();
+            }
+            _ => break,
+        }
+    }
     let o = match o {
         Ok(o) if nix::unistd::geteuid().is_root() => o,
         _ => {

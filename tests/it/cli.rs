@@ -1000,6 +1000,7 @@ fn the_daemon_tells_systemd_it_is_ready() {
     {
         match listener.recv(&mut buf) {
             Ok(n) => seen.push(text(&buf[..n])),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => {
                 let _ = child.kill();
                 panic!("no notification ({e}); got {seen:?}");
@@ -1067,6 +1068,8 @@ fn ready_waits_for_the_start_scripts_and_says_how_the_groups_came_up() {
                     break message;
                 }
             }
+            // Another test's child exiting interrupts the wait (SIGCHLD): wait again.
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => {
                 let _ = child.kill();
                 panic!("no READY=1 ({e})");

@@ -471,7 +471,9 @@ async fn tcp_and_http_follow_a_local_listener_that_stops() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let dir = tempfile::tempdir().expect("tempdir");
     let host = host(dir.path());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+    // A loopback address of its own: once the listener stops, no other test's listener on
+    // 127.0.0.1 can take the freed port and answer the probes that must now fail.
+    let listener = tokio::net::TcpListener::bind("127.0.0.73:0")
         .await
         .expect("bind");
     let port = listener.local_addr().expect("addr").port();
@@ -496,7 +498,7 @@ async fn tcp_and_http_follow_a_local_listener_that_stops() {
     let tcp = monitor(
         "tcp",
         MonitorKind::Tcp {
-            host: "127.0.0.1".into(),
+            host: "127.0.0.73".into(),
             port,
         },
         Duration::from_secs(5),
@@ -505,7 +507,7 @@ async fn tcp_and_http_follow_a_local_listener_that_stops() {
         monitor(
             "http",
             MonitorKind::Http {
-                url: format!("http://127.0.0.1:{port}{path}"),
+                url: format!("http://127.0.0.73:{port}{path}"),
                 expect_status,
             },
             Duration::from_secs(5),
@@ -527,7 +529,7 @@ async fn tcp_and_http_follow_a_local_listener_that_stops() {
         &r,
         Verdict::Error,
         1,
-        &format!("GET http://127.0.0.1:{port}/other answered 503, expected 200"),
+        &format!("GET http://127.0.0.73:{port}/other answered 503, expected 200"),
     );
     expect(
         &host.probe(&http("/other", 503)).await,
@@ -538,7 +540,16 @@ async fn tcp_and_http_follow_a_local_listener_that_stops() {
 
     server.abort();
     let _ = server.await;
-    let r = host.probe(&tcp).await;
+    // With many tests at once the listener's socket may take a moment to be gone from the
+    // kernel's tables: the probe must follow it within a second.
+    let mut r = host.probe(&tcp).await;
+    for _ in 0..20 {
+        if r.verdict == Verdict::Error {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        r = host.probe(&tcp).await;
+    }
     assert_eq!((r.verdict, r.code), (Verdict::Error, 1), "{r:?}");
     assert!(
         r.message.contains("Connection refused") || r.message.contains("refused"),
