@@ -148,6 +148,8 @@ pub enum MonitorPhase {
     Recovering,
     /// Suspended by the operator (OPS-2, OPS-4).
     Suspended,
+    /// upkeep's restart backoff: a reactivation waits until `MonitorStatus::next_attempt`.
+    Backoff,
 }
 
 /// A monitor's entry.
@@ -167,6 +169,13 @@ pub struct MonitorStatus {
     /// Suspended by the operator (OPS-4); with `--for`, until when.
     pub operator_suspended: bool,
     pub suspended_until: Option<SystemTime>,
+    /// Reactivations this monitor started since the engine started (never reset).
+    pub restarts: u32,
+    /// In phase `Backoff`: when the delayed reactivation runs.
+    pub next_attempt: Option<SystemTime>,
+    /// The final action (or a start limit) ended this error episode; it lasts until a normal
+    /// check, and the error is not declared again meanwhile.
+    pub failed: Option<String>,
 }
 
 /// The reboot governor's entry (CFG-5..9).
@@ -361,6 +370,9 @@ fn monitor_entry(m: &Monitor, now: SystemTime) -> watch::Sender<MonitorStatus> {
         since: now,
         operator_suspended: false,
         suspended_until: None,
+        restarts: 0,
+        next_attempt: None,
+        failed: None,
     });
     tx
 }

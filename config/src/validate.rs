@@ -44,6 +44,12 @@ const CORE_PERIOD: Span = Span {
     max: Duration::from_secs(24 * 60 * 60),
     max_text: "24h",
 };
+/// A backoff delay: above zero (`Off` is the way to have none), at most an hour.
+const BACKOFF_STEP: Span = Span {
+    nonzero: true,
+    max: Duration::from_secs(60 * 60),
+    max_text: "1h",
+};
 /// Disk / raw read size in bytes (MAP-10).
 const READ_SIZE_MAX: i64 = 99_999_999;
 /// O_DIRECT needs sector-aligned reads.
@@ -1113,6 +1119,9 @@ impl Validator<'_> {
                 target: RecoveryTarget::Sss,
                 reactivation_threshold: 0,
                 final_action: MonitorFinalAction::NoOp,
+                // Never reactivates anything: nothing to pace or limit.
+                backoff: Backoff::Off,
+                start_limit: StartLimit::Off,
             },
             delay_warning_percent: None,
         }
@@ -1280,10 +1289,87 @@ impl Validator<'_> {
                 );
             }
         }
+        let backoff = self.backoff(&rp, raw.and_then(|r| r.backoff.as_ref()));
+        let start_limit = self.start_limit(&rp, raw.and_then(|r| r.start_limit.as_ref()));
         Recovery {
             target,
             reactivation_threshold: threshold,
             final_action,
+            backoff,
+            start_limit,
+        }
+    }
+
+    /// upkeep's addition (issue 9): the pause between reactivations; on unless `Off`.
+    fn backoff(&mut self, rp: &str, raw: Option<&raw::RawBackoff>) -> Backoff {
+        let (first, max, reset_after) = match raw {
+            Some(raw::RawBackoff::Off) => return Backoff::Off,
+            None => (None, None, None),
+            Some(raw::RawBackoff::Exponential {
+                first,
+                max,
+                reset_after,
+            }) => (first.as_ref(), max.as_ref(), reset_after.as_ref()),
+        };
+        let bp = format!("{rp}.backoff");
+        let first = self.within(
+            &format!("{bp}.first"),
+            first,
+            BACKOFF_STEP,
+            defaults::BACKOFF_FIRST,
+        );
+        let max_path = format!("{bp}.max");
+        let max_given = max.is_some();
+        let max = self.within(&max_path, max, BACKOFF_STEP, defaults::BACKOFF_MAX);
+        // A `first` above the default cap simply caps at itself; a written cap below it is
+        // a mistake.
+        if max < first && max_given {
+            self.err(
+                &max_path,
+                format!(
+                    "must be at least `first` = `{}` (got `{}`)",
+                    humantime::format_duration(first),
+                    humantime::format_duration(max)
+                ),
+            );
+        }
+        let reset_after = self.within(
+            &format!("{bp}.reset_after"),
+            reset_after,
+            CORE_PERIOD,
+            defaults::BACKOFF_RESET,
+        );
+        Backoff::Exponential {
+            first,
+            max: max.max(first),
+            reset_after,
+        }
+    }
+
+    /// upkeep's addition (issue 9): a crash loop takes the final action; on unless `Off`.
+    fn start_limit(&mut self, rp: &str, raw: Option<&raw::RawStartLimit>) -> StartLimit {
+        let (burst, window) = match raw {
+            Some(raw::RawStartLimit::Off) => return StartLimit::Off,
+            None => (None, None),
+            Some(raw::RawStartLimit::Within { burst, window }) => (*burst, window.as_ref()),
+        };
+        let lp = format!("{rp}.start_limit");
+        let burst = self.int(
+            &format!("{lp}.burst"),
+            burst,
+            1,
+            999,
+            i64::from(defaults::START_LIMIT_BURST),
+        );
+        let window = self.within(
+            &format!("{lp}.window"),
+            window,
+            CORE_PERIOD,
+            defaults::START_LIMIT_WINDOW,
+        );
+        StartLimit::Within {
+            burst: to_u32(burst),
+            window,
         }
     }
 

@@ -81,7 +81,16 @@ fn defaults_fill_every_omitted_field() {
         Recovery {
             target: RecoveryTarget::Resource("app".into()),
             reactivation_threshold: 3,
-            final_action: MonitorFinalAction::NoOp
+            final_action: MonitorFinalAction::NoOp,
+            backoff: Backoff::Exponential {
+                first: Duration::from_secs(1),
+                max: Duration::from_secs(30),
+                reset_after: Duration::from_secs(60),
+            },
+            start_limit: StartLimit::Within {
+                burst: 5,
+                window: Duration::from_secs(300),
+            },
         }
     );
 
@@ -106,7 +115,16 @@ fn defaults_fill_every_omitted_field() {
         Recovery {
             target: RecoveryTarget::Sss,
             reactivation_threshold: 0,
-            final_action: MonitorFinalAction::NoOp
+            final_action: MonitorFinalAction::NoOp,
+            backoff: Backoff::Exponential {
+                first: Duration::from_secs(1),
+                max: Duration::from_secs(30),
+                reset_after: Duration::from_secs(60),
+            },
+            start_limit: StartLimit::Within {
+                burst: 5,
+                window: Duration::from_secs(300),
+            },
         }
     );
 

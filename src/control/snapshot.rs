@@ -182,6 +182,7 @@ fn monitor_phase(phase: MonitorPhase) -> &'static str {
         MonitorPhase::Monitoring => "monitoring",
         MonitorPhase::Recovering => "recovering",
         MonitorPhase::Suspended => "suspended",
+        MonitorPhase::Backoff => "backoff",
     }
 }
 

@@ -407,6 +407,8 @@ async fn probes_not_in_this_build_say_so() {
             target: RecoveryTarget::Sss,
             reactivation_threshold: 0,
             final_action: MonitorFinalAction::NoOp,
+            backoff: upkeep_config::Backoff::Off,
+            start_limit: upkeep_config::StartLimit::Off,
         },
         delay_warning_percent: None,
     };

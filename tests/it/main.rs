@@ -3,6 +3,7 @@
 mod bond;
 mod cli;
 mod control;
+mod crashloop;
 mod daemon;
 mod escalation;
 mod exits;

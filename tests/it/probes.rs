@@ -28,6 +28,8 @@ pub(crate) fn monitor(name: &str, kind: MonitorKind, timeout: Duration) -> Monit
             target: RecoveryTarget::Sss,
             reactivation_threshold: 0,
             final_action: MonitorFinalAction::NoOp,
+            backoff: upkeep_config::Backoff::Off,
+            start_limit: upkeep_config::StartLimit::Off,
         },
         delay_warning_percent: Some(80),
     }

@@ -1,0 +1,253 @@
+//! Crash loops end, and they are visible (issue 9): upkeep's start limit, restart backoff and
+//! one final action per error episode, in virtual time on the simulated host, with the exact
+//! event lines a user reads. The reproducer is `sh -c "sleep 0.3; exit 1"`: a process that dies
+//! 0.3 s after every start, which the seed restarted hundreds of times a second, forever.
+
+use std::time::Duration;
+
+use upkeep_actors::board::MonitorPhase;
+use upkeep_actors::sim::{SimRun, SimulatedHost};
+
+use crate::ev;
+use crate::sim::Sim;
+
+/// `app` (async, `/sim/app`) in group `g1`, watched by the pid monitor `pidw` with `recovery`.
+fn config(recovery: &str) -> String {
+    format!(
+        r#"(
+    name: "SSS", edition: "SSS",
+    groups: [(name: "g1", resources: [
+        (name: "app", start: (program: "/sim/app"), mode: Async),
+    ])],
+    monitors: [(name: "pidw", kind: Pid(resource: "app"), interval: "5s", timeout: "60s",
+        recovery: {recovery})],
+)"#
+    )
+}
+
+const MS: fn(u64) -> Duration = Duration::from_millis;
+
+/// Boot on a host where the starts of `/sim/app` do `runs`, then die 0.3 s after each start.
+async fn boot(recovery: &str, runs: &[SimRun]) -> Sim {
+    let host = SimulatedHost::default();
+    host.script("/sim/app", runs.iter().cloned());
+    host.script(
+        "/sim/app",
+        std::iter::repeat_n(SimRun::ExitAfter(1, MS(300)), 10_000),
+    );
+    let mut sim = Sim::boot_on(&config(recovery), host).await;
+    assert_eq!(
+        sim.take(),
+        [
+            ev!("pm", 1, "Cluster daemon has started properly..."),
+            ev!("nm", 1, "Server server1 up."),
+            ev!("rc", 10, "The start processing of a group g1 started."),
+            ev!("rc", 30, "The start processing of a resource app started."),
+            ev!("rc", 31, "The start processing of a resource app ended."),
+            ev!("rc", 11, "The start processing of a group g1 ended."),
+            ev!("rm", 1, "Monitor pidw start."),
+        ]
+    );
+    sim
+}
+
+/// The process `pid` dies and `pidw` declares the error.
+fn dies(pid: u32) -> Vec<String> {
+    let why = "process of resource app is not running (ended with exit code 1)";
+    vec![
+        ev!(
+            "rc",
+            50,
+            "The process of the resource app (pid {pid}) ended with exit code 1."
+        ),
+        ev!("rm", 3, "Monitor pidw detected a failure (1/1). ({why})"),
+        ev!("rm", 9, "Monitor pidw failed. ({why})"),
+    ]
+}
+
+/// The backoff announces a wait of `secs`.
+fn waits(secs: u64) -> String {
+    ev!(
+        "rm",
+        16,
+        "Monitor pidw reactivates the recovery target app in {secs}s, because it failed again soon after its last reactivation. (1/3)"
+    )
+}
+
+/// Reactivation 1/3 of `app` and the first check after it (MON-15 resets the count).
+fn reactivated() -> Vec<String> {
+    vec![
+        ev!(
+            "rm",
+            11,
+            "Monitor pidw reactivates the recovery target app. (1/3)"
+        ),
+        ev!("rc", 40, "The stop processing of a resource app started."),
+        ev!("rc", 41, "The stop processing of a resource app ended."),
+        ev!("rc", 30, "The start processing of a resource app started."),
+        ev!("rc", 31, "The start processing of a resource app ended."),
+        ev!("rm", 5, "Monitor pidw is normal again."),
+        ev!(
+            "rm",
+            13,
+            "Monitor pidw is normal after reactivation: reactivation count reset."
+        ),
+    ]
+}
+
+fn cat(parts: &[&[String]]) -> Vec<String> {
+    parts.concat()
+}
+
+const LOOP_TO_STOP_GROUP: &str =
+    "(target: Resource(\"app\"), reactivation_threshold: 3, final_action: StopGroup)";
+
+/// Priority 1 and 2 of issue 9 with the defaults: the first restart is immediate, the next ones
+/// wait 1, 2, 4, 8 s, and the 6th reactivation within 5 minutes is replaced by the final action,
+/// although MON-15 reset the reactivation count after every one of them.
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn a_crash_loop_is_paced_then_reaches_the_final_action() {
+    // Boot took 10 ms: the first process (pid 1001) started at t = 0 and dies at 0.3 s.
+    let mut sim = boot(LOOP_TO_STOP_GROUP, &[]).await;
+    sim.run_for(MS(289)).await;
+    assert_eq!(sim.take(), Vec::<String>::new());
+    // A one-off crash is restarted at once, exactly as without a backoff.
+    sim.run_for(MS(2)).await;
+    assert_eq!(sim.take(), cat(&[&dies(1001), &reactivated()]));
+    // pid 1002 dies at 0.6 s: it failed soon after its reactivation, so it waits 1 s.
+    sim.run_for(MS(300)).await;
+    assert_eq!(sim.take(), cat(&[&dies(1002), &[waits(1)]]));
+    let pidw = sim.engine().board().monitor("pidw").expect("pidw");
+    assert_eq!(pidw.phase, MonitorPhase::Backoff);
+    assert!(pidw.next_attempt.is_some());
+    assert_eq!(pidw.restarts, 1);
+    let app = sim.engine().board().resource("app").expect("app");
+    assert_eq!(app.pid, None);
+    assert_eq!(app.last_exit, Some(upkeep_actors::host::ExitInfo::Code(1)));
+    sim.run_for(MS(998)).await;
+    assert_eq!(sim.take(), Vec::<String>::new(), "still waiting at 1.599 s");
+    sim.run_for(MS(2)).await;
+    assert_eq!(sim.take(), reactivated());
+    // 1003 dies at 1.9 s, waits 2 s; 1004 dies at 4.2 s, waits 4 s; 1005 dies at 8.5 s, 8 s.
+    sim.run_for(MS(300)).await;
+    assert_eq!(sim.take(), cat(&[&dies(1003), &[waits(2)]]));
+    sim.run_for(MS(2000)).await;
+    assert_eq!(sim.take(), reactivated());
+    sim.run_for(MS(300)).await;
+    assert_eq!(sim.take(), cat(&[&dies(1004), &[waits(4)]]));
+    sim.run_for(MS(4000)).await;
+    assert_eq!(sim.take(), reactivated());
+    sim.run_for(MS(300)).await;
+    assert_eq!(sim.take(), cat(&[&dies(1005), &[waits(8)]]));
+    sim.run_for(MS(8000)).await;
+    assert_eq!(sim.take(), reactivated());
+    // 1006 dies at 16.8 s: a 6th reactivation within 300 s is past the start limit of 5.
+    sim.run_for(MS(300)).await;
+    assert_eq!(
+        sim.take(),
+        cat(&[
+            &dies(1006),
+            &[
+                ev!(
+                    "rm",
+                    17,
+                    "Recovery target app of monitor pidw was reactivated more than 5 times within 300s: the reactivations have failed."
+                ),
+                ev!("rm", 14, "Final action of monitor pidw: StopGroup."),
+                ev!("rc", 20, "The stop processing of a group g1 started."),
+                ev!("rc", 40, "The stop processing of a resource app started."),
+                ev!("rc", 41, "The stop processing of a resource app ended."),
+                ev!("rc", 21, "The stop processing of a group g1 ended."),
+            ],
+        ])
+    );
+    // The loop is over, and says so: no more starts, and the monitor shows the failure.
+    sim.run_for(Duration::from_secs(600)).await;
+    assert_eq!(sim.take(), Vec::<String>::new());
+    let pidw = sim.engine().board().monitor("pidw").expect("pidw");
+    assert_eq!(pidw.failed.as_deref(), Some("final action StopGroup taken"));
+    assert_eq!(pidw.restarts, 5);
+}
+
+/// `backoff: Off, start_limit: Off` is the seed's exact behaviour: the loop is restarted at
+/// once, every time, and never reaches the final action (MON-15).
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn with_both_policies_off_the_seed_loops_forever() {
+    let mut sim = boot(
+        "(target: Resource(\"app\"), reactivation_threshold: 3, final_action: StopGroup, backoff: Off, start_limit: Off)",
+        &[],
+    )
+    .await;
+    // Deaths at 0.3, 0.6, 0.9 s ...: each is reactivated at once.
+    let mut expected = Vec::new();
+    for pid in 1001..=1033 {
+        expected.extend(dies(pid));
+        expected.extend(reactivated());
+    }
+    sim.run_for(MS(9_995)).await;
+    assert_eq!(sim.take(), expected);
+}
+
+/// The backoff starts over once the target stayed up for `reset_after` (60 s by default): a
+/// crash after a healthy minute is restarted at once again.
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn the_backoff_starts_over_after_a_healthy_spell() {
+    // 1001 dies at 0.3 s, 1002 at 0.6 s (waits 1 s); 1003 (started at 1.6 s) runs 61 s.
+    let mut sim = boot(
+        LOOP_TO_STOP_GROUP,
+        &[
+            SimRun::ExitAfter(1, MS(300)),
+            SimRun::ExitAfter(1, MS(300)),
+            SimRun::ExitAfter(1, Duration::from_secs(61)),
+        ],
+    )
+    .await;
+    sim.run_for(MS(1_595)).await;
+    assert_eq!(
+        sim.take(),
+        cat(&[
+            &dies(1001),
+            &reactivated(),
+            &dies(1002),
+            &[waits(1)],
+            &reactivated()
+        ])
+    );
+    sim.run_for(Duration::from_secs(61)).await;
+    assert_eq!(sim.take(), cat(&[&dies(1003), &reactivated()]));
+}
+
+/// A monitor whose error episode ended in its final action does not declare the error and run
+/// the final action again at every interval; a normal check starts a new episode.
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn the_final_action_runs_once_per_error_episode() {
+    let mut sim = boot(
+        "(target: Resource(\"app\"), reactivation_threshold: 0, final_action: NoOp)",
+        &[],
+    )
+    .await;
+    sim.run_for(Duration::from_secs(60)).await;
+    assert_eq!(
+        sim.take(),
+        cat(&[
+            &dies(1001),
+            &[ev!("rm", 14, "Final action of monitor pidw: NoOp.")]
+        ]),
+        "12 more checks saw the process gone, and stayed quiet"
+    );
+    let pidw = sim.engine().board().monitor("pidw").expect("pidw");
+    assert_eq!(pidw.failed.as_deref(), Some("final action NoOp taken"));
+    // The operator starts it again: a new process is a new episode.
+    sim.engine().resource("app", false).await.expect("stop app");
+    sim.engine().resource("app", true).await.expect("start app");
+    sim.run_for(MS(400)).await;
+    let lines = sim.take();
+    assert!(lines.len() >= 4, "{lines:#?}");
+    assert_eq!(
+        lines[lines.len() - 4..],
+        cat(&[
+            &dies(1002),
+            &[ev!("rm", 14, "Final action of monitor pidw: NoOp.")]
+        ])
+    );
+}
