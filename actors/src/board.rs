@@ -55,6 +55,12 @@ pub struct ResourceStatus {
     /// How the last process ended, while no new one runs.
     pub last_exit: Option<ExitInfo>,
     pub since: SystemTime,
+    /// Starts of this resource since the engine started (activations, their retries and every
+    /// reactivation), so status can show how often it was restarted.
+    pub starts: u32,
+    /// Why the last start or stop failed (`program not found`, a timeout, an exit code), until
+    /// the next successful one.
+    pub last_failure: Option<String>,
 }
 
 /// One exit of a resource's process, as the resource that owned it reports it (MON-10).
@@ -228,6 +234,8 @@ impl Board {
                     state: ResourceState::Offline,
                     pid: None,
                     generation: 0,
+                    starts: 0,
+                    last_failure: None,
                     last_exit: None,
                     since: now,
                 });

@@ -251,3 +251,69 @@ async fn the_final_action_runs_once_per_error_episode() {
         ])
     );
 }
+
+/// `status --json` as the control socket would answer it now.
+fn status(sim: &Sim) -> serde_json::Value {
+    let engine = sim.engine();
+    let life = upkeep::control::life::follow(engine.events(), engine.board());
+    let facts = upkeep::control::snapshot::ServerFacts {
+        host: "server1".into(),
+        pid: 1,
+        started: tokio::time::Instant::now(),
+    };
+    let reply = upkeep::control::snapshot::status(
+        &engine.ctx.config,
+        engine.board(),
+        &facts,
+        *life.borrow(),
+        0,
+    );
+    serde_json::to_value(reply).expect("json")
+}
+
+/// Honest status (issue 9): a crash-looping resource is never `online` without a process; it
+/// shows `backoff` with the next attempt, or `failed` with the reason, and its restart count;
+/// its group is not online when none of its resources is; the monitor says its episode failed.
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn status_shows_backoff_then_failed_with_reason_and_restarts() {
+    let mut sim = boot(LOOP_TO_STOP_GROUP, &[]).await;
+    sim.run_for(MS(600)).await; // 1002 died at 0.6 s: the restart waits 1 s.
+    let s = status(&sim);
+    let g1 = &s["groups"][0];
+    let app = &g1["resources"][0];
+    assert_eq!(g1["state"], "failed", "{s:#}");
+    assert_eq!(app["state"], "backoff", "{s:#}");
+    assert_eq!(app["pid"], serde_json::Value::Null);
+    assert_eq!(app["restarts"], 1);
+    assert_eq!(app["last_exit"], serde_json::json!({"code": 1}));
+    assert_eq!(app["reason"], "process ended with exit code 1");
+    assert!(app["next_attempt"].is_string(), "{s:#}");
+    let pidw = &s["monitors"][0];
+    assert_eq!(pidw["phase"], "backoff");
+    assert_eq!(pidw["restarts"], 1);
+    assert!(pidw["next_attempt"].is_string(), "{s:#}");
+
+    // With final action NoOp the last process stays dead: `failed`, not `online`.
+    let mut sim = boot(
+        "(target: Resource(\"app\"), reactivation_threshold: 3, final_action: NoOp)",
+        &[],
+    )
+    .await;
+    sim.run_for(Duration::from_secs(30)).await;
+    let s = status(&sim);
+    let g1 = &s["groups"][0];
+    let app = &g1["resources"][0];
+    assert_eq!(g1["state"], "failed", "{s:#}");
+    assert_eq!(app["state"], "failed", "{s:#}");
+    assert_eq!(app["restarts"], 5);
+    assert_eq!(app["reason"], "process ended with exit code 1");
+    assert_eq!(s["monitors"][0]["failed"], "final action NoOp taken");
+    let text = upkeep::cli::status::render(&serde_json::from_value(s).expect("reply"));
+    assert!(
+        text.lines().any(|l| l.starts_with("  app ")
+            && l.contains(" failed ")
+            && l.ends_with("process ended with exit code 1"))
+            && text.contains("failed (final action NoOp taken)"),
+        "{text}"
+    );
+}
