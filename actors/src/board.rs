@@ -182,6 +182,8 @@ pub struct MonitorStatus {
     /// The final action (or a start limit) ended this error episode; it lasts until a normal
     /// check, and the error is not declared again meanwhile.
     pub failed: Option<String>,
+    /// upkeep's start grace: abnormal checks are not counted until then.
+    pub grace_until: Option<SystemTime>,
 }
 
 /// The reboot governor's entry (CFG-5..9).
@@ -381,6 +383,7 @@ fn monitor_entry(m: &Monitor, now: SystemTime) -> watch::Sender<MonitorStatus> {
         restarts: 0,
         next_attempt: None,
         failed: None,
+        grace_until: None,
     });
     tx
 }

@@ -129,6 +129,8 @@ pub struct MonitorState {
     /// For a pid monitor: the process incarnation the failed episode was about. A process
     /// started since (the operator started the resource again) begins a new episode.
     episode_generation: u64,
+    /// The last abnormal check fell in the start grace (shown on the board).
+    graced: bool,
 }
 
 impl MonitorState {
@@ -282,8 +284,68 @@ impl MonitorState {
         }
     }
 
+    /// upkeep's start grace (issue 9): until when an abnormal check is not counted, because the
+    /// monitor's target (recovery target or `WhenActive` resource) is starting or started less
+    /// than `start_grace` ago and may not answer yet.
+    fn grace_until(&self) -> Option<std::time::SystemTime> {
+        let grace = self.spec.start_grace;
+        if grace.is_zero() {
+            return None;
+        }
+        let now = self.ctx.host.now_wall();
+        let mut starts = Vec::new();
+        let mut resource = |r: &str| {
+            if let Some(s) = self.ctx.board.resource(r) {
+                match s.state {
+                    crate::board::ResourceState::Starting => starts.push(now),
+                    crate::board::ResourceState::Online => starts.push(s.since),
+                    _ => {}
+                }
+            }
+        };
+        if let RecoveryTarget::Resource(r) = &self.spec.recovery.target {
+            resource(r);
+        }
+        if let Some(r) = self.when_active_target() {
+            resource(r);
+        }
+        if let RecoveryTarget::Group(g) = &self.spec.recovery.target {
+            if let Some(s) = self.ctx.board.group(g) {
+                match s.state {
+                    crate::board::GroupState::Starting => starts.push(now),
+                    crate::board::GroupState::Online | crate::board::GroupState::OnlinePartial => {
+                        starts.push(s.since)
+                    }
+                    _ => {}
+                }
+            }
+        }
+        starts
+            .into_iter()
+            .map(|t| t + grace)
+            .filter(|until| *until > now)
+            .max()
+    }
+
     fn on_result(&mut self, result: ProbeResult) {
         let name = self.name();
+        if result.verdict == Verdict::Error {
+            if let Some(until) = self.grace_until() {
+                self.graced = true;
+                // Not counted, nor shown as the verdict: the application may still be
+                // starting. The board shows the grace instead.
+                self.ctx
+                    .board
+                    .update_monitor(&name, |m| m.grace_until = Some(until));
+                return;
+            }
+        }
+        if self.graced {
+            self.graced = false;
+            self.ctx
+                .board
+                .update_monitor(&name, |m| m.grace_until = None);
+        }
         let failures_after = match result.verdict {
             Verdict::Error => self.failures + 1,
             _ => 0,
@@ -691,6 +753,7 @@ impl Actor for MonitorActor {
             start_limit: start_limit(args.spec.recovery.start_limit),
             episode_failed: false,
             episode_generation: 0,
+            graced: false,
             spec: args.spec,
         })
     }

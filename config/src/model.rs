@@ -291,6 +291,10 @@ pub struct Monitor {
     pub retries: u32,
     /// MON-6, 0..=9999 s.
     pub start_wait: Duration,
+    /// upkeep's addition (issue 9), 0..=9999 s: an abnormal check within this time after its
+    /// recovery target (or `WhenActive` resource) was started is not counted, because the
+    /// application may not be up yet. Default 10 s for tcp, http and custom, else 0.
+    pub start_grace: Duration,
     /// MON-7 / MON-8.
     pub timing: Timing,
     /// MON-9, -20..=19.

@@ -48,6 +48,11 @@ pub(crate) mod defaults {
     /// MON-5, MON-6, MON-9, MON-13 (MAP-5).
     pub(crate) const MONITOR_RETRIES: u32 = 0;
     pub(crate) const START_WAIT: Duration = Duration::ZERO;
+    /// upkeep's start grace (issue 9) for the checks that ask the application itself (tcp,
+    /// http, custom): long enough for an ordinary service to bind its port after its start, so
+    /// a monitor with the default `start_wait: 0` does not stop its own app while it starts.
+    /// Pid and hardware monitors judge at once (0).
+    pub(crate) const APP_START_GRACE: Duration = Duration::from_secs(10);
     pub(crate) const NICE: i32 = 0;
     pub(crate) const MONITOR_FINAL: MonitorFinalAction = MonitorFinalAction::NoOp;
     /// MON-12: reactivations before the final action when the target is a group or a resource.
@@ -234,6 +239,7 @@ pub(crate) struct RawMonitor {
     pub timeout: Option<RawDuration>,
     pub retries: Option<i64>,
     pub start_wait: Option<RawDuration>,
+    pub start_grace: Option<RawDuration>,
     pub timing: Option<RawTiming>,
     pub nice: Option<i64>,
     pub recovery: Option<RawRecovery>,

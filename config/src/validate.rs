@@ -713,6 +713,20 @@ impl Validator<'_> {
             9999,
             defaults::START_WAIT,
         );
+        // upkeep's start grace (issue 9): per kind, see `defaults::APP_START_GRACE`.
+        let default_grace = match kind {
+            MonitorKind::Tcp { .. } | MonitorKind::Http { .. } | MonitorKind::Custom { .. } => {
+                defaults::APP_START_GRACE
+            }
+            _ => Duration::ZERO,
+        };
+        let start_grace = self.secs(
+            &format!("{mp}.start_grace"),
+            rm.start_grace.as_ref(),
+            0,
+            9999,
+            default_grace,
+        );
         // MON-9 / MAP-9: Linux nice values.
         let nice = self.int(
             &format!("{mp}.nice"),
@@ -730,6 +744,7 @@ impl Validator<'_> {
             timeout,
             retries,
             start_wait,
+            start_grace,
             timing,
             nice: i32::try_from(nice).unwrap_or(defaults::NICE),
             recovery,
@@ -1058,6 +1073,7 @@ impl Validator<'_> {
         let extras = [
             ("retries", rm.retries.is_some()),
             ("start_wait", rm.start_wait.is_some()),
+            ("start_grace", rm.start_grace.is_some()),
             ("timing", rm.timing.is_some()),
             ("nice", rm.nice.is_some()),
             ("recovery", rm.recovery.is_some()),
@@ -1113,6 +1129,7 @@ impl Validator<'_> {
             timeout,
             retries: 0,
             start_wait: Duration::ZERO,
+            start_grace: Duration::ZERO,
             timing: Timing::Always,
             nice: 0,
             recovery: Recovery {

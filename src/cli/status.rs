@@ -93,6 +93,11 @@ pub fn render(status: &StatusReply) -> String {
             (None, true) => format!("{} by operator", m.phase),
             (None, false) => match (&m.next_attempt, &m.failed) {
                 (Some(at), _) => format!("{} until {}", m.phase, short_time(at)),
+                (None, None) if m.grace_until.is_some() => format!(
+                    "{}, start grace until {}",
+                    m.phase,
+                    short_time(m.grace_until.as_deref().unwrap_or_default())
+                ),
                 // Issue 9: the episode ended in its final action and is not repeated.
                 (None, Some(why)) => format!("failed ({why})"),
                 (None, None) => m.phase.clone(),
@@ -257,6 +262,7 @@ mod tests {
                 restarts: 0,
                 next_attempt: None,
                 failed: None,
+                grace_until: None,
             }],
             governor: GovernorDto {
                 count: 0,

@@ -549,6 +549,10 @@ pub struct MonitorDto {
     /// repeated until a normal check: why.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failed: Option<String>,
+    /// upkeep's start grace (issue 9): the target started recently, so abnormal checks are
+    /// not counted until then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grace_until: Option<String>,
 }
 
 /// The reboot governor (CFG-5..9).

@@ -114,6 +114,7 @@ pub fn status(
                 restarts: s.restarts,
                 next_attempt: s.next_attempt.map(time),
                 failed: s.failed,
+                grace_until: s.grace_until.map(time),
             })
         })
         .collect();

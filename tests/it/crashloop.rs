@@ -317,3 +317,71 @@ async fn status_shows_backoff_then_failed_with_reason_and_restarts() {
         "{text}"
     );
 }
+
+/// `app` with an Http monitor `httpw` (default `start_wait: 0`) that restarts it.
+const HTTP_APP: &str = r#"(
+    name: "SSS", edition: "SSS",
+    groups: [(name: "g1", resources: [
+        (name: "app", start: (program: "/sim/app"), mode: Async),
+    ])],
+    monitors: [(name: "httpw", kind: Http(url: "http://127.0.0.1:8080/"), interval: "5s",
+        recovery: (target: Resource("app"), reactivation_threshold: 3, final_action: StopGroup))],
+)"#;
+
+fn refused() -> upkeep_actors::sim::SimProbe {
+    upkeep_actors::sim::SimProbe::Answer(upkeep_actors::host::ProbeResult::error(
+        1,
+        "connection refused".to_string(),
+    ))
+}
+
+/// Start grace (issue 9): an Http monitor does not judge its app before it could be up. The
+/// app needs 7 s to answer, at boot and again after an operator's `group start`; the seed's
+/// default (no start wait) reactivated it at once, stopping it while it started.
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn a_starting_app_is_not_judged_by_its_http_monitor() {
+    let host = SimulatedHost::default();
+    // Boot: the check at once and at 5 s are refused, the one at 10 s answers.
+    host.probe("httpw", [refused(), refused()]);
+    let mut sim = Sim::boot_on(HTTP_APP, host).await;
+    sim.take();
+    let s = status(&sim);
+    assert!(s["monitors"][0]["grace_until"].is_string(), "{s:#}");
+    sim.run_for(Duration::from_secs(11)).await;
+    assert_eq!(sim.take(), Vec::<String>::new(), "nothing was counted");
+    let s = status(&sim);
+    assert_eq!(s["monitors"][0]["grace_until"], serde_json::Value::Null);
+    assert_eq!(s["monitors"][0]["last_verdict"], "normal");
+
+    // The operator restarts the group: the next two checks are refused, and not counted.
+    sim.engine().group("g1", false).await.expect("stop g1");
+    sim.engine().group("g1", true).await.expect("start g1");
+    sim.host.probe("httpw", [refused(), refused()]);
+    sim.run_for(Duration::from_secs(20)).await;
+    let lines: Vec<String> = sim
+        .take()
+        .into_iter()
+        .filter(|l| l.contains("<type: rm>"))
+        .collect();
+    assert_eq!(
+        lines,
+        Vec::<String>::new(),
+        "no check counted, no reactivation"
+    );
+
+    // After the grace an abnormal check counts as always.
+    sim.host.probe("httpw", [refused()]);
+    sim.run_for(Duration::from_secs(5)).await;
+    let lines = sim.take();
+    assert_eq!(
+        lines[..2],
+        [
+            ev!(
+                "rm",
+                3,
+                "Monitor httpw detected a failure (1/1). (connection refused)"
+            ),
+            ev!("rm", 9, "Monitor httpw failed. (connection refused)"),
+        ]
+    );
+}

@@ -401,6 +401,7 @@ async fn probes_not_in_this_build_say_so() {
         timeout: Duration::from_secs(120),
         retries: 0,
         start_wait: Duration::ZERO,
+        start_grace: Duration::ZERO,
         timing: Timing::Always,
         nice: 0,
         recovery: Recovery {

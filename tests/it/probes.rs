@@ -22,6 +22,7 @@ pub(crate) fn monitor(name: &str, kind: MonitorKind, timeout: Duration) -> Monit
         timeout,
         retries: 0,
         start_wait: Duration::ZERO,
+        start_grace: Duration::ZERO,
         timing: Timing::Always,
         nice: 0,
         recovery: Recovery {
