@@ -197,6 +197,12 @@ impl MonitorState {
     fn arm(&mut self, me: &ActorRef<MonitorMsg>) {
         self.epoch += 1;
         self.waiting = None;
+        if self.phase == MonitorPhase::Backoff {
+            // A suspension (or a stopped target) cancels the delayed reactivation.
+            self.ctx
+                .board
+                .update_monitor(&self.spec.name, |m| m.next_attempt = None);
+        }
         if self.suspended || self.operator_suspended {
             self.set_phase(MonitorPhase::Suspended);
             return;

@@ -385,3 +385,24 @@ async fn a_starting_app_is_not_judged_by_its_http_monitor() {
         ]
     );
 }
+
+/// A suspension during the backoff cancels the waiting reactivation: nothing is restarted while
+/// monitoring is suspended (OPS-2), and status no longer shows a next attempt.
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn a_suspension_cancels_the_waiting_reactivation() {
+    let mut sim = boot(LOOP_TO_STOP_GROUP, &[]).await;
+    sim.run_for(MS(600)).await; // 1002 died at 0.6 s: the restart waits 1 s.
+    assert_eq!(sim.take().last(), Some(&waits(1)), "the reactivation waits");
+    sim.engine().suspend(true).await.expect("suspend");
+    sim.run_for(Duration::from_secs(10)).await;
+    assert_eq!(
+        sim.take(),
+        [
+            ev!("pm", 4, "Cluster daemon has been suspended."),
+            ev!("rm", 20, "All monitors have been suspended."),
+        ]
+    );
+    let pidw = sim.engine().board().monitor("pidw").expect("pidw");
+    assert_eq!(pidw.phase, MonitorPhase::Suspended);
+    assert_eq!(pidw.next_attempt, None);
+}
