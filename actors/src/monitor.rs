@@ -6,6 +6,12 @@
 //! resets the ladder (MON-15); an inactive target is never recovered (MON-14). Checks run in the
 //! Probe child; results carry an `epoch` so a result from before a suspend or a recovery is
 //! ignored.
+//!
+//! upkeep's additions (issue 9, docs/CONFIG.md "Crash loops"): a start limit that turns too many
+//! reactivations within a window into the final action, a backoff between the reactivations of
+//! a target that keeps failing, one final action per error episode, and a start grace during
+//! which a just-started target's abnormal checks are not counted. With `backoff: Off`,
+//! `start_limit: Off` and no grace the ladder is the seed's.
 
 use std::time::Duration;
 
