@@ -406,3 +406,24 @@ async fn a_suspension_cancels_the_waiting_reactivation() {
     assert_eq!(pidw.phase, MonitorPhase::Suspended);
     assert_eq!(pidw.next_attempt, None);
 }
+
+/// Honest status (issue 9): a started group none of whose resources came up is `failed`, not
+/// `online_partial`, and the resource says why its start failed.
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn a_group_with_no_resource_up_is_failed_with_the_reason() {
+    let host = SimulatedHost::default();
+    host.script("/sim/job", [SimRun::Exit(3)]);
+    let sim = Sim::boot_on(
+        r#"(
+    name: "SSS", edition: "SSS",
+    groups: [(name: "g1", resources: [(name: "job", start: (program: "/sim/job"))])],
+)"#,
+        host,
+    )
+    .await;
+    let s = status(&sim);
+    let g1 = &s["groups"][0];
+    assert_eq!(g1["state"], "failed", "{s:#}");
+    assert_eq!(g1["resources"][0]["state"], "start_failed", "{s:#}");
+    assert_eq!(g1["resources"][0]["reason"], "exit code 3", "{s:#}");
+}
