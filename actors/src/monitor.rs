@@ -358,8 +358,12 @@ impl MonitorState {
                 .board
                 .update_monitor(&name, |m| m.grace_until = None);
         }
+        // Once per error episode: after its final action the episode's abnormal checks are
+        // not counted again (a new process of a pid monitor's resource starts a new episode).
+        let quiet =
+            result.verdict == Verdict::Error && self.episode_failed && !self.new_incarnation();
         let failures_after = match result.verdict {
-            Verdict::Error => self.failures + 1,
+            Verdict::Error if !quiet => self.failures + 1,
             _ => 0,
         };
         // One board update per check, and none at all when nothing changed.
@@ -408,7 +412,7 @@ impl MonitorState {
                         .emit(EventKind::ReactivationCountReset { monitor: name });
                 }
             }
-            Verdict::Error if self.episode_failed && !self.new_incarnation() => {
+            Verdict::Error if quiet => {
                 // Once per error episode: the final action was taken (or the target is
                 // inactive); repeating it every interval only floods the log.
                 self.failures = 0;
