@@ -55,6 +55,12 @@ pub struct ResourceStatus {
     /// How the last process ended, while no new one runs.
     pub last_exit: Option<ExitInfo>,
     pub since: SystemTime,
+    /// Starts of this resource since the engine started (activations, their retries and every
+    /// reactivation), so status can show how often it was restarted.
+    pub starts: u32,
+    /// Why the last start or stop failed (`program not found`, a timeout, an exit code), until
+    /// the next successful one.
+    pub last_failure: Option<String>,
 }
 
 /// One exit of a resource's process, as the resource that owned it reports it (MON-10).
@@ -148,6 +154,8 @@ pub enum MonitorPhase {
     Recovering,
     /// Suspended by the operator (OPS-2, OPS-4).
     Suspended,
+    /// upkeep's restart backoff: a reactivation waits until `MonitorStatus::next_attempt`.
+    Backoff,
 }
 
 /// A monitor's entry.
@@ -167,6 +175,15 @@ pub struct MonitorStatus {
     /// Suspended by the operator (OPS-4); with `--for`, until when.
     pub operator_suspended: bool,
     pub suspended_until: Option<SystemTime>,
+    /// Reactivations this monitor started since the engine started (never reset).
+    pub restarts: u32,
+    /// In phase `Backoff`: when the delayed reactivation runs.
+    pub next_attempt: Option<SystemTime>,
+    /// The final action (or a start limit) ended this error episode; it lasts until a normal
+    /// check, and the error is not declared again meanwhile.
+    pub failed: Option<String>,
+    /// upkeep's start grace: abnormal checks are not counted until then.
+    pub grace_until: Option<SystemTime>,
 }
 
 /// The reboot governor's entry (CFG-5..9).
@@ -219,6 +236,8 @@ impl Board {
                     state: ResourceState::Offline,
                     pid: None,
                     generation: 0,
+                    starts: 0,
+                    last_failure: None,
                     last_exit: None,
                     since: now,
                 });
@@ -361,6 +380,10 @@ fn monitor_entry(m: &Monitor, now: SystemTime) -> watch::Sender<MonitorStatus> {
         since: now,
         operator_suspended: false,
         suspended_until: None,
+        restarts: 0,
+        next_attempt: None,
+        failed: None,
+        grace_until: None,
     });
     tx
 }

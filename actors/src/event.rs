@@ -307,6 +307,22 @@ pub enum EventKind {
         monitor: String,
         target: String,
     },
+    /// upkeep's restart backoff (issue 9): the reactivation waits `delay`.
+    ReactivationDelayed {
+        monitor: String,
+        target: String,
+        delay: Duration,
+        attempt: u32,
+        of: u32,
+    },
+    /// upkeep's start limit (issue 9): more than `burst` reactivations within `window`, so the
+    /// reactivations count as failed and the final action follows.
+    StartLimitReached {
+        monitor: String,
+        target: String,
+        burst: u32,
+        window: Duration,
+    },
     /// MON-15.
     ReactivationCountReset {
         monitor: String,
@@ -412,6 +428,8 @@ impl EventKind {
             | RecoverySkipped { .. }
             | Reactivation { .. }
             | ReactivationFailed { .. }
+            | ReactivationDelayed { .. }
+            | StartLimitReached { .. }
             | ReactivationCountReset { .. }
             | MonitorFinalAction { .. }
             | MonitorsSuspended
@@ -514,6 +532,8 @@ impl EventKind {
             MonitorResumed { .. } => 23,
             MonitorDelay { .. } => 71,
             MonitorHeld { .. } => 15,
+            ReactivationDelayed { .. } => 16,
+            StartLimitReached { .. } => 17,
         }
     }
 
@@ -531,6 +551,7 @@ impl EventKind {
             | ProcessExited { .. }
             | RecoverySkipped { .. }
             | Reactivation { .. }
+            | ReactivationDelayed { .. }
             | ActorRestarted { .. }
             | FinalActionStarted { .. }
             | OsAction { .. }
@@ -549,8 +570,22 @@ impl EventKind {
             | ResourceFinalAction { .. }
             | MonitorError { .. }
             | ReactivationFailed { .. }
+            | StartLimitReached { .. }
             | MonitorFinalAction { .. } => Level::Error,
             _ => Level::Info,
+        }
+    }
+}
+
+/// `5s`, or `1500ms` when not a whole number of seconds.
+struct ShortDuration(Duration);
+
+impl fmt::Display for ShortDuration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.subsec_nanos() == 0 {
+            write!(f, "{}s", self.0.as_secs())
+        } else {
+            write!(f, "{}ms", self.0.as_millis())
         }
     }
 }
@@ -673,6 +708,16 @@ impl fmt::Display for EventKind {
             ReactivationFailed { monitor, target } => {
                 write!(f, "Reactivation of {target} requested by monitor {monitor} failed.")
             }
+            ReactivationDelayed { monitor, target, delay, attempt, of } => write!(
+                f,
+                "Monitor {monitor} reactivates the recovery target {target} in {}, because it failed again soon after its last reactivation. ({attempt}/{of})",
+                ShortDuration(*delay)
+            ),
+            StartLimitReached { monitor, target, burst, window } => write!(
+                f,
+                "Recovery target {target} of monitor {monitor} was reactivated more than {burst} times within {}: the reactivations have failed.",
+                ShortDuration(*window)
+            ),
             ReactivationCountReset { monitor } => {
                 write!(f, "Monitor {monitor} is normal after reactivation: reactivation count reset.")
             }

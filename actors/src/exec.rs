@@ -154,6 +154,9 @@ impl ExecState {
     fn begin_start(&mut self, me: &ActorRef<ExecMsg>) {
         self.step = Step::Starting;
         self.set_state(ResourceState::Starting);
+        self.ctx
+            .board
+            .update_resource(&self.spec.name, |r| r.starts = r.starts.saturating_add(1));
         let run = self.run(&self.spec.start, "START", self.spec.start_timeout);
         match self.spec.mode {
             StartMode::Sync => {
@@ -433,6 +436,10 @@ impl Actor for ExecResourceActor {
                 state.work = None;
                 if outcome.success() {
                     state.step = Step::Idle;
+                    state
+                        .ctx
+                        .board
+                        .update_resource(&name, |r| r.last_failure = None);
                     state.set_state(ResourceState::Online);
                     state
                         .ctx
@@ -440,10 +447,15 @@ impl Actor for ExecResourceActor {
                     state.counter(RetryMsg::Reset { lane: ACTIVATION });
                     (state.report)(state.index, ResourceReport::Activated);
                 } else {
+                    let detail = outcome.to_string();
+                    state
+                        .ctx
+                        .board
+                        .update_resource(&name, |r| r.last_failure = Some(detail.clone()));
                     state.ctx.emit(EventKind::ResourceFailed {
                         resource: name,
                         phase: Phase::Activation,
-                        detail: outcome.to_string(),
+                        detail,
                     });
                     state.counter(RetryMsg::Failure { lane: ACTIVATION });
                 }
@@ -456,10 +468,15 @@ impl Actor for ExecResourceActor {
                 if outcome.success() {
                     state.terminate(&me);
                 } else {
+                    let detail = outcome.to_string();
+                    state
+                        .ctx
+                        .board
+                        .update_resource(&name, |r| r.last_failure = Some(detail.clone()));
                     state.ctx.emit(EventKind::ResourceFailed {
                         resource: name,
                         phase: Phase::Deactivation,
-                        detail: outcome.to_string(),
+                        detail,
                     });
                     state.counter(RetryMsg::Failure { lane: DEACTIVATION });
                 }

@@ -5,6 +5,7 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use tokio::time::Instant;
+use upkeep_config::Backoff;
 
 /// The next step after a failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,6 +54,67 @@ impl RetryLadder {
 
     pub fn limit(&self) -> u32 {
         self.limit
+    }
+}
+
+/// upkeep's restart backoff (issue 9): how long a reactivation waits. The first one after a
+/// healthy spell is immediate, so a one-off crash recovers as fast as with `Backoff::Off`; while
+/// the target keeps failing within `reset_after` of its last reactivation, the waits grow
+/// `first`, `2 * first`, ... up to `max`.
+#[derive(Debug, Clone)]
+pub struct Pacer {
+    backoff: Backoff,
+    /// Reactivations in the current streak of quick failures.
+    streak: u32,
+    /// When the last reactivation brought the target back.
+    last: Option<Instant>,
+}
+
+impl Pacer {
+    pub fn new(backoff: Backoff) -> Self {
+        Pacer {
+            backoff,
+            streak: 0,
+            last: None,
+        }
+    }
+
+    /// The wait before a reactivation decided at `now`.
+    pub fn next_delay(&mut self, now: Instant) -> Duration {
+        let Backoff::Exponential {
+            first,
+            max,
+            reset_after,
+        } = self.backoff
+        else {
+            return Duration::ZERO;
+        };
+        let healthy = self
+            .last
+            .is_none_or(|t| now.saturating_duration_since(t) >= reset_after);
+        if healthy {
+            self.streak = 0;
+        }
+        let delay = match self.streak {
+            0 => Duration::ZERO,
+            n => {
+                let doublings = (n - 1).min(31);
+                first.saturating_mul(1u32 << doublings).min(max)
+            }
+        };
+        self.streak = self.streak.saturating_add(1);
+        delay
+    }
+
+    /// The target was brought back at `now`: its healthy spell is measured from here.
+    pub fn reactivated(&mut self, now: Instant) {
+        self.last = Some(now);
+    }
+
+    /// Forget the streak (a new error episode starts from an immediate reactivation).
+    pub fn reset(&mut self) {
+        self.streak = 0;
+        self.last = None;
     }
 }
 
@@ -126,6 +188,33 @@ mod tests {
     #[test]
     fn zero_limit_goes_straight_to_final_action() {
         assert_eq!(RetryLadder::new(0).on_failure(), Rung::Exhausted);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn pacer_first_immediate_then_doubling_to_cap_and_reset_after_healthy() {
+        let s = Duration::from_secs;
+        let mut p = Pacer::new(Backoff::Exponential {
+            first: s(1),
+            max: s(5),
+            reset_after: s(60),
+        });
+        let t0 = Instant::now();
+        let mut delays = Vec::new();
+        let mut t = t0;
+        for _ in 0..6 {
+            let d = p.next_delay(t);
+            delays.push(d.as_secs());
+            t += d;
+            p.reactivated(t);
+            t += Duration::from_millis(300);
+        }
+        assert_eq!(delays, [0, 1, 2, 4, 5, 5]);
+        // Healthy for `reset_after`: the next reactivation is immediate again.
+        assert_eq!(p.next_delay(t + s(60)), Duration::ZERO);
+        let mut off = Pacer::new(Backoff::Off);
+        assert_eq!(off.next_delay(t0), Duration::ZERO);
+        off.reactivated(t0);
+        assert_eq!(off.next_delay(t0), Duration::ZERO);
     }
 
     #[tokio::test(start_paused = true)]

@@ -6,11 +6,17 @@
 //! resets the ladder (MON-15); an inactive target is never recovered (MON-14). Checks run in the
 //! Probe child; results carry an `epoch` so a result from before a suspend or a recovery is
 //! ignored.
+//!
+//! upkeep's additions (issue 9, docs/CONFIG.md "Crash loops"): a start limit that turns too many
+//! reactivations within a window into the final action, a backoff between the reactivations of
+//! a target that keeps failing, one final action per error episode, and a start grace during
+//! which a just-started target's abnormal checks are not counted. With `backoff: Off`,
+//! `start_limit: Off` and no grace the ladder is the seed's.
 
 use std::time::Duration;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent};
-use upkeep_config::{Monitor, MonitorFinalAction, RecoveryTarget, Timing};
+use upkeep_config::{Monitor, MonitorFinalAction, RecoveryTarget, StartLimit, Timing};
 
 use crate::board::{ExitSubscription, MonitorPhase, ProcessExit};
 use crate::ctx::Ctx;
@@ -18,7 +24,7 @@ use crate::daemon::{DaemonAction, DaemonMsg};
 use crate::event::{EventKind, FinalAction};
 use crate::governor::GovernorMsg;
 use crate::host::{ProbeResult, Verdict};
-use crate::ladder::Rung;
+use crate::ladder::{Intensity, Pacer, RestartWindow, Rung};
 use crate::probe::{ProbeActor, ProbeArgs, ProbeMsg};
 use crate::rc::RcMsg;
 use crate::retry::{Ladders, RetryArgs, RetryCounter, RetryMsg};
@@ -62,6 +68,12 @@ pub enum MonitorMsg {
     RecoveryDone {
         ok: bool,
     },
+    /// The restart backoff's wait for reactivation `attempt` of `of` is over.
+    BackoffOver {
+        epoch: u64,
+        attempt: u32,
+        of: u32,
+    },
     Suspend,
     Resume,
     OperatorSuspend,
@@ -76,6 +88,13 @@ pub enum MonitorChild {
     Probe,
     /// The RetryCounter holding the reactivation ladder (its ladder is `MonitorState::ladders`).
     Counter,
+}
+
+fn start_limit(limit: StartLimit) -> Option<RestartWindow> {
+    match limit {
+        StartLimit::Off => None,
+        StartLimit::Within { burst, window } => Some(RestartWindow::new(burst, window)),
+    }
 }
 
 pub struct MonitorState {
@@ -106,6 +125,18 @@ pub struct MonitorState {
     /// The process incarnation whose exit a check has already counted, so its report does not
     /// count the same exit twice.
     exit_counted: Option<u64>,
+    /// upkeep's restart backoff (issue 9).
+    pacer: Pacer,
+    /// upkeep's start limit (issue 9): the reactivations within its window.
+    start_limit: Option<RestartWindow>,
+    /// This error episode already ended in the final action (or in nothing, MON-14): the error
+    /// is not declared again until a normal check ends the episode.
+    episode_failed: bool,
+    /// For a pid monitor: the process incarnation the failed episode was about. A process
+    /// started since (the operator started the resource again) begins a new episode.
+    episode_generation: u64,
+    /// The last abnormal check fell in the start grace (shown on the board).
+    graced: bool,
 }
 
 impl MonitorState {
@@ -172,6 +203,12 @@ impl MonitorState {
     fn arm(&mut self, me: &ActorRef<MonitorMsg>) {
         self.epoch += 1;
         self.waiting = None;
+        if self.phase == MonitorPhase::Backoff {
+            // A suspension (or a stopped target) cancels the delayed reactivation.
+            self.ctx
+                .board
+                .update_monitor(&self.spec.name, |m| m.next_attempt = None);
+        }
         if self.suspended || self.operator_suspended {
             self.set_phase(MonitorPhase::Suspended);
             return;
@@ -259,10 +296,74 @@ impl MonitorState {
         }
     }
 
+    /// upkeep's start grace (issue 9): until when an abnormal check is not counted, because the
+    /// monitor's target (recovery target or `WhenActive` resource) is starting or started less
+    /// than `start_grace` ago and may not answer yet.
+    fn grace_until(&self) -> Option<std::time::SystemTime> {
+        let grace = self.spec.start_grace;
+        if grace.is_zero() {
+            return None;
+        }
+        let now = self.ctx.host.now_wall();
+        let mut starts = Vec::new();
+        let mut resource = |r: &str| {
+            if let Some(s) = self.ctx.board.resource(r) {
+                match s.state {
+                    crate::board::ResourceState::Starting => starts.push(now),
+                    crate::board::ResourceState::Online => starts.push(s.since),
+                    _ => {}
+                }
+            }
+        };
+        if let RecoveryTarget::Resource(r) = &self.spec.recovery.target {
+            resource(r);
+        }
+        if let Some(r) = self.when_active_target() {
+            resource(r);
+        }
+        if let RecoveryTarget::Group(g) = &self.spec.recovery.target {
+            if let Some(s) = self.ctx.board.group(g) {
+                match s.state {
+                    crate::board::GroupState::Starting => starts.push(now),
+                    crate::board::GroupState::Online | crate::board::GroupState::OnlinePartial => {
+                        starts.push(s.since)
+                    }
+                    _ => {}
+                }
+            }
+        }
+        starts
+            .into_iter()
+            .map(|t| t + grace)
+            .filter(|until| *until > now)
+            .max()
+    }
+
     fn on_result(&mut self, result: ProbeResult) {
         let name = self.name();
+        if result.verdict == Verdict::Error {
+            if let Some(until) = self.grace_until() {
+                self.graced = true;
+                // Not counted, nor shown as the verdict: the application may still be
+                // starting. The board shows the grace instead.
+                self.ctx
+                    .board
+                    .update_monitor(&name, |m| m.grace_until = Some(until));
+                return;
+            }
+        }
+        if self.graced {
+            self.graced = false;
+            self.ctx
+                .board
+                .update_monitor(&name, |m| m.grace_until = None);
+        }
+        // Once per error episode: after its final action the episode's abnormal checks are
+        // not counted again (a new process of a pid monitor's resource starts a new episode).
+        let quiet =
+            result.verdict == Verdict::Error && self.episode_failed && !self.new_incarnation();
         let failures_after = match result.verdict {
-            Verdict::Error => self.failures + 1,
+            Verdict::Error if !quiet => self.failures + 1,
             _ => 0,
         };
         // One board update per check, and none at all when nothing changed.
@@ -297,6 +398,7 @@ impl MonitorState {
                     });
                 }
                 self.failures = 0;
+                self.end_episode();
                 if self.pending_reset {
                     // MON-15.
                     self.pending_reset = false;
@@ -310,7 +412,13 @@ impl MonitorState {
                         .emit(EventKind::ReactivationCountReset { monitor: name });
                 }
             }
+            Verdict::Error if quiet => {
+                // Once per error episode: the final action was taken (or the target is
+                // inactive); repeating it every interval only floods the log.
+                self.failures = 0;
+            }
             Verdict::Error => {
+                self.end_episode();
                 self.failures = failures_after;
                 let failures = self.failures;
                 let needed = self.spec.retries + 1;
@@ -353,6 +461,7 @@ impl MonitorState {
                 monitor: name,
                 target: self.target_label(),
             });
+            self.fail_episode("recovery target is not active".into());
             return;
         }
         if self.spec.recovery.target == RecoveryTarget::Sss {
@@ -376,6 +485,10 @@ impl MonitorState {
         });
         self.epoch += 1;
         self.set_phase(MonitorPhase::Recovering);
+        self.ctx.board.update_monitor(&self.spec.name, |m| {
+            m.restarts = m.restarts.saturating_add(1);
+            m.next_attempt = None;
+        });
         let Some(rc) = self
             .ctx
             .find::<RcMsg>(&self.ctx.names.rc(), &self.spec.name)
@@ -401,10 +514,101 @@ impl MonitorState {
         }));
     }
 
+    /// The error episode ends in a failure: shown in status, not repeated every interval.
+    fn fail_episode(&mut self, reason: String) {
+        self.episode_failed = true;
+        self.episode_generation = self.target_generation();
+        self.ctx
+            .board
+            .update_monitor(&self.spec.name, |m| m.failed = Some(reason));
+    }
+
+    /// The process incarnation the current verdict is about (the exit it counted).
+    fn target_generation(&self) -> u64 {
+        self.exit_counted.unwrap_or_else(|| {
+            self.spec
+                .pid_target()
+                .and_then(|r| self.ctx.board.resource(r))
+                .map_or(0, |r| r.generation)
+        })
+    }
+
+    /// A pid monitor's target runs a process started after the episode failed.
+    fn new_incarnation(&self) -> bool {
+        self.spec.pid_target().is_some() && self.target_generation() > self.episode_generation
+    }
+
+    fn end_episode(&mut self) {
+        if self.episode_failed {
+            self.episode_failed = false;
+            self.ctx
+                .board
+                .update_monitor(&self.spec.name, |m| m.failed = None);
+        }
+    }
+
+    /// A rung of the reactivation ladder, through upkeep's start limit and backoff (issue 9).
+    fn on_rung(&mut self, me: &ActorRef<MonitorMsg>, rung: Rung) {
+        let (attempt, of) = match rung {
+            Rung::Retry { attempt, of } => (attempt, of),
+            Rung::Exhausted => {
+                self.final_action();
+                return;
+            }
+        };
+        let now = tokio::time::Instant::now();
+        if let Some(window) = &mut self.start_limit {
+            if window.record(now) == Intensity::Escalate {
+                // The reactivations keep "succeeding" only because MON-15 resets their count
+                // after each one: past the limit they count as failed, so the final action
+                // runs, as MON-13 intends for a target that cannot be kept up.
+                if let StartLimit::Within { burst, window } = self.spec.recovery.start_limit {
+                    self.ctx.emit(EventKind::StartLimitReached {
+                        monitor: self.name(),
+                        target: self.target_label(),
+                        burst,
+                        window,
+                    });
+                }
+                self.final_action();
+                return;
+            }
+        }
+        let delay = self.pacer.next_delay(now);
+        if delay.is_zero() {
+            self.reactivate(me, attempt, of);
+            return;
+        }
+        self.ctx.emit(EventKind::ReactivationDelayed {
+            monitor: self.name(),
+            target: self.target_label(),
+            delay,
+            attempt,
+            of,
+        });
+        self.epoch += 1;
+        self.set_phase(MonitorPhase::Backoff);
+        let at = self.ctx.host.now_wall() + delay;
+        self.ctx
+            .board
+            .update_monitor(&self.spec.name, |m| m.next_attempt = Some(at));
+        let epoch = self.epoch;
+        let me = me.clone();
+        self.waiting = Some(Task::spawn(async move {
+            tokio::time::sleep(delay).await;
+            let _ = me.cast(MonitorMsg::BackoffOver { epoch, attempt, of });
+        }));
+    }
+
     /// MON-13 / HWM-6.
     fn final_action(&mut self) {
         let name = self.name();
         let action = self.spec.recovery.final_action;
+        // A new episode starts its limit and backoff afresh; the ladder stays as the seed
+        // leaves it (MON-15 resets it only after a reactivation).
+        self.start_limit = start_limit(self.spec.recovery.start_limit);
+        self.pacer.reset();
+        self.fail_episode(format!("final action {action:?} taken"));
         self.ctx.emit(EventKind::MonitorFinalAction {
             monitor: name.clone(),
             action: FinalAction::Monitor(action),
@@ -545,7 +749,6 @@ impl Actor for MonitorActor {
             }),
             ladders: Ladders::new(&[args.spec.recovery.reactivation_threshold]),
             ctx: args.ctx,
-            spec: args.spec,
             phase: MonitorPhase::Stopped,
             epoch: 0,
             failures: 0,
@@ -562,6 +765,12 @@ impl Actor for MonitorActor {
             recovery: None,
             exits: None,
             exit_counted: None,
+            pacer: Pacer::new(args.spec.recovery.backoff),
+            start_limit: start_limit(args.spec.recovery.start_limit),
+            episode_failed: false,
+            episode_generation: 0,
+            graced: false,
+            spec: args.spec,
         })
     }
 
@@ -690,13 +899,31 @@ impl Actor for MonitorActor {
                     .ctx
                     .board
                     .update_monitor(&state.spec.name, |m| m.reactivations = used);
-                match rung {
-                    Rung::Retry { attempt, of } => state.reactivate(&me, attempt, of),
-                    Rung::Exhausted => state.final_action(),
+                state.on_rung(&me, rung);
+            }
+            MonitorMsg::BackoffOver { epoch, attempt, of } => {
+                if epoch != state.epoch || state.phase != MonitorPhase::Backoff {
+                    return Ok(());
+                }
+                state.waiting = None;
+                if state.target_active() {
+                    state.reactivate(&me, attempt, of);
+                } else {
+                    // MON-14: the operator stopped the target meanwhile; it stays stopped.
+                    state.ctx.emit(EventKind::RecoverySkipped {
+                        monitor: state.name(),
+                        target: state.target_label(),
+                    });
+                    state
+                        .ctx
+                        .board
+                        .update_monitor(&state.spec.name, |m| m.next_attempt = None);
+                    state.arm(&me);
                 }
             }
             MonitorMsg::RecoveryDone { ok } => {
                 state.recovery = None;
+                state.pacer.reactivated(tokio::time::Instant::now());
                 if !ok {
                     state.ctx.emit(EventKind::ReactivationFailed {
                         monitor: state.name(),

@@ -245,6 +245,37 @@ pub struct Recovery {
     /// 0..=99; MUST be 0 for target SSS and hardware monitors (MON-12, HWM-4).
     pub reactivation_threshold: u32,
     pub final_action: MonitorFinalAction,
+    /// upkeep's addition (not in the seed): the pause between reactivations of a target that
+    /// keeps failing. `Off` is the seed's timing.
+    pub backoff: Backoff,
+    /// upkeep's addition (not in the seed): a crash loop reaches the final action even though
+    /// MON-15 resets the reactivation count. `Off` is the seed's behaviour.
+    pub start_limit: StartLimit,
+}
+
+/// The pause before a reactivation (docs/CONFIG.md, "Crash loops").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backoff {
+    /// Every reactivation at once, as the seed does.
+    Off,
+    /// The first reactivation at once; each following one, while the target keeps failing
+    /// within `reset_after` of its last reactivation, waits `first`, then twice as long, up to
+    /// `max`.
+    Exponential {
+        first: Duration,
+        max: Duration,
+        reset_after: Duration,
+    },
+}
+
+/// A limit on reactivations (docs/CONFIG.md, "Crash loops").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartLimit {
+    /// No limit: only the reactivation threshold (MON-12) counts, as in the seed.
+    Off,
+    /// More than `burst` reactivations within `window` count as failed reactivations: the
+    /// next one is replaced by the final action.
+    Within { burst: u32, window: Duration },
 }
 
 /// A monitor resource (GLOS-5).
@@ -260,6 +291,10 @@ pub struct Monitor {
     pub retries: u32,
     /// MON-6, 0..=9999 s.
     pub start_wait: Duration,
+    /// upkeep's addition (issue 9), 0..=9999 s: an abnormal check within this time after its
+    /// recovery target (or `WhenActive` resource) was started is not counted, because the
+    /// application may not be up yet. Default 10 s for tcp, http and custom, else 0.
+    pub start_grace: Duration,
     /// MON-7 / MON-8.
     pub timing: Timing,
     /// MON-9, -20..=19.

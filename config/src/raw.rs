@@ -48,11 +48,29 @@ pub(crate) mod defaults {
     /// MON-5, MON-6, MON-9, MON-13 (MAP-5).
     pub(crate) const MONITOR_RETRIES: u32 = 0;
     pub(crate) const START_WAIT: Duration = Duration::ZERO;
+    /// upkeep's start grace (issue 9) for the checks that ask the application itself (tcp,
+    /// http, custom): long enough for an ordinary service to bind its port after its start, so
+    /// a monitor with the default `start_wait: 0` does not stop its own app while it starts.
+    /// Pid and hardware monitors judge at once (0).
+    pub(crate) const APP_START_GRACE: Duration = Duration::from_secs(10);
     pub(crate) const NICE: i32 = 0;
     pub(crate) const MONITOR_FINAL: MonitorFinalAction = MonitorFinalAction::NoOp;
     /// MON-12: reactivations before the final action when the target is a group or a resource.
     /// Target SSS allows only 0, so that is its default.
     pub(crate) const REACTIVATION_THRESHOLD: u32 = 3;
+    /// upkeep's addition (issue 9): the first reactivation is immediate, so a one-off crash
+    /// recovers as fast as in the seed; a target that fails again within `BACKOFF_RESET` waits
+    /// 1 s, 2 s, 4 s ... up to 30 s, like runit's 1 s pause but growing.
+    pub(crate) const BACKOFF_FIRST: Duration = Duration::from_secs(1);
+    pub(crate) const BACKOFF_MAX: Duration = Duration::from_secs(30);
+    pub(crate) const BACKOFF_RESET: Duration = Duration::from_secs(60);
+    /// upkeep's addition (issue 9, like systemd's StartLimitBurst / StartLimitIntervalSec):
+    /// more than 5 reactivations within 5 minutes count as failed reactivations, so the final
+    /// action runs even though MON-15 reset the count after each one. With the default backoff a
+    /// target that dies at once is reactivated at about 0, 1, 3, 7 and 15 s; the 6th, near 31 s,
+    /// takes the final action.
+    pub(crate) const START_LIMIT_BURST: u32 = 5;
+    pub(crate) const START_LIMIT_WINDOW: Duration = Duration::from_secs(300);
 
     /// MON-3 / MON-4 per type (MAP-5): the pid monitor is cheap and watches one process, so it
     /// looks often; probes that touch hardware look once a minute; the user-space monitor
@@ -221,6 +239,7 @@ pub(crate) struct RawMonitor {
     pub timeout: Option<RawDuration>,
     pub retries: Option<i64>,
     pub start_wait: Option<RawDuration>,
+    pub start_grace: Option<RawDuration>,
     pub timing: Option<RawTiming>,
     pub nice: Option<i64>,
     pub recovery: Option<RawRecovery>,
@@ -312,6 +331,31 @@ pub(crate) struct RawRecovery {
     pub target: Option<RawTarget>,
     pub reactivation_threshold: Option<i64>,
     pub final_action: Option<RawMonitorFinal>,
+    pub backoff: Option<RawBackoff>,
+    pub start_limit: Option<RawStartLimit>,
+}
+
+/// upkeep's addition: the pause before a reactivation of a target that failed again soon.
+#[derive(Debug, Deserialize)]
+#[serde(rename = "Backoff", deny_unknown_fields)]
+pub(crate) enum RawBackoff {
+    Off,
+    Exponential {
+        first: Option<RawDuration>,
+        max: Option<RawDuration>,
+        reset_after: Option<RawDuration>,
+    },
+}
+
+/// upkeep's addition: too many reactivations within a window take the final action.
+#[derive(Debug, Deserialize)]
+#[serde(rename = "StartLimit", deny_unknown_fields)]
+pub(crate) enum RawStartLimit {
+    Off,
+    Within {
+        burst: Option<i64>,
+        window: Option<RawDuration>,
+    },
 }
 
 /// MON-11.

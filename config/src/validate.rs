@@ -44,6 +44,12 @@ const CORE_PERIOD: Span = Span {
     max: Duration::from_secs(24 * 60 * 60),
     max_text: "24h",
 };
+/// A backoff delay: above zero (`Off` is the way to have none), at most an hour.
+const BACKOFF_STEP: Span = Span {
+    nonzero: true,
+    max: Duration::from_secs(60 * 60),
+    max_text: "1h",
+};
 /// Disk / raw read size in bytes (MAP-10).
 const READ_SIZE_MAX: i64 = 99_999_999;
 /// O_DIRECT needs sector-aligned reads.
@@ -707,6 +713,20 @@ impl Validator<'_> {
             9999,
             defaults::START_WAIT,
         );
+        // upkeep's start grace (issue 9): per kind, see `defaults::APP_START_GRACE`.
+        let default_grace = match kind {
+            MonitorKind::Tcp { .. } | MonitorKind::Http { .. } | MonitorKind::Custom { .. } => {
+                defaults::APP_START_GRACE
+            }
+            _ => Duration::ZERO,
+        };
+        let start_grace = self.secs(
+            &format!("{mp}.start_grace"),
+            rm.start_grace.as_ref(),
+            0,
+            9999,
+            default_grace,
+        );
         // MON-9 / MAP-9: Linux nice values.
         let nice = self.int(
             &format!("{mp}.nice"),
@@ -724,6 +744,7 @@ impl Validator<'_> {
             timeout,
             retries,
             start_wait,
+            start_grace,
             timing,
             nice: i32::try_from(nice).unwrap_or(defaults::NICE),
             recovery,
@@ -1052,6 +1073,7 @@ impl Validator<'_> {
         let extras = [
             ("retries", rm.retries.is_some()),
             ("start_wait", rm.start_wait.is_some()),
+            ("start_grace", rm.start_grace.is_some()),
             ("timing", rm.timing.is_some()),
             ("nice", rm.nice.is_some()),
             ("recovery", rm.recovery.is_some()),
@@ -1107,12 +1129,16 @@ impl Validator<'_> {
             timeout,
             retries: 0,
             start_wait: Duration::ZERO,
+            start_grace: Duration::ZERO,
             timing: Timing::Always,
             nice: 0,
             recovery: Recovery {
                 target: RecoveryTarget::Sss,
                 reactivation_threshold: 0,
                 final_action: MonitorFinalAction::NoOp,
+                // Never reactivates anything: nothing to pace or limit.
+                backoff: Backoff::Off,
+                start_limit: StartLimit::Off,
             },
             delay_warning_percent: None,
         }
@@ -1280,10 +1306,87 @@ impl Validator<'_> {
                 );
             }
         }
+        let backoff = self.backoff(&rp, raw.and_then(|r| r.backoff.as_ref()));
+        let start_limit = self.start_limit(&rp, raw.and_then(|r| r.start_limit.as_ref()));
         Recovery {
             target,
             reactivation_threshold: threshold,
             final_action,
+            backoff,
+            start_limit,
+        }
+    }
+
+    /// upkeep's addition (issue 9): the pause between reactivations; on unless `Off`.
+    fn backoff(&mut self, rp: &str, raw: Option<&raw::RawBackoff>) -> Backoff {
+        let (first, max, reset_after) = match raw {
+            Some(raw::RawBackoff::Off) => return Backoff::Off,
+            None => (None, None, None),
+            Some(raw::RawBackoff::Exponential {
+                first,
+                max,
+                reset_after,
+            }) => (first.as_ref(), max.as_ref(), reset_after.as_ref()),
+        };
+        let bp = format!("{rp}.backoff");
+        let first = self.within(
+            &format!("{bp}.first"),
+            first,
+            BACKOFF_STEP,
+            defaults::BACKOFF_FIRST,
+        );
+        let max_path = format!("{bp}.max");
+        let max_given = max.is_some();
+        let max = self.within(&max_path, max, BACKOFF_STEP, defaults::BACKOFF_MAX);
+        // A `first` above the default cap simply caps at itself; a written cap below it is
+        // a mistake.
+        if max < first && max_given {
+            self.err(
+                &max_path,
+                format!(
+                    "must be at least `first` = `{}` (got `{}`)",
+                    humantime::format_duration(first),
+                    humantime::format_duration(max)
+                ),
+            );
+        }
+        let reset_after = self.within(
+            &format!("{bp}.reset_after"),
+            reset_after,
+            CORE_PERIOD,
+            defaults::BACKOFF_RESET,
+        );
+        Backoff::Exponential {
+            first,
+            max: max.max(first),
+            reset_after,
+        }
+    }
+
+    /// upkeep's addition (issue 9): a crash loop takes the final action; on unless `Off`.
+    fn start_limit(&mut self, rp: &str, raw: Option<&raw::RawStartLimit>) -> StartLimit {
+        let (burst, window) = match raw {
+            Some(raw::RawStartLimit::Off) => return StartLimit::Off,
+            None => (None, None),
+            Some(raw::RawStartLimit::Within { burst, window }) => (*burst, window.as_ref()),
+        };
+        let lp = format!("{rp}.start_limit");
+        let burst = self.int(
+            &format!("{lp}.burst"),
+            burst,
+            1,
+            999,
+            i64::from(defaults::START_LIMIT_BURST),
+        );
+        let window = self.within(
+            &format!("{lp}.window"),
+            window,
+            CORE_PERIOD,
+            defaults::START_LIMIT_WINDOW,
+        );
+        StartLimit::Within {
+            burst: to_u32(burst),
+            window,
         }
     }
 

@@ -69,6 +69,7 @@ fn defaults_fill_every_omitted_field() {
     );
     assert_eq!(pid.retries, 0);
     assert_eq!(pid.start_wait, Duration::ZERO);
+    assert_eq!(pid.start_grace, Duration::ZERO);
     assert_eq!(pid.nice, 0);
     assert_eq!(
         pid.timing,
@@ -81,7 +82,16 @@ fn defaults_fill_every_omitted_field() {
         Recovery {
             target: RecoveryTarget::Resource("app".into()),
             reactivation_threshold: 3,
-            final_action: MonitorFinalAction::NoOp
+            final_action: MonitorFinalAction::NoOp,
+            backoff: Backoff::Exponential {
+                first: Duration::from_secs(1),
+                max: Duration::from_secs(30),
+                reset_after: Duration::from_secs(60),
+            },
+            start_limit: StartLimit::Within {
+                burst: 5,
+                window: Duration::from_secs(300),
+            },
         }
     );
 
@@ -106,7 +116,16 @@ fn defaults_fill_every_omitted_field() {
         Recovery {
             target: RecoveryTarget::Sss,
             reactivation_threshold: 0,
-            final_action: MonitorFinalAction::NoOp
+            final_action: MonitorFinalAction::NoOp,
+            backoff: Backoff::Exponential {
+                first: Duration::from_secs(1),
+                max: Duration::from_secs(30),
+                reset_after: Duration::from_secs(60),
+            },
+            start_limit: StartLimit::Within {
+                burst: 5,
+                window: Duration::from_secs(300),
+            },
         }
     );
 
@@ -190,4 +209,37 @@ fn errors_expose_plain_fields_and_render_one_per_line() {
     assert!(single
         .to_string()
         .starts_with("/etc/upkeep/upkeep.ron:3:38: "));
+}
+
+/// Issue 9: the start grace defaults per kind (the kinds that ask the application get 10 s), and
+/// `Off` turns the crash-loop policies off.
+#[test]
+fn start_grace_and_crash_loop_policies_default_per_kind() {
+    let c = parse(
+        r#"(
+    edition: "SSS",
+    groups: [(name: "g", resources: [(name: "app", start: (program: "/bin/app"), mode: Async)])],
+    monitors: [
+        (name: "web", kind: Http(url: "http://127.0.0.1:8080/"), recovery: (target: Resource("app"))),
+        (name: "port", kind: Tcp(host: "127.0.0.1", port: 8080), start_grace: "0s",
+            recovery: (target: Resource("app"), backoff: Off, start_limit: Off)),
+        (name: "pid", kind: Pid(resource: "app")),
+    ],
+)"#,
+        Path::new("/etc/upkeep/upkeep.ron"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let m = |n: &str| c.monitor(n).unwrap_or_else(|| panic!("{n}"));
+    assert_eq!(m("web").start_grace, Duration::from_secs(10));
+    assert_eq!(m("port").start_grace, Duration::ZERO);
+    assert_eq!(m("pid").start_grace, Duration::ZERO);
+    assert_eq!(m("port").recovery.backoff, Backoff::Off);
+    assert_eq!(m("port").recovery.start_limit, StartLimit::Off);
+    assert_eq!(
+        m("web").recovery.start_limit,
+        StartLimit::Within {
+            burst: 5,
+            window: Duration::from_secs(300)
+        }
+    );
 }

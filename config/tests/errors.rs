@@ -885,6 +885,61 @@ const CASES: &[Case] = &[
         expected: &[r#"upkeep.ron:3:35: monitors[0].kind: expected opening `(` after this name"#],
     },
     Case {
+        name: "backoff_values",
+        rule: "crash loops (upkeep)",
+        text: r#"(
+    edition: "SSS",
+    groups: [(name: "g", resources: [(name: "web", mode: Async, start: (program: "/bin/true"))])],
+    monitors: [(name: "m", kind: Pid(resource: "web"), recovery: (backoff: Exponential(first: "0s", max: "2h", reset_after: "5")))],
+)
+"#,
+        expected: &[
+            r#"upkeep.ron:4:95: monitors[0].recovery.backoff.first: must be greater than 0 (got `0s`)"#,
+            r#"upkeep.ron:4:106: monitors[0].recovery.backoff.max: must be at most 1h (got `2h`)"#,
+            r#"upkeep.ron:4:125: monitors[0].recovery.backoff.reset_after: invalid duration `5`: it needs a unit; write e.g. `"5s"`, `"2m"` or `"1h 30m"`"#,
+        ],
+    },
+    Case {
+        name: "backoff_max_below_first",
+        rule: "crash loops (upkeep)",
+        text: r#"(
+    edition: "SSS",
+    groups: [(name: "g", resources: [(name: "web", mode: Async, start: (program: "/bin/true"))])],
+    monitors: [(name: "m", kind: Pid(resource: "web"), recovery: (backoff: Exponential(first: "10s", max: "2s")))],
+)
+"#,
+        expected: &[
+            r#"upkeep.ron:4:107: monitors[0].recovery.backoff.max: must be at least `first` = `10s` (got `2s`)"#,
+        ],
+    },
+    Case {
+        name: "start_limit_values",
+        rule: "crash loops (upkeep)",
+        text: r#"(
+    edition: "SSS",
+    groups: [(name: "g", resources: [(name: "web", mode: Async, start: (program: "/bin/true"))])],
+    monitors: [(name: "m", kind: Pid(resource: "web"), recovery: (start_limit: Within(burst: 0, window: "0s")))],
+)
+"#,
+        expected: &[
+            r#"upkeep.ron:4:94: monitors[0].recovery.start_limit.burst: must be 1..=999 (got 0)"#,
+            r#"upkeep.ron:4:105: monitors[0].recovery.start_limit.window: must be greater than 0 (got `0s`)"#,
+        ],
+    },
+    Case {
+        name: "start_limit_unknown_field",
+        rule: "crash loops (upkeep)",
+        text: r#"(
+    edition: "SSS",
+    groups: [(name: "g", resources: [(name: "web", mode: Async, start: (program: "/bin/true"))])],
+    monitors: [(name: "m", kind: Pid(resource: "web"), recovery: (start_limit: Within(bursts: 3)))],
+)
+"#,
+        expected: &[
+            r#"upkeep.ron:4:87: monitors[0].recovery.start_limit.bursts: unknown field `bursts`, expected one of `burst`, `window`; did you mean `burst`?"#,
+        ],
+    },
+    Case {
         name: "many_errors",
         rule: "collecting",
         text: r#"(

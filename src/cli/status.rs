@@ -37,18 +37,35 @@ pub fn render(status: &StatusReply) -> String {
         "GROUP / RESOURCE",
         "STATE",
         "PID",
+        "RESTARTS",
         "LAST EXIT",
         "SINCE",
+        "REASON",
     ])];
     for g in &status.groups {
-        groups.push(row([&g.name, &g.state, "", "", short_time(&g.since)]));
+        groups.push(row([
+            &g.name,
+            &g.state,
+            "",
+            "",
+            "",
+            short_time(&g.since),
+            "",
+        ]));
         for r in &g.resources {
+            // Issue 9: a crash loop shows as `failed` or `backoff until ...`, with its reason.
+            let state = match &r.next_attempt {
+                Some(at) => format!("{} until {}", r.state, short_time(at)),
+                None => r.state.clone(),
+            };
             groups.push(vec![
                 format!("  {}", r.name),
-                r.state.clone(),
+                state,
                 r.pid.map(|p| p.to_string()).unwrap_or_default(),
+                r.restarts.to_string(),
                 r.last_exit.map(exit).unwrap_or_default(),
                 short_time(&r.since).to_string(),
+                r.reason.clone().unwrap_or_default(),
             ]);
         }
     }
@@ -77,7 +94,17 @@ pub fn render(status: &StatusReply) -> String {
         let phase = match (&m.suspended_until, m.operator_suspended) {
             (Some(until), _) => format!("{} until {}", m.phase, short_time(until)),
             (None, true) => format!("{} by operator", m.phase),
-            (None, false) => m.phase.clone(),
+            (None, false) => match (&m.next_attempt, &m.failed) {
+                (Some(at), _) => format!("{} until {}", m.phase, short_time(at)),
+                (None, None) if m.grace_until.is_some() => format!(
+                    "{}, start grace until {}",
+                    m.phase,
+                    short_time(m.grace_until.as_deref().unwrap_or_default())
+                ),
+                // Issue 9: the episode ended in its final action and is not repeated.
+                (None, Some(why)) => format!("failed ({why})"),
+                (None, None) => m.phase.clone(),
+            },
         };
         monitors.push(vec![
             m.name.clone(),
@@ -142,9 +169,8 @@ pub fn colour(text: &str) -> String {
         let code = match word.as_str() {
             "online" | "monitoring" | "running" | "normal" => Some("32"),
             "starting" | "stopping" | "start_wait" | "waiting_for_target" | "suspended"
-            | "SUSPENDED" | "recovering" | "online_partial" | "offline_partial" | "warning" => {
-                Some("33")
-            }
+            | "SUSPENDED" | "recovering" | "online_partial" | "offline_partial" | "warning"
+            | "backoff" => Some("33"),
             "start_failed" | "stop_failed" | "error" | "failed" | "DAMAGED:" => Some("31"),
             "offline" | "stopped" => Some("2"),
             _ => None,
@@ -219,6 +245,9 @@ mod tests {
                     pid: Some(4242),
                     last_exit: None,
                     since: "2026-01-31T05:47:58.123Z".into(),
+                    restarts: 0,
+                    reason: None,
+                    next_attempt: None,
                 }],
             }],
             monitors: vec![MonitorDto {
@@ -234,6 +263,10 @@ mod tests {
                 since: "2026-01-31T05:47:58.123Z".into(),
                 operator_suspended: false,
                 suspended_until: None,
+                restarts: 0,
+                next_attempt: None,
+                failed: None,
+                grace_until: None,
             }],
             governor: GovernorDto {
                 count: 0,
@@ -248,9 +281,9 @@ mod tests {
             text,
             "upkeep SSS on server1: online, up 1m 5s, OS actions simulated, processes in cgroup2 /sys/fs/cgroup/upkeep/x\n\
              \n\
-             GROUP / RESOURCE  STATE   PID   LAST EXIT  SINCE\n\
-             demo              online                   2026-01-31T05:47:58\n  \
-             demo-app        online  4242             2026-01-31T05:47:58\n\
+             GROUP / RESOURCE  STATE   PID   RESTARTS  LAST EXIT  SINCE                REASON\n\
+             demo              online                             2026-01-31T05:47:58\n  \
+             demo-app        online  4242  0                    2026-01-31T05:47:58\n\
              \n\
              MONITOR   KIND  PHASE       FAILURES  REACTIVATIONS  LAST CHECK\n\
              demo-pid  pid   monitoring  0/1       1/3\n\

@@ -488,13 +488,29 @@ pub struct GroupDto {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ResourceDto {
     pub name: String,
-    /// `offline`, `starting`, `online`, `stopping`, `start_failed` or `stop_failed`.
+    /// `offline`, `starting`, `online`, `stopping`, `start_failed` or `stop_failed`; and
+    /// (issue 9) `failed` for an async resource whose process ended and is not being restarted,
+    /// or `backoff` while its restart waits (`next_attempt`). Never `online` without a process.
     pub state: String,
     /// The async process (also its process group id) while it runs.
     pub pid: Option<u32>,
     /// How the last process ended, while no new one runs.
     pub last_exit: Option<ExitDto>,
     pub since: String,
+    /// Starts after the first one (retries and reactivations), since the daemon started.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub restarts: u32,
+    /// With `failed`, `backoff`, `start_failed` or `stop_failed`: why (`exit code 1`, `signal
+    /// 9`, the start script's failure such as `program not found` or a timeout).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// With `backoff`: when the restart runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_attempt: Option<String>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// How a process ended: `{"code": 1}` or `{"signal": 9}`.
@@ -512,7 +528,8 @@ pub struct MonitorDto {
     /// The MON-1 key: `pid`, `disk`, `raw`, `ip`, `nic_link`, `soft_raid`, `userspace`,
     /// `multi_target`, `custom`, `tcp` or `http`.
     pub kind: String,
-    /// `stopped`, `waiting_for_target`, `start_wait`, `monitoring`, `recovering` or `suspended`.
+    /// `stopped`, `waiting_for_target`, `start_wait`, `monitoring`, `recovering`, `suspended` or
+    /// `backoff` (issue 9: a reactivation waits until `next_attempt`).
     pub phase: String,
     /// `normal`, `warning` or `error`; none before the first check.
     pub last_verdict: Option<String>,
@@ -529,6 +546,20 @@ pub struct MonitorDto {
     pub operator_suspended: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suspended_until: Option<String>,
+    /// Reactivations this monitor started since the daemon started (issue 9).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub restarts: u32,
+    /// Phase `backoff`: when the delayed reactivation runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_attempt: Option<String>,
+    /// The error episode ended in the final action (or in nothing, MON-14) and is not
+    /// repeated until a normal check: why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed: Option<String>,
+    /// upkeep's start grace (issue 9): the target started recently, so abnormal checks are
+    /// not counted until then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grace_until: Option<String>,
 }
 
 /// The reboot governor (CFG-5..9).

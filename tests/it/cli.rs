@@ -56,6 +56,8 @@ fn config(monitor_interval: &str, retries: u32) -> String {
             kind: Custom(program: "/bin/true"),
             interval: "1s",
             timeout: "5s",
+            // Injected failures right after `resource start b` must count: no start grace.
+            start_grace: "0s",
             recovery: (target: Resource("b"), reactivation_threshold: 1, final_action: NoOp),
         ),
     ],

@@ -75,7 +75,8 @@ async fn killed_process_is_reactivated_and_the_count_resets_after_a_normal_check
     // MON-11 (resource target), MON-15: the first normal check after the reactivation resets
     // the count, so a fault that comes back later is reactivated again, never the final action.
     let mut sim = Sim::boot(&pid_config(
-        "(target: Resource(\"app\"), reactivation_threshold: 1, final_action: StopDaemon)",
+        // The seed's exact timing: upkeep's backoff and start limit are off.
+        "(target: Resource(\"app\"), reactivation_threshold: 1, final_action: StopDaemon, backoff: Off, start_limit: Off)",
     ))
     .await;
     sim.take();
@@ -139,7 +140,8 @@ const PID_DIED: &str = "process of resource app is not running (ended with exit 
 #[tokio::test(flavor = "current_thread", start_paused = true)]
 async fn resource_is_reactivated_up_to_the_threshold_then_its_group_is_stopped() {
     let mut sim = Sim::boot(&pid_config_waiting(
-        "(target: Resource(\"app\"), reactivation_threshold: 2, final_action: StopGroup)",
+        // The seed's exact timing: upkeep's backoff and start limit are off.
+        "(target: Resource(\"app\"), reactivation_threshold: 2, final_action: StopGroup, backoff: Off, start_limit: Off)",
     ))
     .await;
     sim.run_for(Duration::from_secs(3)).await;

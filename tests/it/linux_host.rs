@@ -401,12 +401,15 @@ async fn probes_not_in_this_build_say_so() {
         timeout: Duration::from_secs(120),
         retries: 0,
         start_wait: Duration::ZERO,
+        start_grace: Duration::ZERO,
         timing: Timing::Always,
         nice: 0,
         recovery: Recovery {
             target: RecoveryTarget::Sss,
             reactivation_threshold: 0,
             final_action: MonitorFinalAction::NoOp,
+            backoff: upkeep_config::Backoff::Off,
+            start_limit: upkeep_config::StartLimit::Off,
         },
         delay_warning_percent: None,
     };

@@ -4,6 +4,7 @@ mod bond;
 mod cli;
 mod containment;
 mod control;
+mod crashloop;
 mod daemon;
 mod escalation;
 mod exits;

@@ -22,12 +22,15 @@ pub(crate) fn monitor(name: &str, kind: MonitorKind, timeout: Duration) -> Monit
         timeout,
         retries: 0,
         start_wait: Duration::ZERO,
+        start_grace: Duration::ZERO,
         timing: Timing::Always,
         nice: 0,
         recovery: Recovery {
             target: RecoveryTarget::Sss,
             reactivation_threshold: 0,
             final_action: MonitorFinalAction::NoOp,
+            backoff: upkeep_config::Backoff::Off,
+            start_limit: upkeep_config::StartLimit::Off,
         },
         delay_warning_percent: Some(80),
     }

@@ -30,7 +30,8 @@ const CONFIG: &str = r#"(
     groups: [(name: "g1", resources: [(name: "app", start: (program: "/sim/app"), mode: Async)])],
     monitors: [
         (name: "pidw", kind: Pid(resource: "app"), interval: "5s", timeout: "60s",
-            recovery: (target: Resource("app"), reactivation_threshold: 1, final_action: StopDaemon)),
+            recovery: (target: Resource("app"), reactivation_threshold: 1, final_action: StopDaemon,
+                backoff: Off, start_limit: Off)),
         (name: "diskw", kind: Disk(path: "/dev/sda"), interval: "5s", timeout: "10s",
             recovery: (target: Sss, final_action: NoOp)),
         (name: "usw", kind: UserSpace(method: Softdog), interval: "3s", timeout: "90s"),
