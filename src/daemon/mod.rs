@@ -350,15 +350,17 @@ async fn serve(
     for line in host.reclaim_leftovers(grace).await {
         tracing::warn!("left running by a previous daemon, now stopped: {line}");
     }
-    serve_on(
+    let ended = serve_on(
         config,
         paths,
         Some(log.filter_setter()),
-        host,
+        host.clone(),
         signals,
         containment,
     )
-    .await
+    .await;
+    host.tidy_cgroups();
+    ended
 }
 
 /// The daemon's life on a host that is set up: engine, socket, the wait for its end, and the

@@ -184,16 +184,24 @@ impl Tree {
     }
 }
 
-impl Drop for Tree {
-    fn drop(&mut self) {
-        // Empty cgroups only (a resource that never stopped, e.g. after a failed start, leaves
-        // its folders); one still populated stays for the next daemon's reclaim.
+impl Tree {
+    /// Removes the instance's empty cgroups (a resource that never stopped, e.g. after a failed
+    /// start, or a sync start script's leaves its folders); one still populated stays for the
+    /// next daemon's reclaim. The daemon calls it on its way out: helper tasks may still hold the
+    /// tree then, so `Drop` alone would come too late or never.
+    pub fn tidy(&self) {
         remove(&self.instance);
         if self.shared_parent {
             if let Some(parent) = self.instance.parent() {
                 let _ = fs::remove_dir(parent);
             }
         }
+    }
+}
+
+impl Drop for Tree {
+    fn drop(&mut self) {
+        self.tidy();
     }
 }
 

@@ -60,6 +60,13 @@ impl LinuxHost {
 
     /// Contain every resource's processes in its own cgroup under `tree` (issue 9 §2; see
     /// `host::cgroup`). Without this call, a resource is its process groups (the fallback).
+    /// Removes this daemon's empty cgroups (see [`Tree::tidy`]); nothing without cgroups.
+    pub fn tidy_cgroups(&self) {
+        if let Some(tree) = &self.cgroups {
+            tree.tidy();
+        }
+    }
+
     pub fn with_cgroups(mut self, tree: Tree) -> LinuxHost {
         self.cgroups = Some(Arc::new(tree));
         self
