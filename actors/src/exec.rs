@@ -88,6 +88,30 @@ pub enum ExecMsg {
 /// is the pid killed, or why nothing was.
 pub type KillReply = ractor::RpcReplyPort<Result<u32, String>>;
 
+/// Why a script runs: `UPKEEP_REASON` (MAP-8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reason {
+    /// The first activation of the resource since the daemon started.
+    Start,
+    /// An activation after an earlier one: a monitor's or operator's restart, a group restart.
+    Reactivation,
+    /// The retry of a failed start or stop script (RES-2, RES-5).
+    Retry,
+    /// A deactivation.
+    Stop,
+}
+
+impl Reason {
+    fn as_str(self) -> &'static str {
+        match self {
+            Reason::Start => "start",
+            Reason::Reactivation => "reactivation",
+            Reason::Retry => "retry",
+            Reason::Stop => "stop",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Step {
     Idle,
@@ -128,16 +152,25 @@ impl ExecState {
         });
     }
 
-    fn run(&self, command: &upkeep_config::Command, event: &str, timeout: Duration) -> ScriptRun {
+    fn run(
+        &self,
+        command: &upkeep_config::Command,
+        event: &str,
+        reason: Reason,
+        timeout: Duration,
+    ) -> ScriptRun {
         ScriptRun {
             command: command.clone(),
             env: vec![
                 ("UPKEEP_GROUP".into(), self.group.clone()),
                 ("UPKEEP_RESOURCE".into(), self.spec.name.clone()),
                 ("UPKEEP_EVENT".into(), event.into()),
+                // MAP-8: the design promises scripts learn why they run.
+                ("UPKEEP_REASON".into(), reason.as_str().into()),
             ],
             timeout,
             kill_grace: self.spec.kill_grace,
+            context: self.spec.context.clone(),
         }
     }
 
@@ -151,13 +184,13 @@ impl ExecState {
     }
 
     /// Run (or spawn) the start script once.
-    fn begin_start(&mut self, me: &ActorRef<ExecMsg>) {
+    fn begin_start(&mut self, me: &ActorRef<ExecMsg>, reason: Reason) {
         self.step = Step::Starting;
         self.set_state(ResourceState::Starting);
         self.ctx
             .board
             .update_resource(&self.spec.name, |r| r.starts = r.starts.saturating_add(1));
-        let run = self.run(&self.spec.start, "START", self.spec.start_timeout);
+        let run = self.run(&self.spec.start, "START", reason, self.spec.start_timeout);
         match self.spec.mode {
             StartMode::Sync => {
                 let host = self.ctx.host.clone();
@@ -201,12 +234,12 @@ impl ExecState {
     }
 
     /// Run the stop script (if any), then stop the process group.
-    fn begin_stop(&mut self, me: &ActorRef<ExecMsg>) {
+    fn begin_stop(&mut self, me: &ActorRef<ExecMsg>, reason: Reason) {
         self.step = Step::Stopping;
         self.set_state(ResourceState::Stopping);
         match &self.spec.stop {
             Some(stop) => {
-                let run = self.run(stop, "STOP", self.spec.stop_timeout);
+                let run = self.run(stop, "STOP", reason, self.spec.stop_timeout);
                 let host = self.ctx.host.clone();
                 let me = me.clone();
                 self.work = Some(Task::spawn(async move {
@@ -402,10 +435,18 @@ impl Actor for ExecResourceActor {
                 if state.step != Step::Idle {
                     return Ok(());
                 }
+                // A resource that was started before (by this incarnation or an earlier one:
+                // the board outlives actors) is being reactivated.
+                let before = state.ctx.board.resource(&name).map_or(0, |r| r.starts);
+                let reason = if before == 0 {
+                    Reason::Start
+                } else {
+                    Reason::Reactivation
+                };
                 state
                     .ctx
                     .emit(EventKind::ResourceStartBegin { resource: name });
-                state.begin_start(&me);
+                state.begin_start(&me, reason);
             }
             ExecMsg::Deactivate => {
                 if state.step == Step::Stopping {
@@ -427,7 +468,7 @@ impl Actor for ExecResourceActor {
                 state
                     .ctx
                     .emit(EventKind::ResourceStopBegin { resource: name });
-                state.begin_stop(&me);
+                state.begin_stop(&me, Reason::Stop);
             }
             ExecMsg::StartFinished(outcome) => {
                 if state.step != Step::Starting {
@@ -552,8 +593,8 @@ impl Actor for ExecResourceActor {
                             of,
                         });
                         match phase {
-                            Phase::Activation => state.begin_start(&me),
-                            Phase::Deactivation => state.begin_stop(&me),
+                            Phase::Activation => state.begin_start(&me, Reason::Retry),
+                            Phase::Deactivation => state.begin_stop(&me, Reason::Retry),
                         }
                     }
                     Rung::Exhausted => {

@@ -14,7 +14,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::{Duration, SystemTime};
 
-use upkeep_config::{Command, Monitor, UserSpace, WatchdogMethod};
+use upkeep_config::{Command, ExecContext, Monitor, UserSpace, WatchdogMethod};
 
 /// A boxed, sendable future: the Host trait is used as `Arc<dyn Host>`.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -79,6 +79,8 @@ pub struct ScriptRun {
     pub timeout: Duration,
     /// SIGTERM first, SIGKILL after this grace.
     pub kill_grace: Duration,
+    /// User, group, working directory, umask and environment policy (issue 9 §2).
+    pub context: ExecContext,
 }
 
 /// A long-lived process the host started for an async exec resource (RES-11).

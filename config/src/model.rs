@@ -179,6 +179,38 @@ pub struct ExecResource {
     pub activation: Retry<ActivationFinalAction>,
     /// RES-5, RES-10.
     pub deactivation: Retry<DeactivationFinalAction>,
+    /// Who, where and with which environment its scripts run (issue 9 §2).
+    pub context: ExecContext,
+}
+
+/// The execution context of a resource's scripts and process: the same for start and stop.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecContext {
+    /// User name to run as; `None` keeps the daemon's user. Resolved when a script starts, so a
+    /// user created after the config was loaded is found, and a missing one fails that start.
+    pub user: Option<String>,
+    /// Group name; `None` = the user's primary group (or the daemon's group without a user).
+    pub group: Option<String>,
+    /// Current directory of the child; `/` by default, never the daemon's own cwd (which
+    /// depends on how it was started and may be unmounted or deleted later).
+    pub working_dir: PathBuf,
+    /// File mode creation mask, 0..=0o777.
+    pub umask: u32,
+    /// Keep the daemon's environment (minus NOTIFY_SOCKET, WATCHDOG_*, LISTEN_*) instead of a
+    /// clean PATH + LANG one.
+    pub inherit_env: bool,
+}
+
+impl Default for ExecContext {
+    fn default() -> Self {
+        ExecContext {
+            user: None,
+            group: None,
+            working_dir: PathBuf::from("/"),
+            umask: 0o022,
+            inherit_env: false,
+        }
+    }
 }
 
 /// A retry threshold and the final action taken once it is exhausted.

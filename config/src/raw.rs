@@ -175,6 +175,11 @@ pub(crate) struct RawResource {
     pub depends_on: Vec<String>,
     pub activation: Option<RawActivation>,
     pub deactivation: Option<RawDeactivation>,
+    pub user: Option<String>,
+    pub group: Option<String>,
+    pub working_dir: Option<String>,
+    pub umask: Option<i64>,
+    pub inherit_env: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

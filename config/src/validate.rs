@@ -433,7 +433,52 @@ impl Validator<'_> {
             depends_on: raw.depends_on.clone(),
             activation,
             deactivation,
+            context: self.context(rp, raw),
         }
+    }
+
+    /// Issue 9 §2: user, group, working directory, umask and environment of a resource's
+    /// scripts. Names are only checked for shape here; they are looked up when a script starts.
+    fn context(&mut self, rp: &str, raw: &raw::RawResource) -> ExecContext {
+        let mut ctx = ExecContext::default();
+        for (field, v) in [("user", &raw.user), ("group", &raw.group)] {
+            let Some(name) = v else { continue };
+            let path = format!("{rp}.{field}");
+            if name.is_empty() {
+                self.err(
+                    &path,
+                    "must not be empty; leave the field out to keep the daemon's",
+                );
+            } else if name.contains(['\0', ':', '/']) || name.chars().any(char::is_whitespace) {
+                self.err(&path, format!("`{name}` is no {field} name"));
+            } else if field == "user" {
+                ctx.user = Some(name.clone());
+            } else {
+                ctx.group = Some(name.clone());
+            }
+        }
+        if let Some(dir) = &raw.working_dir {
+            let path = format!("{rp}.working_dir");
+            if dir.contains('\0') {
+                self.err(&path, "must not contain a NUL byte");
+            } else if !Path::new(dir).is_absolute() {
+                self.err(&path, format!("must be an absolute path (got `{dir}`)"));
+            } else {
+                ctx.working_dir = PathBuf::from(dir);
+            }
+        }
+        if let Some(mask) = raw.umask {
+            let path = format!("{rp}.umask");
+            match u32::try_from(mask) {
+                Ok(m) if m <= 0o777 => ctx.umask = m,
+                _ => self.err(
+                    &path,
+                    format!("must be 0o000..=0o777 (got {mask}); write e.g. `umask: 0o027`"),
+                ),
+            }
+        }
+        ctx.inherit_env = raw.inherit_env.unwrap_or(false);
+        ctx
     }
 
     /// RES-8 / RES-9: programs run directly (no shell, no PATH search); a relative path means a

@@ -30,8 +30,10 @@
 //!   terminal's signals still miss the resources). Whatever a resource's scripts left running is
 //!   stopped by [`release`] once the resource is stopped.
 
+use std::ffi::{CString, OsStr, OsString};
 use std::fs::File;
 use std::os::fd::AsRawFd;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
@@ -41,15 +43,19 @@ use std::time::Duration;
 
 use nix::errno::Errno;
 use nix::sys::signal::{killpg, Signal};
-use nix::unistd::{getpgrp, Pid};
+use nix::unistd::{getgrouplist, getpgrp, Group as UnixGroup, Pid, User};
 use tokio::sync::watch;
 use upkeep_actors::host::{
     BoxFuture, ExitInfo, HostError, ProcessHandle, ScriptOutcome, ScriptRun,
 };
 
+use upkeep_config::ExecContext;
+
 use super::cgroup::{self, Tree};
 use super::pgroups::Record;
 use super::reaper;
+
+mod output;
 
 /// The exit reported when the real status cannot be known: the child was reaped by someone else
 /// (ECHILD), or the runtime shut down before it was reaped (then `kill_on_drop` SIGKILLed it).
@@ -144,33 +150,151 @@ fn exit_info(status: ExitStatus) -> ExitInfo {
     }
 }
 
-fn command(run: &ScriptRun) -> tokio::process::Command {
+/// The clean PATH of a child without `inherit_env` (issue 9 §2): the usual system folders.
+pub const CLEAN_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Variables addressed to the daemon by its service manager: a child that saw them could ping
+/// the daemon's watchdog or claim its sockets in its name, so they never pass, even inherited.
+fn is_daemon_only(key: &OsStr) -> bool {
+    let key = key.as_bytes();
+    key == b"NOTIFY_SOCKET" || key.starts_with(b"WATCHDOG_") || key.starts_with(b"LISTEN_")
+}
+
+/// Who a child runs as, looked up in the parent before the fork (the child may not allocate).
+#[derive(Debug, Default)]
+struct Identity {
+    uid: Option<libc::uid_t>,
+    gid: Option<libc::gid_t>,
+    /// Supplementary groups; `Some` replaces the daemon's (root's) own.
+    groups: Option<Vec<libc::gid_t>>,
+    /// HOME, USER, LOGNAME of the user, as login would set them.
+    env: Vec<(String, String)>,
+}
+
+/// Resolved when a script starts, not when the config is read: a user created later is found,
+/// and a missing one fails that start with a reason the status shows (issue 9 §2).
+fn identity(ctx: &ExecContext) -> Result<Identity, String> {
+    let mut id = Identity::default();
+    if let Some(name) = &ctx.user {
+        let user = User::from_name(name)
+            .map_err(|e| format!("cannot look up user {name}: {e}"))?
+            .ok_or_else(|| format!("unknown user {name}"))?;
+        id.uid = Some(user.uid.as_raw());
+        id.gid = Some(user.gid.as_raw());
+        let cname = CString::new(name.as_bytes()).map_err(|_| format!("unknown user {name}"))?;
+        let groups = getgrouplist(&cname, user.gid)
+            .map_err(|e| format!("cannot list the groups of user {name}: {e}"))?;
+        id.groups = Some(groups.into_iter().map(|g| g.as_raw()).collect());
+        id.env = vec![
+            ("HOME".into(), user.dir.to_string_lossy().into_owned()),
+            ("USER".into(), name.clone()),
+            ("LOGNAME".into(), name.clone()),
+        ];
+    }
+    if let Some(name) = &ctx.group {
+        let group = UnixGroup::from_name(name)
+            .map_err(|e| format!("cannot look up group {name}: {e}"))?
+            .ok_or_else(|| format!("unknown group {name}"))?;
+        let gid = group.gid.as_raw();
+        id.gid = Some(gid);
+        // The named group joins the user's list; without a user it is the only one.
+        let groups = id.groups.get_or_insert_with(Vec::new);
+        if !groups.contains(&gid) {
+            groups.push(gid);
+        }
+    }
+    Ok(id)
+}
+
+/// The child's whole environment (issue 9 §2, MAP-8): clean by default, the daemon's with
+/// `inherit_env`; then the user's HOME/USER/LOGNAME, the configured `env`, the UPKEEP_* ones
+/// (later wins).
+fn environment(run: &ScriptRun, id: &Identity) -> Vec<(OsString, OsString)> {
+    let mut env: Vec<(OsString, OsString)> = if run.context.inherit_env {
+        std::env::vars_os()
+            .filter(|(k, _)| !is_daemon_only(k))
+            .collect()
+    } else {
+        let lang = std::env::var_os("LANG")
+            .filter(|l| !l.is_empty())
+            .unwrap_or_else(|| "C.UTF-8".into());
+        vec![("PATH".into(), CLEAN_PATH.into()), ("LANG".into(), lang)]
+    };
+    let extra = id
+        .env
+        .iter()
+        .map(|(k, v)| (k, v))
+        .chain(&run.command.env)
+        .chain(run.env.iter().map(|(k, v)| (k, v)));
+    for (k, v) in extra {
+        if is_daemon_only(OsStr::new(k)) {
+            continue;
+        }
+        env.retain(|(old, _)| old.as_os_str() != OsStr::new(k));
+        env.push((k.into(), v.into()));
+    }
+    env
+}
+
+fn command(run: &ScriptRun, id: &Identity) -> tokio::process::Command {
     let mut cmd = tokio::process::Command::new(&run.command.program);
     cmd.args(&run.command.args)
-        .envs(&run.command.env)
-        .envs(run.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .env_clear()
+        .envs(environment(run, id))
+        // Not the daemon's cwd: that depends on how the daemon was started (and pins a mount).
+        .current_dir(&run.context.working_dir)
         .stdin(Stdio::null())
-        .stdout(Stdio::inherit())
-        .stderr(Stdio::inherit())
+        // Captured and logged under the resource's name (issue 9 §2), see `output`.
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .process_group(0)
         .kill_on_drop(true);
     cmd
 }
 
-/// The child joins the cgroup whose `cgroup.procs` is `procs` before exec (see `cgroup`).
+/// Between fork and exec: join the cgroup (still as root), set the umask, then drop to the
+/// configured groups and user, in that order (setuid last: afterwards nothing else is allowed).
 #[allow(unsafe_code)]
-fn join_before_exec(cmd: &mut tokio::process::Command, procs: &File) {
-    let fd = procs.as_raw_fd();
-    // SAFETY: the closure runs in the forked child before exec and only calls write(2), which is
-    // async-signal-safe, on an fd the parent keeps open until spawn returns; it allocates nothing
-    // and takes no lock. "0" means the writing process itself.
+fn prepare_child(
+    cmd: &mut tokio::process::Command,
+    procs: Option<&File>,
+    umask: u32,
+    id: Identity,
+) {
+    let fd = procs.map(AsRawFd::as_raw_fd);
+    let mask = libc::mode_t::try_from(umask & 0o777).unwrap_or(0o022);
+    let Identity {
+        uid, gid, groups, ..
+    } = id;
+    // SAFETY: the closure runs in the forked child before exec and only makes async-signal-safe
+    // system calls (write, umask, setgroups, setgid, setuid) on values computed in the parent:
+    // the fd stays open in the parent until spawn returns; the group list was allocated before
+    // the fork and is only read here. It allocates nothing and takes no lock. "0" written to
+    // cgroup.procs means the writing process itself.
     unsafe {
         cmd.pre_exec(move || {
-            if libc::write(fd, b"0".as_ptr().cast(), 1) == 1 {
-                Ok(())
-            } else {
-                Err(std::io::Error::last_os_error())
+            if let Some(fd) = fd {
+                if libc::write(fd, b"0".as_ptr().cast(), 1) != 1 {
+                    return Err(std::io::Error::last_os_error());
+                }
             }
+            libc::umask(mask);
+            if let Some(groups) = &groups {
+                if libc::setgroups(groups.len(), groups.as_ptr()) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            if let Some(gid) = gid {
+                if libc::setgid(gid) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            if let Some(uid) = uid {
+                if libc::setuid(uid) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            Ok(())
         });
     }
 }
@@ -217,11 +341,16 @@ struct Started {
 
 fn start(run: &ScriptRun, cell: Option<cgroup::Cell>) -> Result<Started, String> {
     let program = run.command.program.display();
-    let mut cmd = command(run);
-    if let Some(cell) = &cell {
-        join_before_exec(&mut cmd, &cell.procs);
-    }
-    let child = cmd.spawn().map_err(|e| format!("{program}: {e}"))?;
+    let id = identity(&run.context)?;
+    let mut cmd = command(run, &id);
+    prepare_child(
+        &mut cmd,
+        cell.as_ref().map(|cell| &cell.procs),
+        run.context.umask,
+        id,
+    );
+    let mut child = cmd.spawn().map_err(|e| format!("{program}: {e}"))?;
+    output::capture(run, &mut child);
     // The child has joined (or failed to, and spawn failed): the parent's fd has done its work.
     let cgroup_dir = cell.map(|cell| cell.dir);
     // Only `None` once reaped, which cannot have happened yet.
@@ -508,6 +637,7 @@ mod tests {
                 .collect(),
             timeout: Duration::from_secs(1),
             kill_grace: Duration::from_secs(1),
+            context: Default::default(),
         }
     }
 

@@ -195,6 +195,7 @@ async fn the_linux_host_kills_the_whole_group_once() {
             env: Vec::new(),
             timeout: Duration::from_secs(5),
             kill_grace: Duration::from_secs(1),
+            context: Default::default(),
         })
         .expect("spawned");
     let pgid = nix::unistd::Pid::from_raw(i32::try_from(handle.pid()).expect("pid"));

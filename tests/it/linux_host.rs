@@ -37,6 +37,7 @@ fn run(program: &str, args: &[&str]) -> ScriptRun {
         env: Vec::new(),
         timeout: Duration::from_secs(5),
         kill_grace: Duration::from_secs(1),
+        context: Default::default(),
     }
 }
 
