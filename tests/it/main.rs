@@ -3,6 +3,7 @@
 mod bond;
 mod cli;
 mod containment;
+mod context;
 mod control;
 mod crashloop;
 mod daemon;
