@@ -471,10 +471,18 @@ impl Validator<'_> {
             let path = format!("{rp}.umask");
             match u32::try_from(mask) {
                 Ok(m) if m <= 0o777 => ctx.umask = m,
-                _ => self.err(
-                    &path,
-                    format!("must be 0o000..=0o777 (got {mask}); write e.g. `umask: 0o027`"),
-                ),
+                _ => {
+                    // Masks are read in octal: say it back that way.
+                    let got = if mask < 0 {
+                        mask.to_string()
+                    } else {
+                        format!("{mask:#o}")
+                    };
+                    self.err(
+                        &path,
+                        format!("must be 0o000..=0o777 (got {got}); write e.g. `umask: 0o027`"),
+                    );
+                }
             }
         }
         ctx.inherit_env = raw.inherit_env.unwrap_or(false);

@@ -184,6 +184,49 @@ const CASES: &[Case] = &[
         ],
     },
     Case {
+        name: "exec_context_ok",
+        rule: "issue 9 §2",
+        text: r#"(
+    edition: "SSS",
+    groups: [(name: "g", resources: [
+        (name: "a", start: (program: "/bin/true"), user: "nobody", group: "nogroup", working_dir: "/srv", umask: 0o027, inherit_env: true),
+    ])],
+)
+"#,
+        expected: &[],
+    },
+    Case {
+        name: "exec_context_bad",
+        rule: "issue 9 §2",
+        text: r#"(
+    edition: "SSS",
+    groups: [(name: "g", resources: [
+        (name: "a", start: (program: "/bin/true"), user: "", group: "web admins", working_dir: "srv", umask: 0o1777),
+    ])],
+)
+"#,
+        expected: &[
+            r#"upkeep.ron:4:58: groups[0].resources[0].user: must not be empty; leave the field out to keep the daemon's"#,
+            r#"upkeep.ron:4:69: groups[0].resources[0].group: `web admins` is no group name"#,
+            r#"upkeep.ron:4:96: groups[0].resources[0].working_dir: must be an absolute path (got `srv`)"#,
+            r#"upkeep.ron:4:110: groups[0].resources[0].umask: must be 0o000..=0o777 (got 0o1777); write e.g. `umask: 0o027`"#,
+        ],
+    },
+    Case {
+        name: "exec_context_typo",
+        rule: "issue 9 §2",
+        text: r#"(
+    edition: "SSS",
+    groups: [(name: "g", resources: [
+        (name: "a", start: (program: "/bin/true"), working_dri: "/srv"),
+    ])],
+)
+"#,
+        expected: &[
+            r#"upkeep.ron:4:52: groups[0].resources[0].working_dri: unknown field `working_dri`, expected one of `name`, `start`, `stop`, `mode`, `start_timeout`, `stop_timeout`, `kill_grace`, `depends_on`, `activation`, `deactivation`, `user`, `group`, `working_dir`, `umask`, `inherit_env`; did you mean `working_dir`?"#,
+        ],
+    },
+    Case {
         name: "duration_unknown_unit",
         rule: "MAP-4",
         text: r#"(
