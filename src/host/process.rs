@@ -5,10 +5,13 @@
 //! # Choices
 //!
 //! * No shell: `program` is executed with `args`; a script needs its `#!` line. The environment is
-//!   the daemon's, plus `Command.env`, plus the `ScriptRun.env` UPKEEP_* variables (later wins).
-//!   stdin is /dev/null; stdout and stderr are the daemon's own (the journal under systemd, the
-//!   terminal in the foreground), so a script's output lands beside the daemon's log lines without
-//!   a pipe the daemon would have to drain.
+//!   clean (PATH, LANG) or, with `inherit_env`, the daemon's minus the service manager's
+//!   NOTIFY_SOCKET / WATCHDOG_* / LISTEN_*; then `Command.env`, then the `ScriptRun.env` UPKEEP_*
+//!   variables (later wins). User, groups, working directory and umask come from the resource's
+//!   `ExecContext` (issue 9 §2); names are resolved at each start, in the parent.
+//! * stdin is /dev/null; stdout and stderr are pipes that `output` drains into the daemon's log
+//!   under the resource's name, rate-limited (issue 9 §2): a resource's lines are attributable,
+//!   and a looping program cannot flood the disk.
 //! * Every command is the leader of a new process group (`process_group(0)`), and "the process"
 //!   of a resource is that group: stopping it signals the group, not just the leader.
 //! * Exit notification is event driven: one task per spawned child awaits tokio's pidfd-backed
