@@ -383,3 +383,61 @@ async fn output_child() {
         "{logged} logged, {suppressed} suppressed"
     );
 }
+
+/// The real daemon, started by a shell that holds a secret: its resource's output is in the
+/// daemon's log under the resource's name, and the secret is not in the resource's environment.
+#[test]
+fn the_daemon_logs_a_resource_output_under_its_name_without_the_starting_shells_secret() {
+    use crate::real_daemon::{upkeep, Daemon};
+    let home = tempfile::tempdir().expect("tempdir");
+    let dir = home.path();
+    let config = dir.join("upkeep.ron");
+    std::fs::write(
+        &config,
+        r#"(
+    name: "SSS", edition: "SSS",
+    groups: [(name: "g1", resources: [
+        (name: "greeter",
+         start: (program: "/bin/sh", args: ["-c", "echo hello-from-greeter pw=[$DB_PASSWORD]; echo complaint >&2"])),
+    ])],
+)"#,
+    )
+    .expect("config");
+    let socket = dir.join("s.sock");
+    let mut cmd = upkeep(dir);
+    cmd.arg("daemon")
+        .arg("--config")
+        .arg(&config)
+        .arg("--state-dir")
+        .arg(dir.join("st"))
+        .arg("--socket")
+        .arg(&socket)
+        .arg("--log-dir")
+        .arg(dir.join("log"))
+        .env("DB_PASSWORD", "hunter2");
+    let mut daemon = Daemon::start(cmd, &socket, &dir.join("daemon.out"));
+    let until = Instant::now() + Duration::from_secs(10);
+    while !daemon.output().contains("complaint") && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = daemon.output();
+    let line = |needle: &str| {
+        out.lines()
+            .find(|l| l.contains(needle))
+            .unwrap_or_default()
+            .to_string()
+    };
+    let hello = line("hello-from-greeter");
+    assert!(
+        hello.contains("INFO") && hello.contains("resource=\"greeter\""),
+        "{out}"
+    );
+    assert!(hello.contains("pw=[]"), "the secret leaked: {hello}");
+    let complaint = line("complaint");
+    assert!(
+        complaint.contains("WARN") && complaint.contains("resource=\"greeter\""),
+        "{out}"
+    );
+    let status = daemon.terminate();
+    assert_eq!(status.code(), Some(0), "{}", daemon.output());
+}
