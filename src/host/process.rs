@@ -206,6 +206,11 @@ fn identity(ctx: &ExecContext) -> Result<Identity, String> {
             groups.push(gid);
         }
     }
+    // Only root may set supplementary groups; an unprivileged daemon keeps its own, and
+    // setgid/setuid then succeed for its own ids only (anything else fails the start).
+    if !nix::unistd::geteuid().is_root() {
+        id.groups = None;
+    }
     Ok(id)
 }
 
@@ -344,6 +349,14 @@ struct Started {
 
 fn start(run: &ScriptRun, cell: Option<cgroup::Cell>) -> Result<Started, String> {
     let program = run.command.program.display();
+    // Checked here: a failed chdir in the child would read as the program not being found.
+    let dir = &run.context.working_dir;
+    if !dir.is_dir() {
+        return Err(format!(
+            "working directory {} does not exist",
+            dir.display()
+        ));
+    }
     let id = identity(&run.context)?;
     let mut cmd = command(run, &id);
     prepare_child(

@@ -189,7 +189,7 @@ async fn scripts_run_in_slash_with_umask_0022_or_where_and_as_whom_they_are_told
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_unknown_user_fails_the_start_with_its_name() {
+async fn an_unknown_user_or_a_missing_working_dir_fails_the_start_with_its_name() {
     let dir = tempfile::tempdir().expect("tempdir");
     let ghost = ExecContext {
         user: Some("no-such-user-upkeep".into()),
@@ -199,6 +199,18 @@ async fn an_unknown_user_fails_the_start_with_its_name() {
     assert_eq!(
         outcome,
         ScriptOutcome::SpawnFailed("unknown user no-such-user-upkeep".into())
+    );
+    let nowhere = ExecContext {
+        working_dir: dir.path().join("gone"),
+        ..ExecContext::default()
+    };
+    let outcome = host(dir.path()).run_script(sh("exit 0", nowhere)).await;
+    assert_eq!(
+        outcome,
+        ScriptOutcome::SpawnFailed(format!(
+            "working directory {} does not exist",
+            dir.path().join("gone").display()
+        ))
     );
 }
 
