@@ -16,6 +16,7 @@ use super::exit::Exit;
 use super::{fail, out, Global};
 use crate::control::client;
 use crate::control::proto::{Request, Response, PROTOCOL_VERSION};
+use crate::host::safe_file;
 
 #[derive(Debug, Args)]
 pub struct CollectArgs {
@@ -41,14 +42,28 @@ pub fn run(g: &Global, args: &CollectArgs) -> Exit {
     let stamp = humantime::format_rfc3339_seconds(SystemTime::now())
         .to_string()
         .replace(':', "");
-    let name = format!("upkeep-logs-{host}-{stamp}.tar.gz");
+    // Issue 10: the archive holds the configuration and state, and is written by root into a
+    // shared folder: its name ends in a part nobody can guess ahead, and it is created new
+    // (O_CREAT|O_EXCL|O_NOFOLLOW) with mode 0600, so a file or link planted at the name makes
+    // the collection fail instead of writing through it or handing the bundle to its owner.
+    let name = format!(
+        "upkeep-logs-{host}-{stamp}-{}.tar.gz",
+        safe_file::unpredictable_suffix()
+    );
     let output = match &args.output {
         Some(p) if p.is_dir() => p.join(&name),
         Some(p) => p.clone(),
         None => std::env::temp_dir().join(&name),
     };
-    let file = match std::fs::File::create(&output) {
+    let file = match safe_file::create_new(&output, 0o600) {
         Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            fail(format!(
+                "cannot create `{}`: it exists already; remove it or choose another name",
+                output.display()
+            ));
+            return Exit::CantCreate;
+        }
         Err(e) => {
             fail(format!("cannot create `{}`: {e}", output.display()));
             return Exit::CantCreate;

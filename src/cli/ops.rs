@@ -15,6 +15,7 @@ use crate::control::proto::{
     ApplyMethod, ApplyReply, DaemonAction, ErrorKind, EventDto, Request, Response, TreeNodeDto,
     PROTOCOL_VERSION,
 };
+use crate::host::safe_file;
 
 /// One request, one reply; a failure to talk is reported here and becomes the exit status.
 pub fn call(g: &Global, request: &Request) -> Result<Response, Exit> {
@@ -324,7 +325,17 @@ pub fn config_pull(g: &Global, file: &Path, clp: bool) -> Exit {
         },
     ) {
         Ok(Response::Config(reply)) => {
-            if let Err(e) = std::fs::write(file, &reply.text) {
+            // Issue 10: a pulled configuration is 0600, written to a new temp file beside
+            // `file` and renamed over it, so a link planted at either name is never written
+            // through.
+            let written = safe_file::replace(
+                file,
+                reply.text.as_bytes(),
+                0o600,
+                safe_file::Trust::Any,
+                false,
+            );
+            if let Err(e) = written {
                 fail(format!("cannot write `{}`: {e}", file.display()));
                 return Exit::CantCreate;
             }

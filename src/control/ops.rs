@@ -29,6 +29,7 @@ use super::proto::{
     Request, Response, Toggle, TreeNodeDto, TreeReply, PROTOCOL_VERSION,
 };
 use super::snapshot::{self, ServerFacts};
+use crate::host::safe_file::{self, Trust};
 
 /// The registered-name prefix of the daemon's actor tree.
 pub const INSTANCE: &str = "upkeep";
@@ -466,6 +467,17 @@ impl Ops {
                 )
             }
         };
+        // Issue 10, StrictModes: what a root daemon would run must be changeable by root only.
+        let unsafe_paths = crate::daemon::strict::check(&new, Some(&self.target()));
+        if !unsafe_paths.is_empty() {
+            return Response::failure(
+                ErrorKind::BadRequest,
+                format!(
+                    "`{origin}` is refused: the daemon runs as root, and others could change what it runs:\n{}",
+                    unsafe_paths.join("\n")
+                ),
+            );
+        }
         let mut slot = self.slot.lock().await;
         let old = self.view().config;
         let changes = apply::classify(&old, &new);
@@ -626,47 +638,48 @@ impl Ops {
     /// CMD-6a, first half: back up the text in force (BAK-3) and write the new text beside the
     /// target; nothing the daemon reads has changed yet.
     fn stage(&self, text: &str) -> Result<Staged, String> {
+        // Issue 10: both files are written through a checked folder handle, never through a
+        // link planted at their names; a linked configuration file keeps its link.
         let backup = self.setup.state_dir.join("config.previous.ron");
-        write_private(&backup, self.source().text.as_bytes()).map_err(|e| {
+        safe_file::replace(
+            &backup,
+            self.source().text.as_bytes(),
+            0o600,
+            Trust::Private,
+            false,
+        )
+        .map_err(|e| {
             format!(
                 "cannot back up the configuration to `{}`: {e}",
                 backup.display()
             )
         })?;
         let target = self.target();
-        let tmp = temp_beside(&target);
-        let staged = Staged {
-            tmp: Some(tmp.clone()),
-            target: target.clone(),
-        };
-        write_private(&tmp, text.as_bytes()).map_err(|e| {
-            format!(
-                "cannot install the configuration as `{}`: {e}",
-                target.display()
-            )
-        })?;
-        Ok(staged)
+        let pending = safe_file::stage(&target, text.as_bytes(), 0o600, Trust::Private, true)
+            .map_err(|e| {
+                format!(
+                    "cannot install the configuration as `{}`: {e}",
+                    target.display()
+                )
+            })?;
+        Ok(Staged { pending, target })
     }
 
     /// CMD-6a, second half: put the staged text in place, and make it what `config pull`
     /// shows.
-    fn commit(&self, mut staged: Staged, text: &str, origin: &str) -> Result<String, String> {
-        let tmp = staged
-            .tmp
-            .take()
-            .unwrap_or_else(|| temp_beside(&staged.target));
-        if let Err(e) = std::fs::rename(&tmp, &staged.target) {
-            let _ = std::fs::remove_file(&tmp);
+    fn commit(&self, staged: Staged, text: &str, origin: &str) -> Result<String, String> {
+        let Staged { pending, target } = staged;
+        if let Err(e) = pending.commit() {
             return Err(format!(
                 "cannot install the configuration as `{}`: {e}",
-                staged.target.display()
+                target.display()
             ));
         }
         self.set_source(
             text,
-            format!("{} (applied from {origin})", staged.target.display()),
+            format!("{} (applied from {origin})", target.display()),
         );
-        Ok(staged.target.display().to_string())
+        Ok(target.display().to_string())
     }
 
     fn set_source(&self, text: &str, origin: String) {
@@ -858,42 +871,11 @@ fn tree_dto(node: &upkeep_actors::tree::TreeNode) -> TreeNodeDto {
     }
 }
 
-fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(true)
-        .write(true)
-        .mode(0o600)
-        .open(path)?;
-    f.write_all(bytes)?;
-    f.sync_all()
-}
-
-/// The temp file beside `path`: written whole, then renamed over it, so a crash leaves the old
-/// or the new file, whole.
-fn temp_beside(path: &std::path::Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "upkeep.ron".into());
-    path.with_file_name(format!(".{name}.tmp"))
-}
-
 /// A configuration text written beside its target and not yet renamed over it; dropped
 /// without [`Ops::commit`] (the swap failed), the temp file goes.
 struct Staged {
-    tmp: Option<PathBuf>,
+    pending: safe_file::Pending,
     target: PathBuf,
-}
-
-impl Drop for Staged {
-    fn drop(&mut self) {
-        if let Some(tmp) = self.tmp.take() {
-            let _ = std::fs::remove_file(tmp);
-        }
-    }
 }
 
 #[cfg(test)]

@@ -22,6 +22,7 @@ pub mod config;
 pub mod dirs;
 pub mod logging;
 pub mod notify;
+pub mod strict;
 
 use std::fs::File;
 use std::io;
@@ -109,6 +110,9 @@ pub enum DaemonError {
     OperatorGroup(String),
     #[error("unknown reader group `{0}`; create it with `groupadd {0}`, pick an existing group, or give `*` for every local user")]
     ReaderGroup(String),
+    /// Issue 10, StrictModes: a root daemon would run something others can change.
+    #[error("refusing to start: the daemon runs as root, and others could change what it runs:\n{}", .0.join("\n"))]
+    Unsafe(Vec<String>),
     /// DOWN-1, DOWN-2: the groups were stopped for an OS action that then failed.
     #[error("{0} The groups are stopped: exiting non-zero so that a service manager restarts the daemon")]
     OsAction(String),
@@ -118,7 +122,7 @@ impl DaemonError {
     pub fn exit(&self) -> Exit {
         match self {
             DaemonError::Config(LoadError::Read { .. }) => Exit::NoInput,
-            DaemonError::Config(LoadError::Invalid(_)) => Exit::Config,
+            DaemonError::Config(LoadError::Invalid(_)) | DaemonError::Unsafe(_) => Exit::Config,
             DaemonError::Logging(e) if e.from_config() => Exit::Config,
             DaemonError::Logging(LoggingError::Filter { .. }) => Exit::Usage,
             DaemonError::Logging(_) => Exit::CantCreate,
@@ -153,6 +157,10 @@ struct Paths {
 /// Run the daemon until it is stopped; `Ok` on an orderly stop.
 pub fn run(options: Options) -> Result<(), DaemonError> {
     let config = Arc::new(config::load(options.config.as_deref())?);
+    let unsafe_paths = strict::check(&config, options.config.as_deref());
+    if !unsafe_paths.is_empty() {
+        return Err(DaemonError::Unsafe(unsafe_paths));
+    }
     let access = access(&options)?;
     let source = match &options.config {
         // Read again for `config pull`: the model does not keep the text.
@@ -260,15 +268,20 @@ fn folder(what: &'static str, path: &Path, mode: u32) -> Result<(), DaemonError>
 /// waited for a short while before the start is refused.
 fn lock_state(dir: &Path) -> Result<Flock<File>, DaemonError> {
     use std::io::{Read, Seek, Write};
+    use std::os::unix::fs::OpenOptionsExt;
     /// How long a start waits for a lock left behind by a dead daemon's half-forked child.
     const LOCK_WAIT: Duration = Duration::from_secs(2);
     let lock = dir.join(LOCK_FILE);
     let open = || {
+        // Issue 10: a link planted at the lock's name is refused, not followed (the folder
+        // itself was checked by the state store).
         std::fs::OpenOptions::new()
             .create(true)
             .truncate(false)
             .read(true)
             .write(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
             .open(&lock)
             .map_err(|source| DaemonError::Lock {
                 lock: lock.clone(),

@@ -14,6 +14,7 @@ pub mod probe;
 mod process;
 pub mod procfs;
 pub mod reaper;
+pub mod safe_file;
 mod state;
 mod userspace;
 pub mod watchdog;

@@ -11,6 +11,7 @@ mod escalation;
 mod exits;
 mod governor;
 mod governor_daemon;
+mod hijack;
 mod linux_host;
 mod monitors;
 mod probe_cli;
