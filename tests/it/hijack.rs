@@ -5,10 +5,12 @@
 use std::fs;
 use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_upkeep");
+use crate::real_daemon;
+
+use crate::real_daemon::BIN;
 
 fn config(program: &str, interval: &str) -> String {
     format!(
@@ -40,9 +42,8 @@ fn config(program: &str, interval: &str) -> String {
 }
 
 struct Daemon {
-    child: Child,
+    inner: real_daemon::Daemon,
     dir: PathBuf,
-    socket: PathBuf,
 }
 
 fn daemon_command(dir: &Path, config: &Path) -> Command {
@@ -63,21 +64,21 @@ fn daemon_command(dir: &Path, config: &Path) -> Command {
 }
 
 impl Daemon {
+    /// Stopped in order when dropped (by the shared harness), so its cgroups are tidied.
     fn start(dir: &Path, config: &Path) -> Daemon {
-        let child = daemon_command(dir, config)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start the daemon");
+        let socket = dir.join("upkeep.sock");
         let mut d = Daemon {
-            child,
+            inner: real_daemon::Daemon::start(
+                daemon_command(dir, config),
+                &socket,
+                &dir.join("daemon.out"),
+            ),
             dir: dir.to_path_buf(),
-            socket: dir.join("upkeep.sock"),
         };
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
-            if let Ok(Some(status)) = d.child.try_wait() {
-                panic!("the daemon exited ({status})");
+            if let Ok(Some(status)) = d.inner.child.try_wait() {
+                panic!("the daemon exited ({status}):\n{}", d.inner.output());
             }
             if d.run(&["status"]).status.success() {
                 return d;
@@ -89,7 +90,7 @@ impl Daemon {
 
     fn run(&self, args: &[&str]) -> Output {
         Command::new(BIN)
-            .env("UPKEEP_SOCKET", &self.socket)
+            .env("UPKEEP_SOCKET", &self.inner.socket)
             .stdin(Stdio::null())
             .args(args)
             .output()
@@ -98,13 +99,6 @@ impl Daemon {
 
     fn state(&self, name: &str) -> PathBuf {
         self.dir.join("state").join(name)
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -145,7 +139,10 @@ fn config_apply_writes_through_no_planted_link() {
     let out = d.run(&["config", "apply", new.to_str().expect("utf-8"), "--restart"]);
     assert!(out.status.success(), "{}", text(&out));
 
-    assert_eq!(fs::read_to_string(&victim_tmp).expect("victim"), "untouched");
+    assert_eq!(
+        fs::read_to_string(&victim_tmp).expect("victim"),
+        "untouched"
+    );
     assert_eq!(
         fs::read_to_string(&victim_backup).expect("victim"),
         "untouched"

@@ -194,11 +194,18 @@ impl Daemon {
 
 impl Drop for Daemon {
     fn drop(&mut self) {
+        // An orderly stop first, so the daemon tidies its resources' cgroups and processes.
         if let Ok(None) = self.child.try_wait() {
             let _ = kill(self.pid(), Signal::SIGTERM);
-            std::thread::sleep(Duration::from_millis(500));
-            let _ = self.child.kill();
-            let _ = self.child.wait();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while let Ok(None) = self.child.try_wait() {
+                if Instant::now() > deadline {
+                    let _ = self.child.kill();
+                    let _ = self.child.wait();
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
         }
     }
 }
