@@ -26,6 +26,10 @@ pub struct TreeNode {
     pub last_failure_at: Option<SystemTime>,
     /// The OS process of an exec resource.
     pub pid: Option<u32>,
+    /// Issue 9: how often an exec resource's process was started again (reactivations,
+    /// retries, crash-loop restarts), as `status` counts them. Actor crashes are `restarts`;
+    /// a crash-looping program whose actors are healthy shows here, not there.
+    pub process_restarts: Option<u32>,
     pub children: Vec<TreeNode>,
 }
 
@@ -74,14 +78,12 @@ pub fn snapshot(ctx: &Ctx, root: &ActorCell) -> TreeNode {
         Some((why, at)) => (Some(why), Some(at)),
         None => (None, None),
     };
-    let pid = match kind {
-        "resource" => path
-            .rsplit('/')
-            .next()
-            .and_then(|r| ctx.board.resource(r))
-            .and_then(|r| r.pid),
+    let entry = match kind {
+        "resource" => path.rsplit('/').next().and_then(|r| ctx.board.resource(r)),
         _ => None,
     };
+    let pid = entry.as_ref().and_then(|r| r.pid);
+    let process_restarts = entry.as_ref().map(|r| r.starts.saturating_sub(1));
     let mut children: Vec<ActorCell> = root.get_children();
     children.sort_by_key(|c| c.get_name().unwrap_or_default());
     TreeNode {
@@ -92,6 +94,7 @@ pub fn snapshot(ctx: &Ctx, root: &ActorCell) -> TreeNode {
         last_failure,
         last_failure_at,
         pid,
+        process_restarts,
         children: children.iter().map(|c| snapshot(ctx, c)).collect(),
     }
 }

@@ -126,6 +126,7 @@ pub fn tree(g: &Global) -> Exit {
                 "STATE",
                 "RESTARTS",
                 "PID",
+                "PROC RESTARTS",
                 "LAST FAILURE",
             ])];
             walk(&tree.root, 0, &mut rows);
@@ -154,6 +155,9 @@ fn walk(node: &TreeNodeDto, depth: usize, rows: &mut Vec<Vec<String>>) {
         node.status.to_lowercase(),
         node.restarts.to_string(),
         node.pid.map(|p| p.to_string()).unwrap_or_default(),
+        node.process_restarts
+            .map(|n| n.to_string())
+            .unwrap_or_default(),
         failure,
     ]);
     for child in &node.children {

@@ -867,6 +867,7 @@ fn tree_dto(node: &upkeep_actors::tree::TreeNode) -> TreeNodeDto {
         last_failure: node.last_failure.clone(),
         last_failure_at: node.last_failure_at.map(snapshot::time),
         pid: node.pid,
+        process_restarts: node.process_restarts,
         children: node.children.iter().map(tree_dto).collect(),
     }
 }

@@ -351,6 +351,9 @@ pub struct TreeNodeDto {
     pub last_failure: Option<String>,
     pub last_failure_at: Option<String>,
     pub pid: Option<u32>,
+    /// An exec resource's process restarts (as `status` counts them); absent for other actors.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub process_restarts: Option<u32>,
     #[serde(default)]
     pub children: Vec<TreeNodeDto>,
 }

@@ -272,6 +272,16 @@ fn status(sim: &Sim) -> serde_json::Value {
     serde_json::to_value(reply).expect("json")
 }
 
+fn find_node<'a>(
+    node: &'a upkeep_actors::tree::TreeNode,
+    path: &str,
+) -> Option<&'a upkeep_actors::tree::TreeNode> {
+    if node.path == path {
+        return Some(node);
+    }
+    node.children.iter().find_map(|c| find_node(c, path))
+}
+
 /// Honest status (issue 9): a crash-looping resource is never `online` without a process; it
 /// shows `backoff` with the next attempt, or `failed` with the reason, and its restart count;
 /// its group is not online when none of its resources is; the monitor says its episode failed.
@@ -309,6 +319,11 @@ async fn status_shows_backoff_then_failed_with_reason_and_restarts() {
     assert_eq!(app["restarts"], 5);
     assert_eq!(app["reason"], "process ended with exit code 1");
     assert_eq!(s["monitors"][0]["failed"], "final action NoOp taken");
+    // `tree` counts the program's restarts on its resource, while the actors never crashed.
+    let tree = sim.engine().tree();
+    let app_node = find_node(&tree, "rc/g1/app").expect("rc/g1/app in the tree");
+    assert_eq!(app_node.process_restarts, Some(5), "{app_node:#?}");
+    assert_eq!(app_node.restarts, 0, "{app_node:#?}");
     let text = upkeep::cli::status::render(&serde_json::from_value(s).expect("reply"));
     assert!(
         text.lines().any(|l| l.starts_with("  app ")
