@@ -40,20 +40,44 @@ const ONE_APP: &str = r#"(
 
 struct Bench {
     engine: Engine,
+    host: Arc<LinuxHost>,
     _dir: tempfile::TempDir,
 }
 
-async fn start() -> Bench {
+/// How the resource's processes are contained (issue 9): what the daemon picks on this host.
+#[derive(Clone, Copy, PartialEq)]
+enum Containment {
+    ProcessGroups,
+    /// A cgroup v2 per resource, as a root daemon with a writable cgroup2 runs it.
+    Cgroups,
+}
+
+/// `None` when the containment cannot be had here (cgroups need root and a writable cgroup2).
+async fn start(containment: Containment) -> Option<Bench> {
     let dir = tempfile::tempdir().expect("tempdir");
     let config = upkeep_config::parse(ONE_APP, std::path::Path::new("/bench.ron")).expect("config");
-    let host = LinuxHost::new(OsActions::Simulated, dir.path().to_path_buf()).expect("host");
+    let mut host = LinuxHost::new(OsActions::Simulated, dir.path().to_path_buf()).expect("host");
+    if containment == Containment::Cgroups {
+        match upkeep::host::cgroup::detect(dir.path()) {
+            Ok(tree) => host = host.with_cgroups(tree),
+            Err(why) => {
+                println!("cgroup restart bench skipped: {why}");
+                return None;
+            }
+        }
+    }
+    let host = Arc::new(host);
     let instance = format!("bench{}", NEXT.fetch_add(1, Ordering::Relaxed));
-    let engine = Engine::start(Arc::new(config), Arc::new(host), &instance)
+    let engine = Engine::start(Arc::new(config), host.clone(), &instance)
         .await
         .expect("engine");
-    let bench = Bench { engine, _dir: dir };
+    let bench = Bench {
+        engine,
+        host,
+        _dir: dir,
+    };
     bench.new_pid(None).await;
-    bench
+    Some(bench)
 }
 
 impl Bench {
@@ -101,12 +125,19 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 }
 
 fn restart_latency(c: &mut Criterion) {
+    restart_latency_with(c, Containment::ProcessGroups, "sigkill_to_restart");
+    restart_latency_with(c, Containment::Cgroups, "sigkill_to_restart_cgroup");
+}
+
+fn restart_latency_with(c: &mut Criterion, containment: Containment, name: &str) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .expect("runtime");
-    let bench = rt.block_on(start());
+    let Some(bench) = rt.block_on(start(containment)) else {
+        return;
+    };
 
     // Percentiles over many kills.
     let mut samples: Vec<Duration> = rt.block_on(async {
@@ -118,7 +149,7 @@ fn restart_latency(c: &mut Criterion) {
     });
     samples.sort();
     println!(
-        "sigkill_to_restart over {} kills: p50 {:.3} ms, p90 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
+        "{name} over {} kills: p50 {:.3} ms, p90 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
         samples.len(),
         percentile(&samples, 0.5).as_secs_f64() * 1e3,
         percentile(&samples, 0.9).as_secs_f64() * 1e3,
@@ -130,7 +161,7 @@ fn restart_latency(c: &mut Criterion) {
     group
         .sample_size(20)
         .measurement_time(Duration::from_secs(5));
-    group.bench_function("sigkill_to_restart", |b| {
+    group.bench_function(name, |b| {
         b.iter_custom(|iters| {
             rt.block_on(async {
                 let mut total = Duration::ZERO;
@@ -143,6 +174,7 @@ fn restart_latency(c: &mut Criterion) {
     });
     group.finish();
     rt.block_on(bench.engine.stop("bench"));
+    bench.host.tidy_cgroups();
 }
 
 /// A config of `n` async resources in one group, each with a pid monitor.

@@ -32,6 +32,19 @@ pub struct Config {
     pub core_restart: RestartIntensity,
     /// Where the probes read the kernel's procfs and sysfs (MAP-20).
     pub paths: Paths,
+    /// Issue 10: who may use the control socket besides root and the daemon's user; merged
+    /// with the daemon's `--operator-group` / `--reader-group` flags.
+    pub access: AccessGroups,
+}
+
+/// Groups whose members are operators or readers on the control socket (docs/SECURITY.md).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AccessGroups {
+    /// Members may do everything the CLI does.
+    pub operator_groups: Vec<String>,
+    /// Members may read the state (`status`, `tree`, `events`, `explain`); `*` is every local
+    /// user.
+    pub reader_groups: Vec<String>,
 }
 
 /// The procfs and sysfs roots the probes read (soft RAID, NIC link). Settable so that a

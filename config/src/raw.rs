@@ -104,6 +104,7 @@ pub(crate) struct RawConfig {
     pub core_restart: Option<RawRestartIntensity>,
     pub log: Option<RawLog>,
     pub paths: Option<RawPaths>,
+    pub access: Option<RawAccess>,
     #[serde(default)]
     pub groups: Vec<RawGroup>,
     #[serde(default)]
@@ -136,6 +137,15 @@ pub(crate) struct RawRestartIntensity {
 pub(crate) struct RawLog {
     pub level: Option<String>,
     pub keep_files: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename = "Access", deny_unknown_fields)]
+pub(crate) struct RawAccess {
+    #[serde(default)]
+    pub operator_groups: Vec<String>,
+    #[serde(default)]
+    pub reader_groups: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]

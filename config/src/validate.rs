@@ -153,6 +153,7 @@ impl Validator<'_> {
         let core_restart = self.core_restart(raw.core_restart.as_ref());
         let log = self.log(raw.log.as_ref());
         let paths = self.paths(raw.paths.as_ref());
+        let access = self.access(raw.access.as_ref());
 
         let groups = self.groups(&raw.groups);
         let resources: HashMap<String, ResourceInfo> = groups
@@ -175,6 +176,48 @@ impl Validator<'_> {
             log,
             core_restart,
             paths,
+            access,
+        }
+    }
+
+    /// Issue 10: the control socket's reader and operator groups. Whether a group exists is the
+    /// daemon's check at start (the file may be checked on another machine).
+    fn access(&mut self, raw: Option<&raw::RawAccess>) -> AccessGroups {
+        let Some(raw) = raw else {
+            return AccessGroups::default();
+        };
+        let names = |v: &mut Self, field: &str, given: &[String], star: bool| {
+            let mut out: Vec<String> = Vec::with_capacity(given.len());
+            for (i, name) in given.iter().enumerate() {
+                let at = format!("access.{field}[{i}]");
+                if name == "*" {
+                    if star {
+                        out.push(name.clone());
+                    } else {
+                        v.err(
+                            &at,
+                            "`*` (every local user) may read, never operate; put it in `reader_groups`",
+                        );
+                    }
+                } else if !group_name_ok(name) {
+                    v.err(
+                        &at,
+                        format!(
+                            "`{}` is not a group name: give the name of a local group, such as `\"upkeep\"`",
+                            name.escape_debug()
+                        ),
+                    );
+                } else if out.contains(name) {
+                    v.err(&at, format!("`{name}` is listed twice"));
+                } else {
+                    out.push(name.clone());
+                }
+            }
+            out
+        };
+        AccessGroups {
+            operator_groups: names(self, "operator_groups", &raw.operator_groups, false),
+            reader_groups: names(self, "reader_groups", &raw.reader_groups, true),
         }
     }
 
@@ -1807,4 +1850,15 @@ fn monitor_final(m: raw::RawMonitorFinal) -> MonitorFinalAction {
         R::StopDaemonShutdown => MonitorFinalAction::StopDaemonShutdown,
         R::StopDaemonReboot => MonitorFinalAction::StopDaemonReboot,
     }
+}
+
+/// A group name as `groupadd` accepts it: not empty, at most 32 bytes, no whitespace, no `:`,
+/// `,` or `/`, no control characters (those would break /etc/group or our messages).
+fn group_name_ok(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 32
+        && !name.starts_with('-')
+        && name
+            .chars()
+            .all(|c| !c.is_whitespace() && !c.is_control() && !matches!(c, ':' | ',' | '/'))
 }

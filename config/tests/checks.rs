@@ -145,3 +145,33 @@ fn checks_are_not_hardware_so_any_target_is_allowed() {
         MonitorFinalAction::StopGroup
     );
 }
+
+/// Issue 10: the control socket's roles can be written in the file; a wrong entry is named
+/// at its line and column.
+#[test]
+fn access_groups_are_read_and_checked() {
+    let c = parse_ok(
+        r#"(edition: "SSS", access: (operator_groups: ["upkeep"], reader_groups: ["*", "adm"]))"#,
+    );
+    assert_eq!(c.access.operator_groups, ["upkeep"]);
+    assert_eq!(c.access.reader_groups, ["*", "adm"]);
+    assert_eq!(
+        parse_ok(r#"(edition: "SSS")"#).access,
+        AccessGroups::default()
+    );
+    let e = errors(
+        "(edition: \"SSS\",\n access: (operator_groups: [\"*\", \"ops team\", \"\"],\n reader_groups: [\"adm\", \"adm\"]))",
+    );
+    let expect = [
+        "/etc/upkeep/upkeep.ron:2:29: access.operator_groups[0]: `*` (every local user) may read, never operate; put it in `reader_groups`",
+        "/etc/upkeep/upkeep.ron:2:34: access.operator_groups[1]: `ops team` is not a group name: give the name of a local group, such as `\"upkeep\"`",
+        "/etc/upkeep/upkeep.ron:2:46: access.operator_groups[2]: `` is not a group name: give the name of a local group, such as `\"upkeep\"`",
+        "/etc/upkeep/upkeep.ron:3:25: access.reader_groups[1]: `adm` is listed twice",
+    ];
+    assert_eq!(e, expect);
+    let e = errors(r#"(edition: "SSS", access: (operators: ["x"]))"#);
+    assert_eq!(
+        e,
+        ["/etc/upkeep/upkeep.ron:1:27: access.operators: unknown field `operators`, expected one of `operator_groups`, `reader_groups`"]
+    );
+}

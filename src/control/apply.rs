@@ -65,6 +65,14 @@ pub fn classify(old: &Config, new: &Config) -> Vec<ChangeDto> {
         // The appender is built once per process: the next daemon start uses it.
         push("log.keep_files".into(), "changed", ApplyMethod::UploadOnly);
     }
+    if old.access != new.access {
+        // Issue 10: the socket's roles, folder and file mode are set when the daemon binds it.
+        push(
+            "access".into(),
+            "changed (used from the next daemon start)",
+            ApplyMethod::UploadOnly,
+        );
+    }
     out
 }
 
@@ -128,6 +136,14 @@ mod tests {
         let mut new = old.clone();
         new.groups[0].resources[0].activation.retries += 1;
         assert_eq!(method(&classify(&old, &new)), ApplyMethod::StopRestart);
+
+        // The socket's roles are set when it is bound: installed, used from the next start.
+        let mut new = old.clone();
+        new.access.reader_groups = vec!["*".into()];
+        let changes = classify(&old, &new);
+        assert_eq!(changes[0].field, "access");
+        assert_eq!(changes[0].what, "changed (used from the next daemon start)");
+        assert_eq!(method(&changes), ApplyMethod::UploadOnly);
 
         let mut new = old.clone();
         new.os_actions = OsActions::Real;

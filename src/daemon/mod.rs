@@ -161,7 +161,7 @@ pub fn run(options: Options) -> Result<(), DaemonError> {
     if !unsafe_paths.is_empty() {
         return Err(DaemonError::Unsafe(unsafe_paths));
     }
-    let access = access(&options)?;
+    let access = access(&options, &config.access)?;
     let source = match &options.config {
         // Read again for `config pull`: the model does not keep the text.
         Some(path) => Source {
@@ -226,8 +226,12 @@ pub fn run(options: Options) -> Result<(), DaemonError> {
     result
 }
 
-/// Issue 10: the reader and operator groups by name (`--reader-group '*'`: everyone reads).
-fn access(options: &Options) -> Result<Access, DaemonError> {
+/// Issue 10: the reader and operator groups by name (`--reader-group '*'`: everyone reads), from
+/// the flags and the configuration's `access` section together.
+fn access(
+    options: &Options,
+    configured: &upkeep_config::AccessGroups,
+) -> Result<Access, DaemonError> {
     let gid = |name: &str| match nix::unistd::Group::from_name(name) {
         Ok(Some(g)) => Some((g.gid.as_raw(), name.to_string())),
         _ => None,
@@ -236,17 +240,27 @@ fn access(options: &Options) -> Result<Access, DaemonError> {
         owner: nix::unistd::geteuid().as_raw(),
         ..Access::default()
     };
-    for name in &options.operator_groups {
+    let mut operators = options.operator_groups.clone();
+    operators.extend(configured.operator_groups.iter().cloned());
+    let mut readers = options.reader_groups.clone();
+    readers.extend(configured.reader_groups.iter().cloned());
+    operators.dedup();
+    readers.dedup();
+    for name in &operators {
         let g = gid(name).ok_or_else(|| DaemonError::OperatorGroup(name.clone()))?;
-        access.operators.push(g);
+        if !access.operators.contains(&g) {
+            access.operators.push(g);
+        }
     }
-    for name in &options.reader_groups {
+    for name in &readers {
         if name == "*" {
             access.everyone_reads = true;
             continue;
         }
         let g = gid(name).ok_or_else(|| DaemonError::ReaderGroup(name.clone()))?;
-        access.readers.push(g);
+        if !access.readers.contains(&g) {
+            access.readers.push(g);
+        }
     }
     Ok(access)
 }

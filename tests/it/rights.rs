@@ -73,6 +73,10 @@ impl Daemon {
     }
 
     fn start_with(extra: &[&str], prefix: &[&str]) -> Daemon {
+        Daemon::start_on(CONFIG, extra, prefix)
+    }
+
+    fn start_on(config_text: &str, extra: &[&str], prefix: &[&str]) -> Daemon {
         let dir = tempfile::tempdir().expect("tempdir");
         fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).expect("chmod");
         let run = dir.path().join("run");
@@ -80,7 +84,7 @@ impl Daemon {
         fs::set_permissions(&run, fs::Permissions::from_mode(0o750)).expect("chmod");
         let socket = run.join("upkeep.sock");
         let config = dir.path().join("upkeep.ron");
-        fs::write(&config, CONFIG).expect("config");
+        fs::write(&config, config_text).expect("config");
         fs::set_permissions(&config, fs::Permissions::from_mode(0o644)).expect("chmod");
         let log = fs::File::create(dir.path().join("daemon.out")).expect("log");
         let err = log.try_clone().expect("log");
@@ -322,6 +326,30 @@ fn a_supplementary_operator_group_counts() {
     let d = Daemon::start(&["--operator-group", "users"]);
     d.open_folder();
     let out = d.as_user(65534, 65534, &[4, 100], &["suspend"]);
+    assert!(out.status.success(), "{}\n{}", says(&out), d.output());
+    assert!(d.suspended());
+}
+
+/// Issue 10: the roles can be written in the configuration file instead of flags: a member of
+/// its operator group operates, a member of its reader group only reads.
+#[test]
+fn roles_come_from_the_configuration_file_too() {
+    if !can_run() {
+        return;
+    }
+    let config = CONFIG.replacen(
+        "os_actions: Simulated,",
+        "os_actions: Simulated,\n    access: (operator_groups: [\"users\"], reader_groups: [\"adm\"]),",
+        1,
+    );
+    let d = Daemon::start_on(&config, &[], &[]);
+    d.open_folder();
+    let out = d.as_user(60001, 65534, &[4], &["suspend"]);
+    assert_eq!(out.status.code(), Some(77), "{}", says(&out));
+    let out = d.as_user(60001, 65534, &[4], &["status"]);
+    assert!(out.status.success(), "{}\n{}", says(&out), d.output());
+    assert!(!d.suspended());
+    let out = d.as_user(65534, 65534, &[100], &["suspend"]);
     assert!(out.status.success(), "{}\n{}", says(&out), d.output());
     assert!(d.suspended());
 }
