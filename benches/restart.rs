@@ -38,6 +38,16 @@ const ONE_APP: &str = r#"(
             backoff: Off, start_limit: Off))],
 )"#;
 
+/// The same app with upkeep's default crash-loop policies (backoff and start limit on).
+const ONE_APP_DEFAULTS: &str = r#"(
+    name: "SSS", edition: "SSS",
+    groups: [(name: "g1", resources: [
+        (name: "app", start: (program: "/bin/sleep", args: ["3600"]), mode: Async, kill_grace: "1s"),
+    ])],
+    monitors: [(name: "pidw", kind: Pid(resource: "app"),
+        recovery: (target: Resource("app"), reactivation_threshold: 3, final_action: NoOp))],
+)"#;
+
 struct Bench {
     engine: Engine,
     host: Arc<LinuxHost>,
@@ -54,8 +64,12 @@ enum Containment {
 
 /// `None` when the containment cannot be had here (cgroups need root and a writable cgroup2).
 async fn start(containment: Containment) -> Option<Bench> {
+    start_on(ONE_APP, containment).await
+}
+
+async fn start_on(text: &str, containment: Containment) -> Option<Bench> {
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = upkeep_config::parse(ONE_APP, std::path::Path::new("/bench.ron")).expect("config");
+    let config = upkeep_config::parse(text, std::path::Path::new("/bench.ron")).expect("config");
     let mut host = LinuxHost::new(OsActions::Simulated, dir.path().to_path_buf()).expect("host");
     if containment == Containment::Cgroups {
         match upkeep::host::cgroup::detect(dir.path()) {
@@ -127,6 +141,48 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 fn restart_latency(c: &mut Criterion) {
     restart_latency_with(c, Containment::ProcessGroups, "sigkill_to_restart");
     restart_latency_with(c, Containment::Cgroups, "sigkill_to_restart_cgroup");
+    first_restart_with_default_policies();
+}
+
+/// Issue 9: with the default backoff and start limit, the first restart after a one-off crash
+/// is as fast as with both policies off (the seed's timing). Each sample is a fresh engine whose
+/// app is killed once, so no sample is part of a crash loop; the two configurations alternate,
+/// so load on the machine hits both alike.
+fn first_restart_with_default_policies() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let (mut defaults, mut off) = rt.block_on(async {
+        let (mut defaults, mut off) = (Vec::new(), Vec::new());
+        for _ in 0..40 {
+            for (text, into) in [(ONE_APP_DEFAULTS, &mut defaults), (ONE_APP, &mut off)] {
+                let Some(bench) = start_on(text, Containment::ProcessGroups).await else {
+                    continue;
+                };
+                into.push(bench.kill_once().await);
+                bench.engine.stop("bench").await;
+            }
+        }
+        (defaults, off)
+    });
+    for (name, samples) in [
+        ("default policies", &mut defaults),
+        ("policies off", &mut off),
+    ] {
+        if samples.is_empty() {
+            continue;
+        }
+        samples.sort();
+        println!(
+            "first_restart ({name}) over {} one-off crashes: p50 {:.3} ms, p90 {:.3} ms, max {:.3} ms",
+            samples.len(),
+            percentile(samples, 0.5).as_secs_f64() * 1e3,
+            percentile(samples, 0.9).as_secs_f64() * 1e3,
+            samples[samples.len() - 1].as_secs_f64() * 1e3,
+        );
+    }
 }
 
 fn restart_latency_with(c: &mut Criterion, containment: Containment, name: &str) {
