@@ -247,8 +247,12 @@ fn parse_mode(text: &str) -> Result<u32, String> {
 
 #[derive(Debug, Subcommand)]
 enum ToggleCommand {
+    /// Start it (nothing to do when it is online already).
     Start { name: String },
+    /// Stop it (nothing to do when it is offline already).
     Stop { name: String },
+    /// Stop it, then start it again.
+    Restart { name: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -508,6 +512,7 @@ fn toggle(action: ToggleCommand) -> (String, Toggle) {
     match action {
         ToggleCommand::Start { name } => (name, Toggle::Start),
         ToggleCommand::Stop { name } => (name, Toggle::Stop),
+        ToggleCommand::Restart { name } => (name, Toggle::Restart),
     }
 }
 
@@ -546,7 +551,7 @@ fn run_status(g: &Global) -> Exit {
     match ops::call(g, &Request::status()) {
         Ok(Response::Status(status)) => {
             if g.json {
-                ops::print_json(&status)
+                ops::print_json(&Response::Status(status))
             } else {
                 let text = status::render(&status);
                 if ops::use_colour() {

@@ -23,11 +23,18 @@ pub fn call(g: &Global, request: &Request) -> Result<Response, Exit> {
     let runtime = runtime()?;
     match runtime.block_on(client::request(&socket, request)) {
         Ok(Response::Error(e)) => {
+            let exit = error_exit(e.kind);
+            if g.json {
+                print_json(&Response::Error(e.clone()));
+            }
             fail(&e.message);
-            Err(error_exit(e.kind))
+            Err(exit)
         }
         Ok(reply) => Ok(reply),
         Err(e) => {
+            if g.json {
+                print_json_error(client_error_kind(&e), &e.to_string());
+            }
             fail(&e);
             Err(client_exit(&e))
         }
@@ -54,7 +61,30 @@ pub fn error_exit(kind: ErrorKind) -> Exit {
         ErrorKind::Failed => Exit::Failed,
         ErrorKind::Invalid => Exit::Usage,
         ErrorKind::Busy => Exit::TempFail,
+        ErrorKind::Unavailable => Exit::Unavailable,
     }
+}
+
+/// The error kind `--json` reports for a failure to talk to the daemon at all.
+fn client_error_kind(e: &client::ClientError) -> ErrorKind {
+    use client::ClientError;
+    match e {
+        ClientError::Connect { source, .. }
+            if source.kind() == std::io::ErrorKind::PermissionDenied =>
+        {
+            ErrorKind::Denied
+        }
+        ClientError::Protocol { .. } => ErrorKind::BadRequest,
+        ClientError::Timeout { .. } => ErrorKind::Busy,
+        ClientError::NotRunning { .. } | ClientError::Connect { .. } | ClientError::Io { .. } => {
+            ErrorKind::Unavailable
+        }
+    }
+}
+
+/// A failure as the one JSON line `--json` promises on stdout (the message also goes to stderr).
+pub fn print_json_error(kind: ErrorKind, message: &str) {
+    print_json(&Response::failure(kind, message));
 }
 
 pub fn unexpected(g: &Global, reply: Response) -> Exit {
@@ -69,8 +99,10 @@ pub fn unexpected(g: &Global, reply: Response) -> Exit {
     Exit::Protocol
 }
 
+/// `--json`: one protocol message per line, exactly as docs/PROTOCOL.md shows it (with its
+/// `type`), so that scripts can read a stream of them line by line.
 pub fn print_json<T: Serialize>(value: &T) -> Exit {
-    match serde_json::to_string_pretty(value) {
+    match serde_json::to_string(value) {
         Ok(json) => out(&format!("{json}\n")),
         Err(e) => {
             fail(format!("cannot print JSON: {e}"));
@@ -118,7 +150,7 @@ pub fn tree(g: &Global) -> Exit {
     ) {
         Ok(Response::Tree(tree)) => {
             if g.json {
-                return print_json(&tree);
+                return print_json(&Response::Tree(tree));
             }
             let mut rows = vec![row([
                 "ACTOR",
@@ -220,7 +252,7 @@ pub fn events(g: &Global, follow: bool, since: Option<&str>) -> Exit {
             Ok(Response::Events(mut reply)) => {
                 reply.events.retain(keep);
                 if g.json {
-                    print_json(&reply)
+                    print_json(&Response::Events(reply))
                 } else {
                     let text: String = reply.events.iter().map(event_line).collect();
                     out(&text)
@@ -242,7 +274,7 @@ pub fn events(g: &Global, follow: bool, since: Option<&str>) -> Exit {
     let json = g.json;
     let print = |e: &EventDto| -> bool {
         let text = if json {
-            match serde_json::to_string(e) {
+            match serde_json::to_string(&Response::Event(e.clone())) {
                 Ok(line) => format!("{line}\n"),
                 Err(_) => return true,
             }
@@ -259,6 +291,9 @@ pub fn events(g: &Global, follow: bool, since: Option<&str>) -> Exit {
             Response::Events(reply) => reply.events.iter().filter(|e| keep(e)).all(print),
             Response::Event(e) => !keep(&e) || print(&e),
             Response::Error(e) => {
+                if json {
+                    print_json(&Response::Error(e.clone()));
+                }
                 fail(&e.message);
                 exit = error_exit(e.kind);
                 false
@@ -288,7 +323,7 @@ pub fn explain(g: &Global, name: String) -> Exit {
     ) {
         Ok(Response::Explain(reply)) => {
             if g.json {
-                print_json(&reply)
+                print_json(&Response::Explain(reply))
             } else {
                 out(&reply
                     .lines
@@ -311,7 +346,7 @@ pub fn config_show(g: &Global) -> Exit {
     ) {
         Ok(Response::Config(reply)) => {
             if g.json {
-                print_json(&reply)
+                print_json(&Response::Config(reply))
             } else {
                 out(&reply.text)
             }
@@ -346,7 +381,7 @@ pub fn config_pull(g: &Global, file: &Path, clp: bool) -> Exit {
             if clp {
                 out("success.(code:0)\n")
             } else if g.json {
-                print_json(&reply)
+                print_json(&Response::Config(reply))
             } else {
                 out(&format!(
                     "saved the configuration in force ({}) to {}\n",
@@ -434,7 +469,7 @@ pub fn config_apply(g: &Global, file: &Path, restart: bool, dry_run: bool, clp: 
                 return out("success.(code:0)\n");
             }
             if g.json {
-                return print_json(&reply);
+                return print_json(&Response::Apply(reply));
             }
             out(&render_apply(&reply, dry_run))
         }

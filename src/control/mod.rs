@@ -12,6 +12,7 @@ pub mod client;
 pub mod explain;
 pub mod feed;
 pub mod life;
+pub mod names;
 pub mod ops;
 pub mod proto;
 pub mod server;

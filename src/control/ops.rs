@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use ractor::ActorRef;
 use tokio::sync::{watch, Mutex};
-use upkeep_actors::board::Board;
+use upkeep_actors::board::{Board, GroupState, ResourceState};
 use upkeep_actors::ctx::Ctx;
 use upkeep_actors::daemon::DaemonMsg;
 use upkeep_actors::fault::Fault;
@@ -24,6 +24,7 @@ use super::apply;
 use super::explain;
 use super::feed::{Feed, Relay};
 use super::life::{self, Life, Phase};
+use super::names::{self, Kind};
 use super::proto::{
     ApplyMethod, ApplyReply, ConfigReply, DaemonAction, ErrorKind, FaultDto, MonitorAction,
     Request, Response, Toggle, TreeNodeDto, TreeReply, PROTOCOL_VERSION,
@@ -241,6 +242,11 @@ impl Ops {
             }
             Request::Explain { name, .. } => {
                 let view = self.view();
+                if let Some(unknown) =
+                    names::check(&view.config, &[Kind::Monitor, Kind::Resource], &name)
+                {
+                    return unknown;
+                }
                 match explain::explain(&view.config, &view.board, &name) {
                     Ok(reply) => Response::Explain(reply),
                     Err(message) => Response::failure(ErrorKind::Unknown, message),
@@ -248,32 +254,63 @@ impl Ops {
             }
             Request::Daemon { action, .. } => self.daemon(action).await,
             Request::Group { name, action, .. } => {
-                let start = action == Toggle::Start;
+                if let Some(unknown) = names::check(&self.view().config, &[Kind::Group], &name) {
+                    return unknown;
+                }
                 let slot = self.slot.lock().await;
                 let Some(engine) = running(&slot) else {
                     return stopped_error();
                 };
-                result(
-                    engine.group(&name, start).await,
-                    format!(
-                        "group `{name}` {}",
-                        if start { "started" } else { "stopped" }
-                    ),
-                )
+                let state = engine.board().group(&name).map(|g| g.state);
+                let what = format!("group `{name}`");
+                match (action, state) {
+                    // Issue 13: like systemctl, asking for the state it is in is no error.
+                    (Toggle::Start, Some(GroupState::Online)) => already(&what, "online"),
+                    (Toggle::Stop, Some(GroupState::Offline)) => already(&what, "offline"),
+                    (Toggle::Start, _) => {
+                        result(engine.group(&name, true).await, format!("{what} started"))
+                    }
+                    (Toggle::Stop, _) => {
+                        result(engine.group(&name, false).await, format!("{what} stopped"))
+                    }
+                    (Toggle::Restart, _) => match engine.group(&name, false).await {
+                        Ok(()) => result(
+                            engine.group(&name, true).await,
+                            format!("{what} restarted (stopped, then started)"),
+                        ),
+                        Err(e) => op_error(e),
+                    },
+                }
             }
             Request::Resource { name, action, .. } => {
-                let start = action == Toggle::Start;
+                if let Some(unknown) = names::check(&self.view().config, &[Kind::Resource], &name) {
+                    return unknown;
+                }
                 let slot = self.slot.lock().await;
                 let Some(engine) = running(&slot) else {
                     return stopped_error();
                 };
-                result(
-                    engine.resource(&name, start).await,
-                    format!(
-                        "resource `{name}` {}",
-                        if start { "started" } else { "stopped" }
+                let state = engine.board().resource(&name).map(|r| r.state);
+                let what = format!("resource `{name}`");
+                match (action, state) {
+                    (Toggle::Start, Some(ResourceState::Online)) => already(&what, "online"),
+                    (Toggle::Stop, Some(ResourceState::Offline)) => already(&what, "offline"),
+                    (Toggle::Start, _) => result(
+                        engine.resource(&name, true).await,
+                        format!("{what} started"),
                     ),
-                )
+                    (Toggle::Stop, _) => result(
+                        engine.resource(&name, false).await,
+                        format!("{what} stopped"),
+                    ),
+                    (Toggle::Restart, _) => match engine.resource(&name, false).await {
+                        Ok(()) => result(
+                            engine.resource(&name, true).await,
+                            format!("{what} restarted (stopped, then started)"),
+                        ),
+                        Err(e) => op_error(e),
+                    },
+                }
             }
             Request::Monitors {
                 action,
@@ -281,6 +318,13 @@ impl Ops {
                 for_s,
                 ..
             } => {
+                let config = self.view().config;
+                if let Some(unknown) = names
+                    .iter()
+                    .find_map(|n| names::check(&config, &[Kind::Monitor], n))
+                {
+                    return unknown;
+                }
                 let slot = self.slot.lock().await;
                 let Some(engine) = running(&slot) else {
                     return stopped_error();
@@ -372,7 +416,7 @@ impl Ops {
         match action {
             DaemonAction::Start => {
                 if running(&slot).is_some() {
-                    return Response::failure(ErrorKind::Refused, "the daemon is already started");
+                    return already("the daemon", "started");
                 }
                 let config = self.view().config;
                 match self.start_engine(&mut slot, config).await {
@@ -384,7 +428,7 @@ impl Ops {
                 if self.stop_engine(&mut slot, "operator").await {
                     Response::done("daemon stopped: groups deactivated, monitors stopped")
                 } else {
-                    Response::failure(ErrorKind::Refused, "the daemon is already stopped")
+                    already("the daemon", "stopped")
                 }
             }
             DaemonAction::Suspend | DaemonAction::Resume => {
@@ -723,6 +767,9 @@ impl Ops {
                 times,
                 code,
             } => {
+                if let Some(unknown) = names::check_program(&view.config, &program) {
+                    return unknown;
+                }
                 inject(Some(Fault::ScriptFails {
                     program: program.clone(),
                     times,
@@ -824,6 +871,12 @@ fn op_error(e: OpError) -> Response {
         OpError::Failed { .. } => ErrorKind::Failed,
     };
     Response::failure(kind, e.to_string())
+}
+
+/// Issue 13: a request for the state the object is in already succeeds, saying so (as
+/// `systemctl start` of a running unit does).
+fn already(what: &str, state: &str) -> Response {
+    Response::done(format!("{what} is already {state}; nothing to do"))
 }
 
 /// `unknown monitor `x`; did you mean `y`?`

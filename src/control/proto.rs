@@ -111,6 +111,8 @@ pub enum DaemonAction {
 pub enum Toggle {
     Start,
     Stop,
+    /// Stop, then start (issue 13).
+    Restart,
 }
 
 /// `Monitors` actions.
@@ -321,6 +323,9 @@ pub enum ErrorKind {
     Invalid,
     /// The daemon is busy (too many connections).
     Busy,
+    /// The daemon is not running or cannot be reached. Never sent by a daemon: the CLI's
+    /// `--json` uses it for its own failure to connect, so that every failure is one JSON line.
+    Unavailable,
 }
 
 /// A state-changing request succeeded; `message` says what happened.

@@ -415,7 +415,10 @@ fn every_command_has_its_effect_on_a_real_daemon() {
     d.run(&["stop"], 0);
     let s = d.wait_for("stopped", |s| s.server.state == "stopped");
     assert!(s.groups.iter().all(|g| g.state == "offline"), "{s:#?}");
-    assert!(d.run(&["stop"], 1).contains("already stopped"));
+    // Issue 13: asking for the state it is in already is no error (as systemctl does).
+    assert!(d
+        .run(&["stop"], 0)
+        .contains("already stopped; nothing to do"));
     d.run(&["group", "start", "g"], 1);
     d.run(&["start"], 0);
     d.wait_for("online again", |s| {
@@ -1164,4 +1167,113 @@ fn help_texts_show_no_spec_ids() {
         let help = text(&out.stdout);
         assert_eq!(spec_id(&help), None, "upkeep {command} --help:\n{help}");
     }
+}
+
+/// Issue 13, the CLI's own contract: every unknown name exits 65 with the closest name or what
+/// it is instead; a program no resource runs cannot be "injected"; `--json` prints exactly one
+/// protocol message per line with its `type`, failures included; asking for the state an object
+/// is in succeeds with a note; `restart` stops and starts.
+#[test]
+fn names_json_and_idempotent_operations_keep_the_cli_contract() {
+    let d = Daemon::start(&config("1s", 0), &[]);
+    for (args, says) in [
+        (
+            &["monitor", "suspend", "a-pdi"][..],
+            "unknown monitor `a-pdi`; did you mean `a-pid`?",
+        ),
+        (
+            &["group", "stop", "gg"],
+            "unknown group `gg`; did you mean `g`?",
+        ),
+        (
+            &["resource", "stop", "aa"],
+            "unknown resource `aa`; did you mean `a`?",
+        ),
+        (
+            &["resource", "start", "g"],
+            "unknown resource `g`: `g` is a group (its resources: `a`, `b`)",
+        ),
+        (
+            &["explain", "g"],
+            "unknown monitor or resource `g`: `g` is a group (its resources: `a`, `b`)",
+        ),
+        (
+            &["inject", "script-fails", "/bin/nosuch"],
+            "no resource or monitor runs `/bin/nosuch`",
+        ),
+    ] {
+        let out = d.run(args, 65);
+        assert!(out.contains(says), "upkeep {args:?}: {out}");
+    }
+    assert!(!d.status().expect("status").server.suspended);
+
+    // --json: one line, the protocol message with its type; a failure too, on stdout.
+    for (args, kind) in [
+        (&["status", "--json"][..], "Status"),
+        (&["events", "--json"], "Events"),
+        (&["tree", "--json"], "Tree"),
+        (&["explain", "a-pid", "--json"], "Explain"),
+    ] {
+        let out = d.cmd().args(args).output().expect("run");
+        let stdout = text(&out.stdout);
+        assert_eq!(stdout.lines().count(), 1, "{args:?}: {stdout}");
+        let v: Value = serde_json::from_str(&stdout).expect("json");
+        assert_eq!(v["type"], kind, "{args:?}: {stdout}");
+    }
+    let out = d
+        .cmd()
+        .args(["group", "stop", "gg", "--json"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(65));
+    let v: Value = serde_json::from_str(&text(&out.stdout)).expect("json error on stdout");
+    assert_eq!(v["type"], "Error");
+    assert_eq!(v["kind"], "unknown");
+    let out = Command::new(BIN)
+        .env("UPKEEP_SOCKET", d.path("nobody.sock"))
+        .args(["status", "--json"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(69));
+    let v: Value = serde_json::from_str(&text(&out.stdout)).expect("json error on stdout");
+    assert_eq!(
+        (&v["type"], &v["kind"]),
+        (&"Error".into(), &"unavailable".into())
+    );
+
+    // Idempotent operations and restart.
+    assert!(d
+        .run(&["group", "start", "g"], 0)
+        .contains("group `g` is already online; nothing to do"));
+    assert!(d
+        .run(&["resource", "start", "b"], 0)
+        .contains("resource `b` is already online; nothing to do"));
+    assert!(d
+        .run(&["start"], 0)
+        .contains("the daemon is already started; nothing to do"));
+    let before = resource(&d.status().expect("status"), "b").pid;
+    assert!(d
+        .run(&["resource", "restart", "b"], 0)
+        .contains("resource `b` restarted"));
+    let after = resource(&d.status().expect("status"), "b").pid;
+    assert!(
+        after.is_some() && after != before,
+        "{before:?} -> {after:?}"
+    );
+    let before = resource(&d.status().expect("status"), "a").pid;
+    assert!(d
+        .run(&["group", "restart", "g"], 0)
+        .contains("group `g` restarted"));
+    let s = d.wait_for("online after the restart", |s| {
+        s.groups[0].state == "online"
+    });
+    let after = resource(&s, "a").pid;
+    assert!(
+        after.is_some() && after != before,
+        "{before:?} -> {after:?}"
+    );
+    d.run(&["group", "stop", "g"], 0);
+    assert!(d
+        .run(&["group", "stop", "g"], 0)
+        .contains("group `g` is already offline; nothing to do"));
 }
