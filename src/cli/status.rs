@@ -49,7 +49,7 @@ pub fn render(status: &StatusReply) -> String {
             "",
             "",
             "",
-            short_time(&g.since),
+            &short_time(&g.since),
             "",
         ]));
         for r in &g.resources {
@@ -203,14 +203,41 @@ fn exit(e: ExitDto) -> String {
 }
 
 /// `2026-01-31T05:47:58.123Z` → `2026-01-31T05:47:58`: seconds are enough on a terminal (UTC).
-pub(crate) fn short_time(rfc3339: &str) -> &str {
-    rfc3339.get(..19).unwrap_or(rfc3339)
+/// Issue 13: a time for people, in local time (`TZ` respected) with its UTC offset, to the
+/// second: `2026-12-02 04:15:03+01:00`. JSON keeps RFC 3339 in UTC with `Z`.
+pub(crate) fn short_time(rfc3339: &str) -> String {
+    time_in(rfc3339, jiff::tz::TimeZone::system())
+}
+
+fn time_in(rfc3339: &str, zone: jiff::tz::TimeZone) -> String {
+    match rfc3339.parse::<jiff::Timestamp>() {
+        Ok(at) => at
+            .to_zoned(zone)
+            .strftime("%Y-%m-%d %H:%M:%S%:z")
+            .to_string(),
+        Err(_) => rfc3339.to_string(),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::control::proto::{GovernorDto, GroupDto, MonitorDto, ResourceDto, ServerDto};
+
+    #[test]
+    fn times_for_people_carry_their_offset() {
+        let tokyo = jiff::tz::TimeZone::get("Asia/Tokyo").expect("tzdata");
+        assert_eq!(
+            time_in("2026-01-31T05:50:00.000Z", tokyo),
+            "2026-01-31 14:50:00+09:00"
+        );
+        let paris = jiff::tz::TimeZone::get("Europe/Paris").expect("tzdata");
+        assert_eq!(
+            time_in("2026-07-01T00:00:00Z", paris),
+            "2026-07-01 02:00:00+02:00"
+        );
+        assert_eq!(time_in("not a time", jiff::tz::TimeZone::UTC), "not a time");
+    }
 
     #[test]
     fn colour_changes_whole_state_words_only() {

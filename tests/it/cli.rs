@@ -1241,6 +1241,21 @@ fn names_json_and_idempotent_operations_keep_the_cli_contract() {
         (&"Error".into(), &"unavailable".into())
     );
 
+    // Times for people carry their zone; JSON stays UTC with `Z`.
+    let out = d
+        .cmd()
+        .env("TZ", "Asia/Tokyo")
+        .arg("status")
+        .output()
+        .expect("run");
+    assert!(
+        text(&out.stdout).contains("+09:00"),
+        "{}",
+        text(&out.stdout)
+    );
+    let since = d.json(&["status"])["groups"][0]["since"].clone();
+    assert!(since.as_str().is_some_and(|s| s.ends_with('Z')), "{since}");
+
     // Idempotent operations and restart.
     assert!(d
         .run(&["group", "start", "g"], 0)
