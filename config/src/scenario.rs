@@ -201,10 +201,19 @@ pub enum Expectation {
     /// No event line contains this text.
     NoEvent(String),
     /// At the end, the group is in this state (`Online`, `Offline`, ...).
-    Group { name: String, state: String },
-    Resource { name: String, state: String },
+    Group {
+        name: String,
+        state: String,
+    },
+    Resource {
+        name: String,
+        state: String,
+    },
     /// At the end, the monitor is in this phase (`Monitoring`, `Stopped`, ...).
-    Monitor { name: String, phase: String },
+    Monitor {
+        name: String,
+        phase: String,
+    },
     /// The reboot count at the end.
     RebootCount(u32),
     Outcome(Outcome),
@@ -444,7 +453,10 @@ impl Checker<'_> {
             let p = format!("faults[{i}]");
             let at = match &t.at {
                 None => {
-                    self.err(&p, "missing field `at`: when the fault happens, e.g. `at: \"30s\"`");
+                    self.err(
+                        &p,
+                        "missing field `at`: when the fault happens, e.g. `at: \"30s\"`",
+                    );
                     None
                 }
                 Some(d) => self.duration(&format!("{p}.at"), d, false),
@@ -498,16 +510,18 @@ impl Checker<'_> {
                 );
                 return None;
             }
-            RawDuration::Text(s) => match humantime::parse_duration(s.trim()) {
-                Ok(d) => d,
-                Err(_) => {
-                    self.err(
+            RawDuration::Text(s) => {
+                match humantime::parse_duration(s.trim()) {
+                    Ok(d) => d,
+                    Err(_) => {
+                        self.err(
                         path,
                         format!("invalid duration `{s}`; write e.g. `\"5s\"`, `\"2m\"` or `\"1h 30m\"`"),
                     );
-                    return None;
+                        return None;
+                    }
                 }
-            },
+            }
         };
         if nonzero && d.is_zero() {
             self.err(path, "must be above zero");
@@ -884,8 +898,10 @@ mod tests {
 
     #[test]
     fn a_misspelt_fault_gets_a_suggestion_from_ron() {
-        let errors = check("(run_for: \"1m\", faults: [(at: \"1s\", fault: ProcesExits(resource: \"api\"))])")
-            .expect_err("invalid");
+        let errors = check(
+            "(run_for: \"1m\", faults: [(at: \"1s\", fault: ProcesExits(resource: \"api\"))])",
+        )
+        .expect_err("invalid");
         assert_eq!(errors.len(), 1);
         assert!(
             errors[0].contains("did you mean `ProcessExits`?"),
