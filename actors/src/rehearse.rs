@@ -597,30 +597,32 @@ impl Runner<'_> {
         let stopped = boot.engine.as_ref().is_some_and(Engine::is_finished);
         if stopped {
             if let Some(engine) = boot.engine.take() {
-                self.state = snapshot(engine.board(), false);
+                let board = engine.board().clone();
                 engine.wait().await;
+                self.state = snapshot(&board, false);
             }
             self.drain(&mut boot);
             // The OS action the daemon stopped for, if any, decides what the host does next.
-            let actions = boot.sim.os_actions();
-            if actions
-                .iter()
-                .any(|a| matches!(a, OsAction::Reboot | OsAction::Reset))
-            {
-                self.note(Step::HostDown(format!(
-                    "the host reboots (back in {})",
-                    humantime::format_duration(self.scenario.reboot_takes)
-                )));
-                self.host = Host::Rebooting(Instant::now() + self.scenario.reboot_takes);
-                return;
-            }
-            if actions.contains(&OsAction::Shutdown) {
-                self.note(Step::HostDown("the host is shut down".into()));
-                self.host = Host::Off;
-                return;
+            match power(&boot) {
+                Some(OsAction::Reboot | OsAction::Reset) => return self.reboot_host(),
+                Some(OsAction::Shutdown) => return self.shut_down_host(),
+                None => {}
             }
         }
         self.host = Host::Up(boot);
+    }
+
+    fn reboot_host(&mut self) {
+        self.note(Step::HostDown(format!(
+            "the host reboots (back in {})",
+            humantime::format_duration(self.scenario.reboot_takes)
+        )));
+        self.host = Host::Rebooting(Instant::now() + self.scenario.reboot_takes);
+    }
+
+    fn shut_down_host(&mut self) {
+        self.note(Step::HostDown("the host is shut down".into()));
+        self.host = Host::Off;
     }
 
     async fn apply(&mut self, timed: &TimedFault) -> Result<(), EngineError> {
@@ -698,12 +700,14 @@ impl Runner<'_> {
             }
             Fault::Reboot => {
                 self.note(Step::Fault(what));
-                self.stop_daemon("reboot").await;
-                self.note(Step::HostDown(format!(
-                    "the host reboots (back in {})",
-                    humantime::format_duration(self.scenario.reboot_takes)
-                )));
-                self.host = Host::Rebooting(now + self.scenario.reboot_takes);
+                match self.stop_daemon("reboot").await {
+                    // Already rebooting: nothing more to do.
+                    Stopped::HostDown if matches!(self.host, Host::Rebooting(_)) => {}
+                    // A shutdown the daemon took while it stopped wins over the reboot.
+                    Stopped::Daemon(Some(OsAction::Shutdown)) => self.shut_down_host(),
+                    // A host that was off is powered on.
+                    _ => self.reboot_host(),
+                }
                 return Ok(());
             }
         }
@@ -735,24 +739,44 @@ impl Runner<'_> {
     }
 
     /// An orderly stop of the daemon (as systemd's SIGTERM would make it), its events kept.
-    async fn stop_daemon(&mut self, reason: &str) {
+    /// The host stays `Up` (with no engine) whatever the daemon did while it stopped.
+    async fn stop_daemon(&mut self, reason: &str) -> Stopped {
         let mut boot = match std::mem::replace(&mut self.host, Host::Off) {
             Host::Up(boot) => boot,
             other => {
                 self.host = other;
-                return;
+                return Stopped::HostDown;
             }
         };
         if let Some(engine) = boot.engine.take() {
+            let board = engine.board().clone();
             engine.stop(reason).await;
+            self.state = snapshot(&board, false);
         }
         self.drain(&mut boot);
+        let action = power(&boot);
         self.host = Host::Up(boot);
+        Stopped::Daemon(action)
     }
 
-    /// DaemonRestart: stop and start the daemon on the same host.
+    /// DaemonRestart: stop and start the daemon on the same host (unless stopping it took an
+    /// OS action, or the host is down).
     async fn restart_daemon(&mut self) -> Result<(), EngineError> {
-        self.stop_daemon("restart").await;
+        let action = match self.stop_daemon("restart").await {
+            Stopped::HostDown => return Ok(()),
+            Stopped::Daemon(action) => action,
+        };
+        match action {
+            Some(OsAction::Reboot | OsAction::Reset) => {
+                self.reboot_host();
+                return Ok(());
+            }
+            Some(OsAction::Shutdown) => {
+                self.shut_down_host();
+                return Ok(());
+            }
+            None => {}
+        }
         let boot = match std::mem::replace(&mut self.host, Host::Off) {
             Host::Up(boot) => boot,
             other => {
@@ -811,6 +835,19 @@ impl Runner<'_> {
             outcome,
         })
     }
+}
+
+/// What stopping the daemon found.
+enum Stopped {
+    /// The host was not up: no daemon to stop.
+    HostDown,
+    /// The daemon stopped; the OS action it took meanwhile, if any.
+    Daemon(Option<OsAction>),
+}
+
+/// The OS action the daemon of this boot took, if any (at most one: it ends the boot).
+fn power(boot: &Boot) -> Option<OsAction> {
+    boot.sim.os_actions().first().copied()
 }
 
 /// No group, resource or monitor is on its way somewhere, and no monitor is counting failures.

@@ -368,3 +368,47 @@ fn an_hour_of_virtual_time_runs_in_well_under_a_second_and_until_quiet_stops_ear
     );
     assert_eq!(summary["outcome"], "groups_stopped");
 }
+
+#[test]
+fn a_manual_reboot_and_a_daemon_restart_keep_the_reboot_count() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = scenario_file(
+        &dir,
+        r#"(run_for: "10m", faults: [
+            (at: "1m30s", fault: Probe(monitor: "data-disk", answer: Error, for: "45s")),
+            (at: "5m", fault: Reboot),
+            (at: "8m", fault: DaemonRestart),
+        ], expect: [
+            Event("would reboot now. (reboot count 1/2)"),
+            Event("Cluster daemon is stopping. (reboot)"),
+            Event("Cluster daemon is stopping. (restart)"),
+            RebootCount(1),
+            Group(name: "web", state: Online),
+        ])"#,
+    );
+    let out = simulate(&path, &[]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
+    for (at, line) in [
+        ("+2m00.000s", "-- the host reboots (back in 1m)"),
+        ("+3m00.000s", "-- boot 2: the daemon starts"),
+        ("+5m00.000s", "-- fault: the host is rebooted by hand"),
+        ("+6m00.000s", "-- boot 3: the daemon starts"),
+        (
+            "+8m00.000s",
+            "<type: pm><event: 1> Cluster daemon has started properly...",
+        ),
+    ] {
+        assert!(
+            has_line(&text, at, line),
+            "{at} {line} missing from:\n{text}"
+        );
+    }
+    // The manual reboot is not counted; the count on the simulated disk survives both.
+    assert!(text.contains("Reboot count: 1/2"), "{text}");
+    assert_eq!(
+        timeline(&text).matches("would reboot now").count(),
+        1,
+        "{text}"
+    );
+}
