@@ -412,3 +412,53 @@ fn a_manual_reboot_and_a_daemon_restart_keep_the_reboot_count() {
         "{text}"
     );
 }
+
+/// The runner as a library: a fault given to `b` reaches `b` alone, although `a` and `b` run
+/// the same program (faults follow the resource the engine names, not the program path).
+#[test]
+fn faults_follow_resources_that_share_a_program() {
+    use std::sync::Arc;
+    use upkeep_actors::rehearse::{rehearse, Options};
+
+    let config = crate::sim::config(
+        r#"(
+    name: "SSS", edition: "SSS",
+    groups: [(name: "g", resources: [
+        (name: "a", start: (program: "/bin/sleep", args: ["infinity"]), mode: Async),
+        (name: "b", start: (program: "/bin/sleep", args: ["infinity"]), mode: Async),
+    ])],
+)"#,
+    );
+    let scenario = upkeep_config::scenario::parse(
+        r#"(run_for: "1m", faults: [(at: "0s", fault: StartFails(resource: "b", code: 7))])"#,
+        Path::new("s.ron"),
+        &config,
+    )
+    .expect("valid scenario");
+    let run = paused_runtime()
+        .block_on(rehearse(Arc::new(config), &scenario, Options::default()))
+        .expect("rehearsal");
+    let lines = run.event_lines();
+    assert!(
+        lines.contains(&crate::ev!(
+            "rc",
+            50,
+            "The process of the resource b (pid 1002) ended with exit code 7."
+        )),
+        "{lines:#?}"
+    );
+    assert!(
+        !lines.iter().any(|l| l.contains("resource a (pid")),
+        "a keeps running: {lines:#?}"
+    );
+    let states: Vec<String> = run
+        .state
+        .resources
+        .iter()
+        .map(|r| format!("{} {:?} {:?}", r.name, r.state, r.pid))
+        .collect();
+    assert!(
+        states.contains(&"a Online Some(1001)".to_string()),
+        "{states:?}"
+    );
+}
