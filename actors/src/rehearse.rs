@@ -22,7 +22,7 @@ use upkeep_config::scenario::{Expectation, Fault, Outcome, ProbeAnswer, Scenario
 use upkeep_config::{Config, Monitor, Startup, UserSpace, WatchdogMethod};
 
 use crate::board::{Board, GroupState, MonitorPhase, ResourceState};
-use crate::event::{Event, EventKind, Events};
+use crate::event::{Event, EventKind, Events, Module};
 use crate::host::{
     BoxFuture, Clock, ExitInfo, HostError, OsAction, OsActionOutcome, Power, ProbeResult, Probes,
     ProcessHandle, Processes, ScriptOutcome, ScriptRun, StateFiles, Verdict, Watchdog, Watchdogs,
@@ -30,8 +30,14 @@ use crate::host::{
 use crate::sim::{SimDisk, SimulatedHost};
 use crate::{Engine, EngineError};
 
-/// How often the runner looks at the board between faults (virtual time).
+/// With `until_quiet`, how often the runner looks at the board again when it is not settled
+/// yet (virtual time). Otherwise the runner sleeps until the next fault, boot or event.
 const TICK: Duration = Duration::from_secs(1);
+/// How soon to look again after the daemon said it stopped: its root actor ends just after.
+const STOPPING: Duration = Duration::from_millis(1);
+
+/// `pm 3`, "Cluster daemon has stopped.": the daemon's last event.
+const DAEMON_STOPPED: u32 = 3;
 
 static NEXT_INSTANCE: AtomicUsize = AtomicUsize::new(0);
 
@@ -402,7 +408,11 @@ struct Boot {
     engine: Option<Engine>,
     events: Events,
     rx: broadcast::Receiver<Event>,
+    /// Wakes the runner on every event (their content is read from `rx`).
+    wake: broadcast::Receiver<Event>,
     last_seq: u64,
+    /// The daemon announced its stop (`pm 3`): its end is due at once.
+    stop_seen: bool,
 }
 
 /// Whether the host is up, and what the daemon on it does.
@@ -474,14 +484,30 @@ pub async fn rehearse(
             quiet = true;
             break;
         }
-        let mut wake = (now + TICK).min(horizon);
+        let mut wake = horizon;
         if let Some(f) = pending.peek() {
             wake = wake.min(t0 + f.at);
         }
-        if let Host::Rebooting(at) = r.host {
-            wake = wake.min(at);
+        match &r.host {
+            Host::Rebooting(at) => wake = wake.min(*at),
+            Host::Up(boot) if boot.stop_seen && boot.engine.is_some() => {
+                wake = wake.min(now + STOPPING);
+            }
+            _ => {}
         }
-        tokio::time::sleep_until(wake).await;
+        if options.until_quiet {
+            let quiet_at = r.last_event + r.quiet_span();
+            wake = wake.min(if quiet_at > now { quiet_at } else { now + TICK });
+        }
+        match &mut r.host {
+            Host::Up(boot) => {
+                tokio::select! {
+                    () = tokio::time::sleep_until(wake) => {}
+                    _ = boot.wake.recv() => {}
+                }
+            }
+            _ => tokio::time::sleep_until(wake).await,
+        }
     }
     r.finish(quiet).await
 }
@@ -520,6 +546,7 @@ impl Runner<'_> {
         let engine = Engine::start(self.config.clone(), host.clone(), &instance).await?;
         let events = engine.events().clone();
         let (past, rx) = events.subscribe_since(0);
+        let (_, wake) = events.subscribe_since(u64::MAX);
         let mut boot = Boot {
             number,
             sim,
@@ -527,7 +554,9 @@ impl Runner<'_> {
             engine: Some(engine),
             events,
             rx,
+            wake,
             last_seq: 0,
+            stop_seen: false,
         };
         self.record(&mut boot, past);
         Ok(boot)
@@ -552,6 +581,7 @@ impl Runner<'_> {
                 });
             }
             self.last_event = Instant::now();
+            boot.stop_seen |= e.kind.module() == Module::Pm && e.kind.id() == DAEMON_STOPPED;
             self.timeline.push(Entry {
                 at,
                 step: Step::Event {
@@ -566,6 +596,10 @@ impl Runner<'_> {
 
     /// Read every event published so far (re-reading the ring if the live feed lagged).
     fn drain(&mut self, boot: &mut Boot) {
+        while matches!(
+            boot.wake.try_recv(),
+            Ok(_) | Err(broadcast::error::TryRecvError::Lagged(_))
+        ) {}
         let mut fresh = Vec::new();
         loop {
             match boot.rx.try_recv() {
@@ -803,6 +837,13 @@ impl Runner<'_> {
         let Some(engine) = boot.engine.as_ref() else {
             return true;
         };
+        now.saturating_duration_since(self.last_event) >= self.quiet_span()
+            && settled(engine.board())
+    }
+
+    /// How long without an event counts as quiet: twice the longest monitor interval, at least
+    /// 30 s, so every monitor has checked at least once more.
+    fn quiet_span(&self) -> Duration {
         let longest = self
             .config
             .monitors
@@ -810,8 +851,7 @@ impl Runner<'_> {
             .map(|m| m.interval)
             .max()
             .unwrap_or_default();
-        let quiet_span = (longest * 2).max(Duration::from_secs(30));
-        now.saturating_duration_since(self.last_event) >= quiet_span && settled(engine.board())
+        (longest * 2).max(Duration::from_secs(30))
     }
 
     async fn finish(mut self, quiet: bool) -> Result<Rehearsal, EngineError> {

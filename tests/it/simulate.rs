@@ -462,3 +462,81 @@ fn faults_follow_resources_that_share_a_program() {
         "{states:?}"
     );
 }
+
+#[test]
+fn the_host_reboots_at_the_moment_of_the_os_action() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("c.ron");
+    std::fs::write(
+        &config,
+        r#"(name: "SSS", edition: "SSS",
+    groups: [(name: "g", resources: [(name: "app", start: (program: "/x/app"), mode: Async)])],
+    monitors: [(name: "appw", kind: Pid(resource: "app"),
+        recovery: (target: Resource("app"), reactivation_threshold: 0, final_action: StopDaemonReboot))])"#,
+    )
+    .expect("write config");
+    let scenario = scenario_file(
+        &dir,
+        r#"(run_for: "3m", faults: [(at: "30.5s", fault: ProcessExits(resource: "app", code: 3))])"#,
+    );
+    let out = Command::new(BIN)
+        .arg("simulate")
+        .arg("--config")
+        .arg(&config)
+        .arg(&scenario)
+        .output()
+        .expect("run upkeep simulate");
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(12), "{text}{}", stderr(&out));
+    for (at, line) in [
+        ("+30.500s", "<type: rc><event: 50> The process of the resource app (pid 1001) ended with exit code 3."),
+        ("+30.500s", "would reboot now. (reboot count 1/3)"),
+        ("+30.500s", "-- the host reboots (back in 1m)"),
+        ("+1m30.500s", "-- boot 2: the daemon starts"),
+    ] {
+        assert!(has_line(&text, at, line), "{at} {line} missing from:\n{text}");
+    }
+    assert!(
+        text.contains("OS action: would reboot at +30.500s, count 1/3"),
+        "{text}"
+    );
+}
+
+#[test]
+fn reboots_up_to_the_limit_give_the_same_event_lines_as_the_engine_harness() {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    use upkeep_actors::sim::SimDisk;
+
+    let (simulated, _) = json_run(&example("disk-reboots.ron"));
+    let harness = paused_runtime().block_on(async {
+        let t0 = tokio::time::Instant::now();
+        let base = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let disk = SimDisk::default();
+        let failing =
+            || SimProbe::Answer(ProbeResult::error(1, "read /dev/sda: Input/output error"));
+        let boot = |at: SystemTime| SimulatedHost::new(disk.clone(), at);
+        let mut lines = Vec::new();
+        // Boot 1: the disk fails at 2 m; the check at 3 m reboots (the scenario's boots take 2 m).
+        let host = boot(base);
+        let mut sim = Sim::boot_on(SHOP, host.clone()).await;
+        until(&mut sim, t0, Duration::from_secs(120)).await;
+        host.steady_probe("data-disk", failing());
+        until(&mut sim, t0, Duration::from_secs(180)).await;
+        assert!(sim.daemon_stopped());
+        lines.extend(sim.take());
+        // Boots 2 (at 5 m) and 3 (at 7 m) on the same disk, the disk still failing.
+        for minute in [5, 7] {
+            until(&mut sim, t0, Duration::from_secs(minute * 60)).await;
+            let host = boot(base + Duration::from_secs(minute * 60));
+            host.steady_probe("data-disk", failing());
+            sim = Sim::boot_on(SHOP, host).await;
+            until(&mut sim, t0, Duration::from_secs(minute * 60 + 1)).await;
+            lines.extend(sim.take());
+        }
+        until(&mut sim, t0, Duration::from_secs(20 * 60)).await;
+        lines.extend(sim.take());
+        sim.stop().await;
+        lines
+    });
+    assert_eq!(simulated, harness);
+}
