@@ -416,7 +416,7 @@ struct Boot {
 }
 
 /// Whether the host is up, and what the daemon on it does.
-enum Host {
+enum Machine {
     Up(Box<Boot>),
     /// Rebooting: the next boot is due then.
     Rebooting(Instant),
@@ -431,7 +431,7 @@ struct Runner<'a> {
     wall0: SystemTime,
     disk: SimDisk,
     armed: Arc<Mutex<Armed>>,
-    host: Host,
+    machine: Machine,
     boots: u32,
     timeline: Vec<Entry>,
     os_actions: Vec<OsActionTaken>,
@@ -454,7 +454,7 @@ pub async fn rehearse(
         wall0: UNIX_EPOCH + Duration::from_secs(1_800_000_000),
         disk: SimDisk::default(),
         armed: Arc::default(),
-        host: Host::Rebooting(t0),
+        machine: Machine::Rebooting(t0),
         boots: 0,
         timeline: Vec::new(),
         os_actions: Vec::new(),
@@ -471,7 +471,7 @@ pub async fn rehearse(
         while let Some(fault) = pending.next_if(|f| t0 + f.at <= now) {
             r.apply(fault).await?;
         }
-        if let Host::Rebooting(at) = r.host {
+        if let Machine::Rebooting(at) = r.machine {
             if at <= now {
                 r.boot().await?;
                 continue;
@@ -488,9 +488,9 @@ pub async fn rehearse(
         if let Some(f) = pending.peek() {
             wake = wake.min(t0 + f.at);
         }
-        match &r.host {
-            Host::Rebooting(at) => wake = wake.min(*at),
-            Host::Up(boot) if boot.stop_seen && boot.engine.is_some() => {
+        match &r.machine {
+            Machine::Rebooting(at) => wake = wake.min(*at),
+            Machine::Up(boot) if boot.stop_seen && boot.engine.is_some() => {
                 wake = wake.min(now + STOPPING);
             }
             _ => {}
@@ -499,8 +499,8 @@ pub async fn rehearse(
             let quiet_at = r.last_event + r.quiet_span();
             wake = wake.min(if quiet_at > now { quiet_at } else { now + TICK });
         }
-        match &mut r.host {
-            Host::Up(boot) => {
+        match &mut r.machine {
+            Machine::Up(boot) => {
                 tokio::select! {
                     () = tokio::time::sleep_until(wake) => {}
                     _ = boot.wake.recv() => {}
@@ -532,7 +532,7 @@ impl Runner<'_> {
         });
         self.note(Step::Boot(self.boots));
         let boot = self.start_engine(self.boots, sim, host).await?;
-        self.host = Host::Up(Box::new(boot));
+        self.machine = Machine::Up(Box::new(boot));
         Ok(())
     }
 
@@ -620,10 +620,10 @@ impl Runner<'_> {
         for _ in 0..50 {
             tokio::task::yield_now().await;
         }
-        let mut boot = match std::mem::replace(&mut self.host, Host::Off) {
-            Host::Up(boot) => boot,
+        let mut boot = match std::mem::replace(&mut self.machine, Machine::Off) {
+            Machine::Up(boot) => boot,
             other => {
-                self.host = other;
+                self.machine = other;
                 return;
             }
         };
@@ -643,7 +643,7 @@ impl Runner<'_> {
                 None => {}
             }
         }
-        self.host = Host::Up(boot);
+        self.machine = Machine::Up(boot);
     }
 
     fn reboot_host(&mut self) {
@@ -651,12 +651,12 @@ impl Runner<'_> {
             "the host reboots (back in {})",
             humantime::format_duration(self.scenario.reboot_takes)
         )));
-        self.host = Host::Rebooting(Instant::now() + self.scenario.reboot_takes);
+        self.machine = Machine::Rebooting(Instant::now() + self.scenario.reboot_takes);
     }
 
     fn shut_down_host(&mut self) {
         self.note(Step::HostDown("the host is shut down".into()));
-        self.host = Host::Off;
+        self.machine = Machine::Off;
     }
 
     async fn apply(&mut self, timed: &TimedFault) -> Result<(), EngineError> {
@@ -736,7 +736,7 @@ impl Runner<'_> {
                 self.note(Step::Fault(what));
                 match self.stop_daemon("reboot").await {
                     // Already rebooting: nothing more to do.
-                    Stopped::HostDown if matches!(self.host, Host::Rebooting(_)) => {}
+                    Stopped::HostDown if matches!(self.machine, Machine::Rebooting(_)) => {}
                     // A shutdown the daemon took while it stopped wins over the reboot.
                     Stopped::Daemon(Some(OsAction::Shutdown)) => self.shut_down_host(),
                     // A host that was off is powered on.
@@ -760,7 +760,7 @@ impl Runner<'_> {
 
     /// The running process of `resource`, as its board entry shows it.
     fn running_process(&self, resource: &str) -> Option<(SimulatedHost, u32)> {
-        let Host::Up(boot) = &self.host else {
+        let Machine::Up(boot) = &self.machine else {
             return None;
         };
         let pid = boot.engine.as_ref()?.board().resource(resource)?.pid?;
@@ -775,10 +775,10 @@ impl Runner<'_> {
     /// An orderly stop of the daemon (as systemd's SIGTERM would make it), its events kept.
     /// The host stays `Up` (with no engine) whatever the daemon did while it stopped.
     async fn stop_daemon(&mut self, reason: &str) -> Stopped {
-        let mut boot = match std::mem::replace(&mut self.host, Host::Off) {
-            Host::Up(boot) => boot,
+        let mut boot = match std::mem::replace(&mut self.machine, Machine::Off) {
+            Machine::Up(boot) => boot,
             other => {
-                self.host = other;
+                self.machine = other;
                 return Stopped::HostDown;
             }
         };
@@ -789,7 +789,7 @@ impl Runner<'_> {
         }
         self.drain(&mut boot);
         let action = power(&boot);
-        self.host = Host::Up(boot);
+        self.machine = Machine::Up(boot);
         Stopped::Daemon(action)
     }
 
@@ -811,15 +811,15 @@ impl Runner<'_> {
             }
             None => {}
         }
-        let boot = match std::mem::replace(&mut self.host, Host::Off) {
-            Host::Up(boot) => boot,
+        let boot = match std::mem::replace(&mut self.machine, Machine::Off) {
+            Machine::Up(boot) => boot,
             other => {
-                self.host = other;
+                self.machine = other;
                 return Ok(());
             }
         };
         let fresh = self.start_engine(boot.number, boot.sim, boot.host).await?;
-        self.host = Host::Up(Box::new(fresh));
+        self.machine = Machine::Up(Box::new(fresh));
         Ok(())
     }
 
@@ -829,10 +829,10 @@ impl Runner<'_> {
         if lock(&self.armed).closes_later(now) {
             return false;
         }
-        let boot = match &self.host {
-            Host::Off => return true,
-            Host::Rebooting(_) => return false,
-            Host::Up(boot) => boot,
+        let boot = match &self.machine {
+            Machine::Off => return true,
+            Machine::Rebooting(_) => return false,
+            Machine::Up(boot) => boot,
         };
         let Some(engine) = boot.engine.as_ref() else {
             return true;
@@ -856,7 +856,7 @@ impl Runner<'_> {
 
     async fn finish(mut self, quiet: bool) -> Result<Rehearsal, EngineError> {
         let ended_at = self.at();
-        if let Host::Up(mut boot) = std::mem::replace(&mut self.host, Host::Off) {
+        if let Machine::Up(mut boot) = std::mem::replace(&mut self.machine, Machine::Off) {
             self.drain(&mut boot);
             if let Some(engine) = boot.engine.take() {
                 self.state = snapshot(engine.board(), true);
