@@ -180,6 +180,7 @@ enum ScriptFault {
 
 #[derive(Debug)]
 struct ArmedScript {
+    from: Instant,
     resource: String,
     phase: ScriptPhase,
     fault: ScriptFault,
@@ -188,6 +189,7 @@ struct ArmedScript {
 
 #[derive(Debug)]
 struct ArmedLoop {
+    from: Instant,
     resource: String,
     code: i32,
     after: Duration,
@@ -196,14 +198,16 @@ struct ArmedLoop {
 
 #[derive(Debug)]
 struct ArmedProbe {
+    from: Instant,
     monitor: String,
     answer: ProbeAnswer,
     message: String,
     until: Option<Instant>,
 }
 
-/// The faults in force; shared by the host of every boot, so a broken disk stays broken across
-/// a reboot.
+/// The faults of the scenario, each in force from its time on: all armed at the start, so a
+/// check or a script at the very instant of a fault sees it, whichever task tokio runs first.
+/// Shared by the host of every boot, so a broken disk stays broken across a reboot.
 #[derive(Debug, Default)]
 struct Armed {
     scripts: Vec<ArmedScript>,
@@ -212,11 +216,86 @@ struct Armed {
 }
 
 impl Armed {
-    fn take_script(&mut self, resource: &str, phase: ScriptPhase) -> Option<ScriptFault> {
+    /// Arm the faults that change what the host answers; the others are actions (`apply`).
+    fn arm(&mut self, fault: &Fault, from: Instant) {
+        let until = |lasting: &Option<Duration>| lasting.map(|l| from + l);
+        let mut script = |resource: &str, phase, fault, remaining| {
+            self.scripts.push(ArmedScript {
+                from,
+                resource: resource.to_string(),
+                phase,
+                fault,
+                remaining,
+            })
+        };
+        match fault {
+            Fault::StartFails {
+                resource,
+                code,
+                times,
+            } => script(
+                resource,
+                ScriptPhase::Start,
+                ScriptFault::Fails(*code),
+                *times,
+            ),
+            Fault::StartHangs { resource, times } => {
+                script(resource, ScriptPhase::Start, ScriptFault::Hangs, *times)
+            }
+            Fault::StopFails {
+                resource,
+                code,
+                times,
+            } => script(
+                resource,
+                ScriptPhase::Stop,
+                ScriptFault::Fails(*code),
+                *times,
+            ),
+            Fault::StopHangs { resource, times } => {
+                script(resource, ScriptPhase::Stop, ScriptFault::Hangs, *times)
+            }
+            Fault::CrashLoop {
+                resource,
+                code,
+                after,
+                lasting,
+            } => self.loops.push(ArmedLoop {
+                from,
+                resource: resource.clone(),
+                code: *code,
+                after: *after,
+                until: until(lasting),
+            }),
+            Fault::Probe {
+                monitor,
+                answer,
+                lasting,
+                message,
+            } => self.probes.push(ArmedProbe {
+                from,
+                monitor: monitor.clone(),
+                answer: *answer,
+                message: message.clone(),
+                until: until(lasting),
+            }),
+            Fault::ProcessExits { .. }
+            | Fault::ProcessKilled { .. }
+            | Fault::DaemonRestart
+            | Fault::Reboot => {}
+        }
+    }
+
+    fn take_script(
+        &mut self,
+        resource: &str,
+        phase: ScriptPhase,
+        now: Instant,
+    ) -> Option<ScriptFault> {
         let i = self
             .scripts
             .iter()
-            .position(|s| s.resource == resource && s.phase == phase)?;
+            .position(|s| s.from <= now && s.resource == resource && s.phase == phase)?;
         let fault = self.scripts[i].fault;
         self.scripts[i].remaining -= 1;
         if self.scripts[i].remaining == 0 {
@@ -230,7 +309,7 @@ impl Armed {
         self.loops
             .iter()
             .rev()
-            .find(|l| l.resource == resource && l.until.is_none_or(|u| now < u))
+            .find(|l| l.from <= now && l.resource == resource && l.until.is_none_or(|u| now < u))
             .map(|l| (l.code, l.after))
     }
 
@@ -239,7 +318,7 @@ impl Armed {
         self.probes
             .iter()
             .rev()
-            .find(|p| p.monitor == monitor && p.until.is_none_or(|u| now < u))
+            .find(|p| p.from <= now && p.monitor == monitor && p.until.is_none_or(|u| now < u))
             .map(|p| (p.answer, p.message.clone()))
     }
 
@@ -281,7 +360,8 @@ fn owner(run: &ScriptRun) -> (String, ScriptPhase) {
 impl Processes for StageHost {
     fn run_script(&self, run: ScriptRun) -> BoxFuture<'static, ScriptOutcome> {
         let (resource, phase) = owner(&run);
-        match lock(&self.armed).take_script(&resource, phase) {
+        let now = Instant::now();
+        match lock(&self.armed).take_script(&resource, phase, now) {
             Some(ScriptFault::Fails(code)) => {
                 Box::pin(async move { ScriptOutcome::Exited(ExitInfo::Code(code)) })
             }
@@ -299,9 +379,10 @@ impl Processes for StageHost {
     fn spawn(&self, run: ScriptRun) -> Result<Box<dyn ProcessHandle>, HostError> {
         let (resource, _) = owner(&run);
         let (fails, crash) = {
+            let now = Instant::now();
             let mut armed = lock(&self.armed);
-            let fails = armed.take_script(&resource, ScriptPhase::Start);
-            (fails, armed.crash_loop(&resource, Instant::now()))
+            let fails = armed.take_script(&resource, ScriptPhase::Start, now);
+            (fails, armed.crash_loop(&resource, now))
         };
         let process = self.sim.spawn(run)?;
         let pid = process.pid();
@@ -461,6 +542,9 @@ pub async fn rehearse(
         state: FinalState::default(),
         last_event: t0,
     };
+    for f in &scenario.faults {
+        lock(&r.armed).arm(&f.fault, t0 + f.at);
+    }
     let horizon = t0 + scenario.run_for;
     let mut pending = scenario.faults.iter().peekable();
     let mut quiet = false;
@@ -519,7 +603,13 @@ impl Runner<'_> {
 
     fn note(&mut self, step: Step) {
         let at = self.at();
-        self.timeline.push(Entry { at, step });
+        // A fault is in force from its instant on (`Armed::arm`), so a check due at that
+        // instant may already have seen it: its line goes before every event of the instant.
+        let index = match step {
+            Step::Fault(_) => self.timeline.partition_point(|e| e.at < at),
+            _ => self.timeline.len(),
+        };
+        self.timeline.insert(index, Entry { at, step });
     }
 
     /// Start the daemon on a freshly booted host with the same disk.
@@ -659,11 +749,10 @@ impl Runner<'_> {
         self.machine = Machine::Off;
     }
 
+    /// A fault's moment: announce it, and act for the faults that are actions.
     async fn apply(&mut self, timed: &TimedFault) -> Result<(), EngineError> {
-        let now = Instant::now();
         let fault = &timed.fault;
         let mut what = fault.to_string();
-        let until = |lasting: &Option<Duration>| lasting.map(|l| now + l);
         match fault {
             Fault::ProcessExits { resource, code } => {
                 if !self.end_process(resource, ExitInfo::Code(*code)) {
@@ -675,59 +764,23 @@ impl Runner<'_> {
                     what.push_str(" (no process of it is running)");
                 }
             }
+            // Armed at the start (`Armed::arm`); the running process ends `after` now.
             Fault::CrashLoop {
                 resource,
                 code,
                 after,
-                lasting,
+                ..
             } => {
-                lock(&self.armed).loops.push(ArmedLoop {
-                    resource: resource.clone(),
-                    code: *code,
-                    after: *after,
-                    until: until(lasting),
-                });
                 if let Some((sim, pid)) = self.running_process(resource) {
                     end_later(&sim, pid, *code, *after);
                 }
             }
-            Fault::StartFails {
-                resource,
-                code,
-                times,
-            } => self.arm_script(
-                resource,
-                ScriptPhase::Start,
-                ScriptFault::Fails(*code),
-                *times,
-            ),
-            Fault::StartHangs { resource, times } => {
-                self.arm_script(resource, ScriptPhase::Start, ScriptFault::Hangs, *times)
-            }
-            Fault::StopFails {
-                resource,
-                code,
-                times,
-            } => self.arm_script(
-                resource,
-                ScriptPhase::Stop,
-                ScriptFault::Fails(*code),
-                *times,
-            ),
-            Fault::StopHangs { resource, times } => {
-                self.arm_script(resource, ScriptPhase::Stop, ScriptFault::Hangs, *times)
-            }
-            Fault::Probe {
-                monitor,
-                answer,
-                lasting,
-                message,
-            } => lock(&self.armed).probes.push(ArmedProbe {
-                monitor: monitor.clone(),
-                answer: *answer,
-                message: message.clone(),
-                until: until(lasting),
-            }),
+            // Armed at the start: only the timeline says so now.
+            Fault::StartFails { .. }
+            | Fault::StartHangs { .. }
+            | Fault::StopFails { .. }
+            | Fault::StopHangs { .. }
+            | Fault::Probe { .. } => {}
             Fault::DaemonRestart => {
                 self.note(Step::Fault(what));
                 return self.restart_daemon().await;
@@ -747,15 +800,6 @@ impl Runner<'_> {
         }
         self.note(Step::Fault(what));
         Ok(())
-    }
-
-    fn arm_script(&mut self, resource: &str, phase: ScriptPhase, fault: ScriptFault, times: u32) {
-        lock(&self.armed).scripts.push(ArmedScript {
-            resource: resource.to_string(),
-            phase,
-            fault,
-            remaining: times,
-        });
     }
 
     /// The running process of `resource`, as its board entry shows it.

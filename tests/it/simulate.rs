@@ -121,13 +121,16 @@ fn a_flapping_monitor_gives_the_same_event_lines_as_the_engine_harness() {
         let t0 = tokio::time::Instant::now();
         let host = SimulatedHost::default();
         let mut sim = Sim::boot_on(SHOP, host.clone()).await;
+        // A scenario's fault is in force from its instant on, so a check due at that very
+        // instant sees it: the harness sets it just before.
+        let just_before = |secs: u64| Duration::from_secs(secs) - Duration::from_millis(1);
         for start in [60, 240, 420, 600] {
-            until(&mut sim, t0, Duration::from_secs(start)).await;
+            until(&mut sim, t0, just_before(start)).await;
             host.steady_probe(
                 "api-health",
                 SimProbe::Answer(ProbeResult::error(1, "HTTP 502")),
             );
-            until(&mut sim, t0, Duration::from_secs(start + 25)).await;
+            until(&mut sim, t0, just_before(start + 25)).await;
             host.steady_probe("api-health", SimProbe::Answer(ProbeResult::normal()));
         }
         until(&mut sim, t0, Duration::from_secs(15 * 60)).await;
@@ -184,18 +187,18 @@ fn the_hung_stop_example_times_out_retries_and_reboots() {
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
     for (at, line) in [
-        ("+1m20.000s", "<type: rc><event: 40> The stop processing of a resource api started."),
-        ("+1m40.000s", "<type: rc><event: 42> Failed to stop the resource api. (timed out)"),
-        ("+1m40.000s", "<type: rc><event: 43> Retrying deactivation of the resource api. (1/1)"),
-        ("+2m00.000s", "<type: rc><event: 44> Final action of deactivation failure of the resource api: StopDaemonReboot."),
-        ("+2m00.000s", "<type: pm><event: 22> OS actions are simulated: would reboot now. (reboot count 1/2)"),
-        ("+2m00.000s", "-- the host reboots (back in 1m)"),
-        ("+3m00.000s", "-- boot 2: the daemon starts"),
+        ("+1m10.000s", "<type: rc><event: 40> The stop processing of a resource api started."),
+        ("+1m30.000s", "<type: rc><event: 42> Failed to stop the resource api. (timed out)"),
+        ("+1m30.000s", "<type: rc><event: 43> Retrying deactivation of the resource api. (1/1)"),
+        ("+1m50.000s", "<type: rc><event: 44> Final action of deactivation failure of the resource api: StopDaemonReboot."),
+        ("+1m50.000s", "<type: pm><event: 22> OS actions are simulated: would reboot now. (reboot count 1/2)"),
+        ("+1m50.000s", "-- the host reboots (back in 1m)"),
+        ("+2m50.000s", "-- boot 2: the daemon starts"),
     ] {
         assert!(has_line(&text, at, line), "{at} {line} missing from:\n{text}");
     }
     assert!(
-        text.contains("OS action: would reboot at +2m00.000s, count 1/2"),
+        text.contains("OS action: would reboot at +1m50.000s, count 1/2"),
         "{text}"
     );
     assert!(
@@ -210,18 +213,19 @@ fn the_disk_example_reboots_up_to_the_limit_across_simulated_reboots() {
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
     for (at, line) in [
-        ("+3m00.000s", "<type: rm><event: 14> Final action of monitor data-disk: StopDaemonReboot."),
-        ("+3m00.000s", "would reboot now. (reboot count 1/2)"),
-        ("+5m00.000s", "-- boot 2: the daemon starts"),
-        ("+5m00.000s", "would reboot now. (reboot count 2/2)"),
-        ("+7m00.000s", "-- boot 3: the daemon starts"),
-        ("+7m00.000s", "<type: pm><event: 21> Reboot count 2 has reached the maximum of 2. Final action of monitor data-disk (StopDaemonReboot) will not be executed."),
+        ("+2m00.000s", "-- fault: the checks of data-disk answer an error"),
+        ("+2m00.000s", "<type: rm><event: 14> Final action of monitor data-disk: StopDaemonReboot."),
+        ("+2m00.000s", "would reboot now. (reboot count 1/2)"),
+        ("+4m00.000s", "-- boot 2: the daemon starts"),
+        ("+4m00.000s", "would reboot now. (reboot count 2/2)"),
+        ("+6m00.000s", "-- boot 3: the daemon starts"),
+        ("+6m00.000s", "<type: pm><event: 21> Reboot count 2 has reached the maximum of 2. Final action of monitor data-disk (StopDaemonReboot) will not be executed."),
     ] {
         assert!(has_line(&text, at, line), "{at} {line} missing from:\n{text}");
     }
     for line in [
-        "OS action: would reboot at +3m00.000s, count 1/2",
-        "OS action: would reboot at +5m00.000s, count 2/2",
+        "OS action: would reboot at +2m00.000s, count 1/2",
+        "OS action: would reboot at +4m00.000s, count 2/2",
         "Reboot count: 2/2",
         "Group web: Online",
         "Outcome: os_action",
@@ -326,7 +330,7 @@ fn a_failed_expectation_exits_13_and_says_what_was_found() {
     assert_eq!(out.status.code(), Some(13), "{text}");
     assert!(text.contains("Expectations: 1 of 3 met"), "{text}");
     assert!(
-        text.contains("  FAIL NoEvent(\"would reboot\") (at +2m00.000s: <type: pm><event: 22> OS actions are simulated: would reboot now. (reboot count 1/2))"),
+        text.contains("  FAIL NoEvent(\"would reboot\") (at +1m00.000s: <type: pm><event: 22> OS actions are simulated: would reboot now. (reboot count 1/2))"),
         "{text}"
     );
     assert!(
@@ -516,16 +520,17 @@ fn reboots_up_to_the_limit_give_the_same_event_lines_as_the_engine_harness() {
             || SimProbe::Answer(ProbeResult::error(1, "read /dev/sda: Input/output error"));
         let boot = |at: SystemTime| SimulatedHost::new(disk.clone(), at);
         let mut lines = Vec::new();
-        // Boot 1: the disk fails at 2 m; the check at 3 m reboots (the scenario's boots take 2 m).
+        // Boot 1: the disk fails at 2 m (set just before: the check due at 2 m sees it) and
+        // the host reboots at once; the scenario's boots take 2 m.
         let host = boot(base);
         let mut sim = Sim::boot_on(SHOP, host.clone()).await;
-        until(&mut sim, t0, Duration::from_secs(120)).await;
+        until(&mut sim, t0, Duration::from_millis(119_999)).await;
         host.steady_probe("data-disk", failing());
-        until(&mut sim, t0, Duration::from_secs(180)).await;
+        until(&mut sim, t0, Duration::from_secs(121)).await;
         assert!(sim.daemon_stopped());
         lines.extend(sim.take());
-        // Boots 2 (at 5 m) and 3 (at 7 m) on the same disk, the disk still failing.
-        for minute in [5, 7] {
+        // Boots 2 (at 4 m) and 3 (at 6 m) on the same disk, the disk still failing.
+        for minute in [4, 6] {
             until(&mut sim, t0, Duration::from_secs(minute * 60)).await;
             let host = boot(base + Duration::from_secs(minute * 60));
             host.steady_probe("data-disk", failing());
@@ -539,4 +544,74 @@ fn reboots_up_to_the_limit_give_the_same_event_lines_as_the_engine_harness() {
         lines
     });
     assert_eq!(simulated, harness);
+}
+
+/// Script and probe faults as the engine sees them: a hung start times out, a failing stop
+/// fails, a warning is only a warning.
+#[test]
+fn script_faults_and_a_warning_reach_the_engine() {
+    use std::sync::Arc;
+    use upkeep_actors::rehearse::{rehearse, Options};
+
+    let config = crate::sim::config(
+        r#"(
+    name: "SSS", edition: "SSS",
+    groups: [(name: "g", resources: [
+        (name: "init", start: (program: "/x/init"), stop: (program: "/x/init-stop"), mode: Sync,
+            start_timeout: "40s", activation: (retries: 1, final_action: StopGroup)),
+    ])],
+    monitors: [(name: "diskw", kind: Disk(path: "/dev/sda"), interval: "10s")],
+)"#,
+    );
+    let scenario = upkeep_config::scenario::parse(
+        r#"(run_for: "3m", faults: [
+            (at: "0s", fault: StartHangs(resource: "init")),
+            (at: "0s", fault: StopFails(resource: "init", code: 4)),
+            (at: "2m", fault: Probe(monitor: "diskw", answer: Warning, for: "15s", message: "slow")),
+            (at: "2m30s", fault: DaemonRestart),
+        ])"#,
+        Path::new("s.ron"),
+        &config,
+    )
+    .expect("valid scenario");
+    let run = paused_runtime()
+        .block_on(rehearse(Arc::new(config), &scenario, Options::default()))
+        .expect("rehearsal");
+    let at = |line: &str| {
+        run.timeline
+            .iter()
+            .find(|e| e.text().contains(line))
+            .map(|e| upkeep_actors::rehearse::offset(e.at))
+    };
+    assert_eq!(
+        at("Failed to start the resource init. (timed out)").as_deref(),
+        Some("+40.000s"),
+        "{:#?}",
+        run.event_lines()
+    );
+    // The restart's stop runs the stop script, which fails.
+    assert!(
+        at("Failed to stop the resource init. (exit code 4)").is_some(),
+        "{:#?}",
+        run.event_lines()
+    );
+    assert_eq!(
+        at("The start processing of a group g ended.").as_deref(),
+        Some("+40.000s"),
+        "{:#?}",
+        run.event_lines()
+    );
+    assert_eq!(
+        at("<type: rm><event: 4> Monitor diskw warn").as_deref(),
+        Some("+2m00.000s"),
+        "{:#?}",
+        run.event_lines()
+    );
+    assert!(
+        !run.event_lines()
+            .iter()
+            .any(|l| l.contains("Monitor diskw failed")),
+        "a warning is not an error: {:#?}",
+        run.event_lines()
+    );
 }
