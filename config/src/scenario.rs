@@ -400,6 +400,24 @@ pub fn parse(text: &str, path: &Path, config: &Config) -> Result<Scenario, Confi
     }
 }
 
+/// "; did you mean `x`?" for a near miss, else the names there are (a few of them), so a
+/// scenario run against the wrong configuration says so.
+fn hint(name: &str, names: &[&str]) -> String {
+    const SHOWN: usize = 8;
+    let near = did_you_mean(name, names.iter().copied());
+    if !near.is_empty() {
+        return near;
+    }
+    match names.len() {
+        0 => "; it has none".to_owned(),
+        n if n <= SHOWN => format!("; it has {}", crate::error::backticked(names)),
+        n => format!(
+            "; it has {}, ... ({n} in all)",
+            crate::error::backticked(&names[..SHOWN])
+        ),
+    }
+}
+
 struct Checker<'a> {
     file: &'a Path,
     spans: &'a SpanIndex,
@@ -545,7 +563,7 @@ impl Checker<'_> {
             .iter()
             .flat_map(|g| g.resources.iter().map(|r| r.name.as_str()))
             .collect();
-        let hint = did_you_mean(name, names.iter().copied());
+        let hint = hint(name, &names);
         self.err(
             path,
             format!("unknown resource `{name}` (not in the configuration){hint}"),
@@ -557,7 +575,13 @@ impl Checker<'_> {
         if self.config.monitor(name).is_some() {
             return true;
         }
-        let hint = did_you_mean(name, self.config.monitors.iter().map(|m| m.name.as_str()));
+        let names: Vec<&str> = self
+            .config
+            .monitors
+            .iter()
+            .map(|m| m.name.as_str())
+            .collect();
+        let hint = hint(name, &names);
         self.err(
             path,
             format!("unknown monitor `{name}` (not in the configuration){hint}"),
@@ -569,7 +593,8 @@ impl Checker<'_> {
         if self.config.group(name).is_some() {
             return true;
         }
-        let hint = did_you_mean(name, self.config.groups.iter().map(|g| g.name.as_str()));
+        let names: Vec<&str> = self.config.groups.iter().map(|g| g.name.as_str()).collect();
+        let hint = hint(name, &names);
         self.err(
             path,
             format!("unknown group `{name}` (not in the configuration){hint}"),
@@ -893,6 +918,17 @@ mod tests {
                 "s.ron:3:36: faults[1].fault.monitor: unknown monitor `diskx` (not in the configuration); did you mean `diskw`?",
                 "s.ron:4:25: expect[0].name: unknown group `wbe` (not in the configuration); did you mean `web`?",
             ]
+        );
+    }
+
+    #[test]
+    fn a_name_far_from_every_one_lists_the_names_there_are() {
+        let errors = check(r#"(run_for: "1m", expect: [Group(name: "database", state: Online)])"#)
+            .expect_err("invalid");
+        assert!(
+            errors[0]
+                .ends_with("unknown group `database` (not in the configuration); it has `web`"),
+            "{errors:?}"
         );
     }
 
