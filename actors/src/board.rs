@@ -362,6 +362,12 @@ impl Board {
         self.groups.get(name).map(|tx| tx.borrow().clone())
     }
 
+    /// The monitors on the board, by name (a hot apply may have changed them).
+    pub fn monitor_names(&self) -> Vec<String> {
+        let monitors = self.monitors.read().unwrap_or_else(|p| p.into_inner());
+        monitors.keys().cloned().collect()
+    }
+
     pub fn monitor(&self, name: &str) -> Option<MonitorStatus> {
         let monitors = self.monitors.read().unwrap_or_else(|p| p.into_inner());
         monitors.get(name).map(|tx| tx.borrow().clone())

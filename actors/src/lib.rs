@@ -21,6 +21,7 @@ pub mod ladder;
 pub mod monitor;
 pub mod probe;
 pub mod rc;
+pub mod rehearse;
 pub mod retry;
 pub mod rm;
 pub mod sim;

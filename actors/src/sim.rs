@@ -201,6 +201,19 @@ impl SimulatedHost {
         Some(*pid)
     }
 
+    /// End the running process `pid` as if it exited by itself with `exit` (a crash, an exit
+    /// code); false when it is not running. For rehearsals (`rehearse.rs`).
+    pub fn end_process(&self, pid: u32, exit: ExitInfo) -> bool {
+        let inner = lock(&self.inner);
+        match inner.procs.get(&pid) {
+            Some(p) if p.exit.borrow().is_none() => {
+                p.exit.send_replace(Some(exit));
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Pids of processes still running.
     pub fn running(&self) -> Vec<u32> {
         let inner = lock(&self.inner);

@@ -12,6 +12,7 @@ mod bounds;
 mod error;
 mod model;
 mod raw;
+pub mod scenario;
 mod span;
 mod validate;
 

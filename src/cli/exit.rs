@@ -37,6 +37,14 @@ pub enum Exit {
     NoPerm,
     /// EX_CONFIG: the configuration is invalid.
     Config,
+    /// `upkeep simulate`: an auto-start group was not (fully) online at the end.
+    SimGroupsStopped,
+    /// `upkeep simulate`: a final action stopped the daemon.
+    SimDaemonStopped,
+    /// `upkeep simulate`: the daemon took an OS action (would shut down or reboot the host).
+    SimOsAction,
+    /// `upkeep simulate`: an expectation of the scenario was not met.
+    SimExpectationFailed,
 }
 
 impl Exit {
@@ -57,6 +65,11 @@ impl Exit {
             Exit::Protocol => 76,
             Exit::NoPerm => 77,
             Exit::Config => 78,
+            // Below sysexits' 64..=78 and above 0..=2, so a CI script can tell them apart.
+            Exit::SimGroupsStopped => 10,
+            Exit::SimDaemonStopped => 11,
+            Exit::SimOsAction => 12,
+            Exit::SimExpectationFailed => 13,
         }
     }
 }
@@ -90,6 +103,10 @@ mod tests {
             Exit::Protocol,
             Exit::NoPerm,
             Exit::Config,
+            Exit::SimGroupsStopped,
+            Exit::SimDaemonStopped,
+            Exit::SimOsAction,
+            Exit::SimExpectationFailed,
         ] {
             let listed = format!(" {} ", exit.code());
             assert!(

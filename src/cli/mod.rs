@@ -14,6 +14,7 @@ pub mod exit;
 pub mod install;
 pub mod ops;
 pub mod probe;
+pub mod simulate;
 pub mod status;
 
 use std::io::{self, Write};
@@ -38,7 +39,8 @@ use exit::Exit;
 pub const EXIT_STATUSES: &str = "Exit statuses: 0 ok, 1 refused, 2 failed, 64 usage, 65 unknown name, \
 66 no input, 69 daemon not running, 70 internal error, 71 operating system error, 73 cannot create \
 a file or folder, 74 input/output error, 75 busy, 76 protocol, 77 permission denied, 78 invalid \
-configuration (docs/OPERATIONS.md).\nThe bonding setup tool runs as `upkeep bond ...` (or as `clpbondcf`).";
+configuration (docs/OPERATIONS.md); `simulate` also: 10 groups stopped, 11 daemon stopped, 12 OS \
+action, 13 expectation failed (docs/SIMULATE.md).\nThe bonding setup tool runs as `upkeep bond ...` (or as `clpbondcf`).";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -195,6 +197,9 @@ enum Command {
     Man,
     /// Install the systemd unit and the clp* command links.
     Install(install::InstallArgs),
+    /// Rehearse a failure scenario offline: the real engine in virtual time on a simulated host,
+    /// OS actions never taken (docs/SIMULATE.md).
+    Simulate(simulate::SimulateArgs),
 }
 
 #[derive(Debug, Args)]
@@ -504,6 +509,7 @@ pub fn main(args: &[String]) -> ExitCode {
             }
         }
         Command::Install(args) => install::run(&args),
+        Command::Simulate(args) => simulate::run(&args, g.json),
     };
     exit.into()
 }

@@ -21,4 +21,5 @@ mod real_daemon;
 mod real_engine;
 mod rights;
 mod sim;
+mod simulate;
 mod supervision;
