@@ -112,7 +112,7 @@ enum Command {
     /// Run the supervisor in the foreground (the built-in demo without --config).
     Daemon(DaemonArgs),
     /// Show the server, its groups, resources and monitors, and the reboot count (clpstat).
-    Status,
+    Status(StatusArgs),
     /// Run one monitor's check once, without the daemon: verdict, message, time taken.
     /// Exit 0 normal, 1 warning, 2 error, 64 unknown monitor, 78 invalid configuration.
     Probe(probe::ProbeArgs),
@@ -230,6 +230,24 @@ struct DaemonArgs {
 
 /// OPS-4 `--for`: a duration within the engine's bound, refused here (exit 64) rather than by
 /// the daemon (issue 8, defect 4).
+#[derive(Debug, Args)]
+struct StatusArgs {
+    /// Show it again every DURATION (default 2s), in place on a terminal, until interrupted;
+    /// with --json, one Status line each time.
+    #[arg(long, value_name = "DURATION", num_args = 0..=1, default_missing_value = "2s",
+          value_parser = parse_watch_interval)]
+    watch: Option<std::time::Duration>,
+}
+
+fn parse_watch_interval(text: &str) -> Result<std::time::Duration, String> {
+    let every = humantime::parse_duration(text).map_err(|e| format!("`{text}`: {e}"))?;
+    if every < std::time::Duration::from_millis(100) || every > std::time::Duration::from_secs(3600)
+    {
+        return Err(format!("`{text}` is outside 100ms..=1h"));
+    }
+    Ok(every)
+}
+
 fn parse_suspension(text: &str) -> Result<std::time::Duration, String> {
     let span = humantime::parse_duration(text).map_err(|e| format!("`{text}`: {e}"))?;
     // Sub-second spans round up to the wire's whole seconds.
@@ -379,7 +397,10 @@ pub fn main(args: &[String]) -> ExitCode {
     let g = cli.global.clone();
     let exit = match cli.command {
         Command::Daemon(args) => run_daemon(args, &g),
-        Command::Status => run_status(&g),
+        Command::Status(args) => match args.watch {
+            Some(every) => watch_status(&g, every),
+            None => run_status(&g),
+        },
         Command::Probe(args) => return probe::run(&args, g.json),
         Command::Config {
             command: ConfigCommand::Check { file },
@@ -554,21 +575,68 @@ fn run_daemon(args: DaemonArgs, g: &Global) -> Exit {
 }
 
 fn run_status(g: &Global) -> Exit {
+    match status_text(g, false) {
+        Ok(text) => out(&text),
+        Err(exit) => exit,
+    }
+}
+
+/// The status as printed: a `Status` JSON line, or the table (coloured on a terminal);
+/// `in_place` first moves to the top of the terminal and clears it.
+fn status_text(g: &Global, in_place: bool) -> Result<String, Exit> {
     match ops::call(g, &Request::status()) {
+        Ok(Response::Status(status)) if g.json => serde_json::to_string(&Response::Status(status))
+            .map(|line| format!("{line}\n"))
+            .map_err(|e| {
+                fail(format!("cannot print JSON: {e}"));
+                Exit::Software
+            }),
         Ok(Response::Status(status)) => {
-            if g.json {
-                ops::print_json(&Response::Status(status))
-            } else {
-                let text = status::render(&status);
-                if ops::use_colour() {
-                    out(&status::colour(&text))
-                } else {
-                    out(&text)
-                }
+            let mut text = status::render(&status);
+            if ops::use_colour() {
+                text = status::colour(&text);
+            }
+            if in_place {
+                text = format!("\x1b[H\x1b[2J{text}");
+            }
+            Ok(text)
+        }
+        Ok(other) => Err(ops::unexpected(g, other)),
+        Err(exit) => Err(exit),
+    }
+}
+
+/// Issue 13, `status --watch`: redrawn in place on a terminal (like `watch upkeep status`);
+/// elsewhere each status follows the last after a blank line (with --json: one line each).
+/// Ends on the first failure (the daemon went away: its exit status) or, quietly, when the
+/// reader of the output goes away.
+fn watch_status(g: &Global, every: std::time::Duration) -> Exit {
+    use std::io::IsTerminal;
+    let in_place = !g.json && std::io::stdout().is_terminal();
+    let mut first = true;
+    loop {
+        let mut text = match status_text(g, in_place) {
+            Ok(text) => text,
+            Err(exit) => return exit,
+        };
+        if !first && !in_place && !g.json {
+            text.insert(0, '\n');
+        }
+        first = false;
+        let mut stdout = io::stdout().lock();
+        match stdout
+            .write_all(text.as_bytes())
+            .and_then(|()| stdout.flush())
+        {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Exit::Ok,
+            Err(e) => {
+                fail(format!("cannot write to stdout: {e}"));
+                return Exit::IoErr;
             }
         }
-        Ok(other) => ops::unexpected(g, other),
-        Err(exit) => exit,
+        drop(stdout);
+        std::thread::sleep(every);
     }
 }
 

@@ -1256,6 +1256,24 @@ fn names_json_and_idempotent_operations_keep_the_cli_contract() {
     let since = d.json(&["status"])["groups"][0]["since"].clone();
     assert!(since.as_str().is_some_and(|s| s.ends_with('Z')), "{since}");
 
+    // `status --watch`: a Status line per interval; it ends quietly when its reader goes.
+    let mut watch = d
+        .cmd()
+        .args(["status", "--watch", "100ms", "--json"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("watch");
+    let mut lines = BufReader::new(watch.stdout.take().expect("stdout")).lines();
+    for _ in 0..3 {
+        let line = lines.next().expect("a line").expect("read");
+        let v: Value = serde_json::from_str(&line).expect("json");
+        assert_eq!(v["type"], "Status");
+    }
+    drop(lines);
+    let status = watch.wait().expect("wait");
+    assert_eq!(status.code(), Some(0));
+    d.run(&["status", "--watch", "10ms"], 64);
+
     // Idempotent operations and restart.
     assert!(d
         .run(&["group", "start", "g"], 0)
