@@ -8,6 +8,7 @@
 //! an [`exit::Exit`] status (sysexits where the spec is silent). `bond` / `clpbondcf` never get
 //! here: `main` hands them to the bonding tool first, with the seed's own option syntax.
 
+pub mod clpstat;
 pub mod collect;
 pub mod compat;
 pub mod exit;
@@ -237,6 +238,10 @@ struct StatusArgs {
     #[arg(long, value_name = "DURATION", num_args = 0..=1, default_missing_value = "2s",
           value_parser = parse_watch_interval)]
     watch: Option<std::time::Duration>,
+    /// The seed's `clpstat` layout (what `clpstat` prints), all sections or one.
+    #[arg(long, value_name = "SECTION", num_args = 0..=1, default_missing_value = "all",
+          hide = true)]
+    clp: Option<clpstat::Section>,
 }
 
 fn parse_watch_interval(text: &str) -> Result<std::time::Duration, String> {
@@ -397,9 +402,14 @@ pub fn main(args: &[String]) -> ExitCode {
     let g = cli.global.clone();
     let exit = match cli.command {
         Command::Daemon(args) => run_daemon(args, &g),
-        Command::Status(args) => match args.watch {
-            Some(every) => watch_status(&g, every),
-            None => run_status(&g),
+        Command::Status(args) => match (args.watch, args.clp) {
+            (Some(every), _) => watch_status(&g, every),
+            (None, Some(section)) => match ops::call(&g, &Request::status()) {
+                Ok(Response::Status(s)) => out(&clpstat::render(&s, section)),
+                Ok(other) => ops::unexpected(&g, other),
+                Err(exit) => exit,
+            },
+            (None, None) => run_status(&g),
         },
         Command::Probe(args) => return probe::run(&args, g.json),
         Command::Config {

@@ -304,18 +304,23 @@ mod tests {
             last_event_seq: 12,
         };
         let text = render(&status);
+        // The time is shown in the zone of the machine running the test, always 25 wide.
+        let since = short_time("2026-01-31T05:47:58.123Z");
+        assert_eq!(since.len(), 25, "{since}");
         assert_eq!(
             text,
-            "upkeep SSS on server1: online, up 1m 5s, OS actions simulated, processes in cgroup2 /sys/fs/cgroup/upkeep/x\n\
-             \n\
-             GROUP / RESOURCE  STATE   PID   RESTARTS  LAST EXIT  SINCE                REASON\n\
-             demo              online                             2026-01-31T05:47:58\n  \
-             demo-app        online  4242  0                    2026-01-31T05:47:58\n\
-             \n\
-             MONITOR   KIND  PHASE       FAILURES  REACTIVATIONS  LAST CHECK\n\
-             demo-pid  pid   monitoring  0/1       1/3\n\
-             \n\
-             reboot count 0/3\n"
+            format!(
+                "upkeep SSS on server1: online, up 1m 5s, OS actions simulated, processes in cgroup2 /sys/fs/cgroup/upkeep/x\n\
+                 \n\
+                 GROUP / RESOURCE  STATE   PID   RESTARTS  LAST EXIT  SINCE                      REASON\n\
+                 demo              online                             {since}\n  \
+                 demo-app        online  4242  0                    {since}\n\
+                 \n\
+                 MONITOR   KIND  PHASE       FAILURES  REACTIVATIONS  LAST CHECK\n\
+                 demo-pid  pid   monitoring  0/1       1/3\n\
+                 \n\
+                 reboot count 0/3\n"
+            )
         );
     }
 }

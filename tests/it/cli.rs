@@ -742,7 +742,30 @@ fn clp_names_accept_the_seed_options_and_print_its_results() {
             .write_all(stdin.as_bytes());
         child.wait_with_output().expect("clp output")
     };
-    assert!(text(&clp("clpstat", &[], "").stdout).contains("a-pid"));
+    let all = text(&clp("clpstat", &[], "").stdout);
+    for want in [
+        "CLUSTER STATUS",
+        "  <server>\n   *",
+        "  <group>\n    g ..",
+        ": Online\n      current        : ",
+        "      a              : Online\n",
+        "  <monitor>\n    a-pid            : Normal\n",
+    ] {
+        assert!(all.contains(want), "{want:?} not in\n{all}");
+    }
+    let groups = text(&clp("clpstat", &["-g"], "").stdout);
+    assert!(
+        groups.contains("<group>") && !groups.contains("<monitor>"),
+        "{groups}"
+    );
+    let monitors = text(&clp("clpstat", &["-m"], "").stdout);
+    assert!(
+        monitors.contains("<monitor>") && !monitors.contains("<group>"),
+        "{monitors}"
+    );
+    let refused = clp("clpstat", &["-n"], "");
+    assert_eq!(refused.status.code(), Some(64));
+    assert!(text(&refused.stderr).contains("upkeep status"));
     assert!(clp("clpcl", &["--suspend"], "").status.success());
     d.wait_for("suspended", |s| s.server.suspended);
     assert!(clp("clpcl", &["--resume"], "").status.success());
