@@ -75,7 +75,7 @@ pub fn run(g: &Global, args: &CollectArgs) -> Exit {
 
     // What the daemon says about itself.
     let socket = g.client_socket_path();
-    let mut ask = |what: &str, request: Request| -> Option<String> {
+    let mut ask = |what: &str, request: Request| -> Option<Response> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -85,7 +85,7 @@ pub fn run(g: &Global, args: &CollectArgs) -> Exit {
                 missing.push(format!("{what}: {}", e.message));
                 None
             }
-            Ok(reply) => serde_json::to_string_pretty(&reply).ok(),
+            Ok(reply) => Some(reply),
             Err(e) => {
                 missing.push(format!("{what}: {e}"));
                 None
@@ -106,6 +106,22 @@ pub fn run(g: &Global, args: &CollectArgs) -> Exit {
             version: PROTOCOL_VERSION,
         },
     );
+    // Issue 13: this daemon's own folders, as it reports them; the defaults only when it
+    // cannot say (and the bundle says so), never silently another daemon's.
+    let (said_logs, said_state, said_config) = match &status {
+        Some(Response::Status(s)) => (
+            Some(s.server.log_dir.clone()).filter(|d| !d.is_empty()),
+            Some(s.server.state_dir.clone()).filter(|d| !d.is_empty()),
+            Some(s.server.config_file.clone()).filter(|d| !d.is_empty()),
+        ),
+        _ => (None, None, None),
+    };
+    let daemon_pid = match &status {
+        Some(Response::Status(s)) => Some(s.server.pid),
+        _ => None,
+    };
+    let [status, tree, events, config] = [status, tree, events, config]
+        .map(|r| r.and_then(|r| serde_json::to_string_pretty(&r).ok()));
     for (file, body) in [
         ("status.json", status),
         ("tree.json", tree),
@@ -123,22 +139,64 @@ pub fn run(g: &Global, args: &CollectArgs) -> Exit {
     }
 
     // Files on disk.
-    let logs = args
-        .log_dir
-        .clone()
-        .unwrap_or_else(crate::host::paths::default_log_dir);
-    let state = args
-        .state_dir
-        .clone()
-        .unwrap_or_else(crate::host::paths::default_state_dir);
-    add_dir(&mut tar, &logs, &format!("{root}/logs"), &mut missing);
-    add_dir(&mut tar, &state, &format!("{root}/state"), &mut missing);
-    add_dir(
-        &mut tar,
-        Path::new("/etc/upkeep"),
-        &format!("{root}/etc"),
-        &mut missing,
+    let mut folder =
+        |given: &Option<PathBuf>, said: Option<String>, what: &str, default: PathBuf| {
+            given
+                .clone()
+                .or(said.map(PathBuf::from))
+                .unwrap_or_else(|| {
+                    missing.push(format!(
+                "the daemon did not say where its {what} folder is: bundled the default `{}`",
+                default.display()
+            ));
+                    default
+                })
+        };
+    let logs = folder(
+        &args.log_dir,
+        said_logs,
+        "log",
+        crate::host::paths::default_log_dir(),
     );
+    let state = folder(
+        &args.state_dir,
+        said_state,
+        "state",
+        crate::host::paths::default_state_dir(),
+    );
+    add_dir(&mut tar, &logs, &format!("{root}/logs"), &mut missing);
+    // The state folder holds the reboot count and, with alerts, the alert log.
+    add_dir(&mut tar, &state, &format!("{root}/state"), &mut missing);
+    let etc = Path::new("/etc/upkeep");
+    if etc.is_dir() {
+        add_dir(&mut tar, etc, &format!("{root}/etc"), &mut missing);
+    }
+    if let Some(file) = said_config.map(PathBuf::from) {
+        if !file.starts_with(etc) {
+            match std::fs::read(&file) {
+                Ok(body) => add_bytes(
+                    &mut tar,
+                    &format!(
+                        "{root}/config-file/{}",
+                        file.file_name()
+                            .map(|n| n.to_string_lossy().into_owned())
+                            .unwrap_or_else(|| "upkeep.ron".into())
+                    ),
+                    &body,
+                    &mut missing,
+                ),
+                Err(e) => missing.push(format!("{}: {e}", file.display())),
+            }
+        }
+    }
+    if let Some(journal) = journal_excerpt(daemon_pid) {
+        add_bytes(
+            &mut tar,
+            &format!("{root}/system/journal.txt"),
+            journal.as_bytes(),
+            &mut missing,
+        );
+    }
 
     // System facts.
     let uname = nix::sys::utsname::uname()
@@ -253,6 +311,69 @@ fn add_dir<W: std::io::Write>(
             }
         }
     }
+}
+
+/// The newest journal lines of the upkeep unit and of the daemon's pid, when `journalctl`
+/// exists; bounded in lines and in time, so a huge or slow journal cannot hang collection.
+fn journal_excerpt(pid: Option<u32>) -> Option<String> {
+    use std::process::{Command, Stdio};
+    const LINES: &str = "5000";
+    const WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+    let journalctl = ["/usr/bin/journalctl", "/bin/journalctl"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())?;
+    let mut text = String::new();
+    let mut selectors = vec!["--unit=upkeep.service".to_string()];
+    if let Some(pid) = pid {
+        selectors.push(format!("_PID={pid}"));
+    }
+    for selector in selectors {
+        let child = Command::new(journalctl)
+            .args([
+                "--no-pager",
+                "--output=short-iso",
+                "--lines",
+                LINES,
+                &selector,
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn();
+        let Ok(mut child) = child else { continue };
+        // Read while it runs: thousands of lines fill a pipe long before it exits.
+        let reader = child.stdout.take().map(|mut out| {
+            std::thread::spawn(move || {
+                let mut body = Vec::new();
+                let _ = std::io::Read::read_to_end(&mut out, &mut body);
+                body
+            })
+        });
+        let started = std::time::Instant::now();
+        let mut late = false;
+        loop {
+            match child.try_wait() {
+                Ok(Some(_)) => break,
+                Ok(None) if started.elapsed() < WAIT => {
+                    std::thread::sleep(std::time::Duration::from_millis(50))
+                }
+                _ => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    late = true;
+                    break;
+                }
+            }
+        }
+        text.push_str(&format!("# journalctl {selector}\n"));
+        if let Some(body) = reader.and_then(|r| r.join().ok()) {
+            text.push_str(&String::from_utf8_lossy(&body));
+        }
+        if late {
+            text.push_str("# (cut: no end within 10 s)\n");
+        }
+    }
+    Some(text)
 }
 
 fn read_tail(path: &Path, len: u64) -> std::io::Result<Vec<u8>> {

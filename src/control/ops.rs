@@ -65,6 +65,7 @@ pub struct Setup {
     pub log_filter: Option<LogFilter>,
     pub source: Source,
     pub state_dir: PathBuf,
+    pub log_dir: PathBuf,
     pub facts: ServerFacts,
 }
 
@@ -395,13 +396,21 @@ impl Ops {
     pub fn status(&self) -> super::proto::StatusReply {
         let view = self.view();
         let life = *view.life.borrow();
-        snapshot::status(
+        let mut reply = snapshot::status(
             &view.config,
             &view.board,
             &self.setup.facts,
             life,
             self.feed.last_seq(),
-        )
+        );
+        reply.server.state_dir = self.setup.state_dir.display().to_string();
+        reply.server.log_dir = self.setup.log_dir.display().to_string();
+        reply.server.config_file = self
+            .source()
+            .file
+            .map(|f| f.display().to_string())
+            .unwrap_or_default();
+        reply
     }
 
     fn source(&self) -> Source {

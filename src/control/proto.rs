@@ -479,6 +479,14 @@ pub struct ServerDto {
     /// §2); empty from a daemon that does not say.
     #[serde(default)]
     pub containment: String,
+    /// Issue 13: the daemon's own folders and configuration file, so that `logs collect`
+    /// bundles this daemon's files, not the defaults; empty from a daemon that does not say.
+    #[serde(default)]
+    pub state_dir: String,
+    #[serde(default)]
+    pub log_dir: String,
+    #[serde(default)]
+    pub config_file: String,
 }
 
 /// One group with its resources.

@@ -136,6 +136,9 @@ pub fn status(
             }
             .to_string(),
             containment: facts.containment.clone(),
+            state_dir: String::new(),
+            log_dir: String::new(),
+            config_file: String::new(),
         },
         groups,
         monitors,

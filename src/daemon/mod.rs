@@ -419,6 +419,7 @@ async fn serve_on<H: Host>(
         log_filter,
         source: paths.source.clone(),
         state_dir: paths.state.clone(),
+        log_dir: paths.logs.clone(),
         facts: ServerFacts {
             host: hostname(),
             pid: std::process::id(),

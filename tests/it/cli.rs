@@ -388,14 +388,30 @@ fn every_command_has_its_effect_on_a_real_daemon() {
             "collect",
             "-o",
             archive.to_str().expect("utf-8"),
-            "--log-dir",
-            d.path("log").to_str().expect("utf-8"),
-            "--state-dir",
-            d.path("state").to_str().expect("utf-8"),
         ],
         0,
     );
+    // Issue 13: without --log-dir/--state-dir, the folders are the running daemon's own (as
+    // it reports them in status), not the defaults: its log file and reboot count are in.
     let names = tar_names(&archive);
+    assert!(
+        names.iter().any(|n| n.starts_with("upkeep-logs/logs/upkeep.")),
+        "{names:?}"
+    );
+    assert!(
+        names.iter().any(|n| n == "upkeep-logs/state/reboot-count"),
+        "{names:?}"
+    );
+    assert!(
+        names.iter().any(|n| n == "upkeep-logs/config-file/upkeep.ron"),
+        "{names:?}"
+    );
+    assert!(!names.iter().any(|n| n == "upkeep-logs/MISSING.txt"), "{names:?}");
+    let status = d.json(&["status"]);
+    assert_eq!(
+        status["server"]["state_dir"],
+        d.path("state").to_str().expect("utf-8")
+    );
     for want in [
         "upkeep-logs/daemon/status.json",
         "upkeep-logs/daemon/tree.json",
