@@ -261,6 +261,9 @@ mod tests {
                 pid: 10,
                 os_actions: "simulated".into(),
                 containment: "cgroup2 /sys/fs/cgroup/upkeep/x".into(),
+                state_dir: "/var/lib/upkeep".into(),
+                log_dir: "/var/log/upkeep".into(),
+                config_file: String::new(),
             },
             groups: vec![GroupDto {
                 name: "demo".into(),
