@@ -12,6 +12,7 @@ pub mod collect;
 pub mod compat;
 pub mod exit;
 pub mod install;
+pub mod messages;
 pub mod ops;
 pub mod probe;
 pub mod status;
@@ -195,6 +196,11 @@ enum Command {
     Man,
     /// Install the systemd unit and the clp* command links.
     Install(install::InstallArgs),
+    /// Check, install or list the message files (MSG-2..4, docs/ALERTS.md).
+    Messages {
+        #[command(subcommand)]
+        command: messages::MessagesCommand,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -500,6 +506,7 @@ pub fn main(args: &[String]) -> ExitCode {
             }
         }
         Command::Install(args) => install::run(&args),
+        Command::Messages { command } => messages::run(command, g.json),
     };
     exit.into()
 }
