@@ -445,7 +445,9 @@ pub fn main(args: &[String]) -> ExitCode {
         Command::Log {
             command: LogCommand::Level { filter },
         } => {
-            match tracing_subscriber::EnvFilter::try_new(&filter) {
+            match upkeep_config::check_log_filter(&filter).and_then(|()| {
+                tracing_subscriber::EnvFilter::try_new(&filter).map_err(|e| e.to_string())
+            }) {
                 Err(e) => {
                     fail(format!("invalid log filter `{filter}`: {e} (examples: `debug`, `info,upkeep=debug`)"));
                     Exit::Usage

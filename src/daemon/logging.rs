@@ -55,6 +55,8 @@ impl LogGuard {
     pub fn filter_setter(&self) -> crate::control::ops::LogFilter {
         let handle = self.reload.clone();
         std::sync::Arc::new(move |directive: &str| {
+            // CMD-7: refused here too, for clients that skip the CLI's check.
+            upkeep_config::check_log_filter(directive)?;
             let filter = EnvFilter::try_new(directive).map_err(|e| e.to_string())?;
             handle.reload(filter).map_err(|e| e.to_string())
         })
