@@ -9,3 +9,11 @@ pub mod messages;
 
 #[cfg(test)]
 mod catalogue_tests;
+
+pub mod alert_log;
+pub mod hub;
+pub mod mail;
+pub mod program;
+pub mod syslog;
+
+pub use hub::{load_messages, AlertsError, Hub};

@@ -196,6 +196,22 @@ enum Command {
     Man,
     /// Install the systemd unit and the clp* command links.
     Install(install::InstallArgs),
+    /// Show the persistent alert log (kept across restarts and reboots): the messages marked
+    /// `alert`, then (with --follow) each new one.
+    Alerts {
+        /// Keep printing new alerts until interrupted.
+        #[arg(long, short = 'f')]
+        follow: bool,
+        /// Only alerts after this: a sequence number, a duration ago ("10m") or a time (RFC 3339).
+        #[arg(long, value_name = "T")]
+        since: Option<String>,
+        /// Every event the log holds, not only the messages marked `alert`.
+        #[arg(long)]
+        all: bool,
+        /// At most this many (the oldest after --since).
+        #[arg(long, default_value_t = 0, hide_default_value = true)]
+        limit: u32,
+    },
     /// Check, install or list the message files (MSG-2..4, docs/ALERTS.md).
     Messages {
         #[command(subcommand)]
@@ -509,6 +525,12 @@ pub fn main(args: &[String]) -> ExitCode {
         }
         Command::Install(args) => install::run(&args),
         Command::Messages { command } => messages::run(command, g.json),
+        Command::Alerts {
+            follow,
+            since,
+            all,
+            limit,
+        } => ops::alerts(&g, follow, since.as_deref(), all, limit),
     };
     exit.into()
 }
