@@ -186,13 +186,22 @@ pub fn run(options: Options) -> Result<(), DaemonError> {
             file: None,
         },
     };
+    // Issue 11: a daemon given its own state folder keeps its own log files there too, unless
+    // told otherwise; two daemons never write one file.
+    let log_dir = options.log_dir.clone().or_else(|| {
+        options
+            .state_dir
+            .as_ref()
+            .filter(|s| **s != default_state_dir())
+            .map(|s| s.join("log"))
+    });
     let paths = Paths {
         state: options.state_dir.unwrap_or_else(default_state_dir),
         // The caller resolved `--socket`, then UPKEEP_SOCKET.
         socket: options
             .socket
             .unwrap_or_else(crate::control::default_socket_path),
-        logs: options.log_dir.unwrap_or_else(default_log_dir),
+        logs: log_dir.unwrap_or_else(default_log_dir),
         access,
         socket_mode: options.socket_mode,
         source,
