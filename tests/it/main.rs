@@ -1,5 +1,6 @@
 //! One integration test binary.
 
+mod alerts;
 mod bond;
 mod cli;
 mod containment;
@@ -20,5 +21,6 @@ mod probes_netns;
 mod real_daemon;
 mod real_engine;
 mod rights;
+mod servers;
 mod sim;
 mod supervision;

@@ -1,0 +1,409 @@
+//! Alerts end to end (issue 11, MSG-1..7) on the real binary: the alert log survives a daemon
+//! restart, syslog lines reach a real rsyslogd in order, and a killed process reaches every
+//! channel once (syslog, alert log, mail through a real Postfix, the program); a stopped mail
+//! server blocks nothing. The servers come from Debian's packages (`tests/it/servers.rs`); a
+//! test without its server prints `SKIPPED` and returns.
+
+use std::fs;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use upkeep::control::proto::{EventDto, Request, Response};
+
+use crate::real_daemon::{output, text, upkeep, Daemon};
+use crate::servers::{skip, Postfix, Rsyslog};
+
+/// One group with a long-lived process `app`, watched by the pid monitor `pidw`; `alerts` is
+/// the configuration's alerts section.
+fn config(home: &Path, alerts: &str) -> std::path::PathBuf {
+    let path = home.join("alerts.ron");
+    fs::write(
+        &path,
+        format!(
+            r#"(
+    name: "SSS",
+    edition: "SSS",
+    os_actions: Simulated,
+    groups: [(
+        name: "g1",
+        startup: Auto,
+        resources: [(
+            name: "app",
+            start: (program: "/bin/sh", args: ["-c", "exec sleep 2147483647"]),
+            mode: Async,
+            kill_grace: "2s",
+            activation: (retries: 0, final_action: NoOpStopChain),
+            deactivation: (retries: 0, final_action: NoOpDeactivateNext),
+        )],
+    )],
+    monitors: [(
+        name: "pidw",
+        kind: Pid(resource: "app"),
+        interval: "1s",
+        timeout: "60s",
+        retries: 0,
+        start_wait: "0s",
+        recovery: (target: Resource("app"), reactivation_threshold: 9, final_action: NoOp),
+    )],
+    alerts: ({alerts}),
+)"#
+        ),
+    )
+    .expect("write config");
+    path
+}
+
+fn wait_events(d: &mut Daemon, what: &str, ok: impl Fn(&[EventDto]) -> bool) -> Vec<EventDto> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Ok(Some(code)) = d.child.try_wait() {
+            panic!("daemon exited ({code}) waiting for {what}\n{}", d.output());
+        }
+        // Nothing yet while the socket is not up.
+        let all = match d.request(&Request::events(0)) {
+            Some(Response::Events(reply)) => reply.events,
+            _ => Vec::new(),
+        };
+        if ok(&all) {
+            return all;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}: {:#?}\n{}",
+            all.iter().map(|e| &e.line).collect::<Vec<_>>(),
+            d.output()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn count(events: &[EventDto], module: &str, id: u32) -> usize {
+    events
+        .iter()
+        .filter(|e| e.module == module && e.event_id == id)
+        .count()
+}
+
+fn cli(home: &Path, args: &[&str]) -> (i32, String) {
+    let out = output(
+        upkeep(home)
+            .env("UPKEEP_SOCKET", home.join("s.sock"))
+            .args(args),
+    );
+    (
+        out.status.code().unwrap_or(-1),
+        format!("{}{}", text(&out.stdout), text(&out.stderr)),
+    )
+}
+
+#[test]
+fn events_before_a_daemon_restart_are_still_listed_after_it() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let conf = config(home.path(), "syslog: (enabled: false)");
+    let mut first = Daemon::on(home.path(), Some(&conf), "1");
+    wait_events(&mut first, "pidw started", |e| count(e, "rm", 1) == 1);
+    assert!(first.terminate().success(), "{}", first.output());
+    let before: Vec<String> = fs::read_to_string(home.path().join("st/alerts/alerts.log"))
+        .expect("the alert log")
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    assert!(
+        before
+            .last()
+            .is_some_and(|l| l.contains("Cluster daemon has stopped.")),
+        "the first daemon's last event is in the log: {before:#?}"
+    );
+
+    let mut second = Daemon::on(home.path(), Some(&conf), "2");
+    let all = wait_events(&mut second, "the second start", |e| count(e, "rm", 1) == 2);
+    // Both lives, in order, numbered without going back or repeating.
+    let seqs: Vec<u64> = all.iter().map(|e| e.seq).collect();
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
+    assert_eq!(seqs[0], 1);
+    let lines: Vec<&str> = all.iter().map(|e| e.line.as_str()).collect();
+    let stopped = lines
+        .iter()
+        .position(|l| *l == "<type: pm><event: 3> Cluster daemon has stopped.")
+        .expect("the first daemon's stop");
+    let restarted = lines
+        .iter()
+        .rposition(|l| *l == "<type: pm><event: 1> Cluster daemon has started properly...")
+        .expect("the second start");
+    assert!(stopped < restarted, "{lines:#?}");
+    // `events --since N` from before the restart continues from the log.
+    let since = all[stopped - 1].seq;
+    let (code, shown) = cli(home.path(), &["events", "--since", &since.to_string()]);
+    assert_eq!(code, 0, "{shown}");
+    assert!(
+        shown
+            .lines()
+            .next()
+            .is_some_and(|l| l.contains("Cluster daemon has stopped.")),
+        "{shown}"
+    );
+    // `upkeep alerts --json` reads the same log.
+    let (code, json) = cli(home.path(), &["alerts", "--json"]);
+    assert_eq!(code, 0, "{json}");
+    let reply: Value = serde_json::from_str(&json).expect("json");
+    let alerts = reply["alerts"].as_array().expect("alerts");
+    assert!(alerts
+        .iter()
+        .any(|a| a["line"] == "<type: pm><event: 3> Cluster daemon has stopped."));
+    assert!(alerts
+        .iter()
+        .all(|a| a["send"].as_str().is_some_and(|s| s.contains("alert"))));
+    assert_eq!(second.terminate().code(), Some(0));
+}
+
+#[test]
+fn syslog_lines_reach_a_real_rsyslogd_exactly_and_in_order() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let Some(rsyslog) = Rsyslog::start(&home.path().join("rsyslog")) else {
+        return skip(
+            "alerts::syslog_lines_reach_a_real_rsyslogd",
+            "no rsyslogd (Debian package `rsyslog`)",
+        );
+    };
+    let conf = config(
+        home.path(),
+        &format!(
+            r#"syslog: (socket: "{}", ident: "CLUSTERPRO")"#,
+            rsyslog.socket.display()
+        ),
+    );
+    let mut d = Daemon::on(home.path(), Some(&conf), "1");
+    wait_events(&mut d, "pidw started", |e| count(e, "rm", 1) == 1);
+    let pid = d.child.id();
+    assert!(d.terminate().success(), "{}", d.output());
+    let log: Vec<EventDto> = fs::read_to_string(home.path().join("st/alerts/alerts.log"))
+        .expect("alert log")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("entry"))
+        .collect();
+    let severity = |level: &str| match level {
+        "error" => "err",
+        "warning" => "warning",
+        _ => "info",
+    };
+    let expected: Vec<String> = log
+        .iter()
+        .map(|e| {
+            format!(
+                "daemon.{} CLUSTERPRO[{pid}]: {}",
+                severity(&e.level),
+                e.line
+            )
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut got = rsyslog.lines();
+    while got.len() < expected.len() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+        got = rsyslog.lines();
+    }
+    assert_eq!(got, expected);
+    assert!(
+        got.contains(&format!(
+            "daemon.info CLUSTERPRO[{pid}]: <type: rc><event: 30> The start processing of a resource app started."
+        )),
+        "{got:#?}"
+    );
+}
+
+/// A free loopback port for the mail server.
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr").port()
+}
+
+#[test]
+fn a_killed_process_reaches_every_channel_once_and_a_stopped_mail_server_blocks_nothing() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let Some(rsyslog) = Rsyslog::start(&home.path().join("rsyslog")) else {
+        return skip(
+            "alerts::a_killed_process_reaches_every_channel_once",
+            "no rsyslogd (Debian package `rsyslog`)",
+        );
+    };
+    let Some(mut postfix) = Postfix::start(&home.path().join("postfix"), free_port()) else {
+        return skip(
+            "alerts::a_killed_process_reaches_every_channel_once",
+            "no Postfix to run as root (Debian package `postfix`)",
+        );
+    };
+    let runs = home.path().join("runs");
+    fs::create_dir(&runs).expect("runs");
+    let conf = config(
+        home.path(),
+        &format!(
+            r#"
+        syslog: (socket: "{socket}"),
+        mail: (
+            server: "127.0.0.1", port: {port}, security: Plain,
+            from: "upkeep@server1.example.org", to: ["ops@example.org", "pager@example.org"],
+            window: "1s", timeout: "5s", retries: 1,
+        ),
+        program: (
+            path: "/bin/sh",
+            args: ["-c", "env | grep ^UPKEEP_ | sort > \"$0/run-$UPKEEP_SEQ\"", "{runs}"],
+            timeout: "5s",
+        ),
+    "#,
+            socket = rsyslog.socket.display(),
+            port = postfix.port,
+            runs = runs.display()
+        ),
+    );
+    let mut d = Daemon::on(home.path(), Some(&conf), "1");
+    wait_events(&mut d, "pidw started", |e| count(e, "rm", 1) == 1);
+    let (code, said) = cli(home.path(), &["inject", "kill", "app"]);
+    assert_eq!(code, 0, "{said}");
+    let all = wait_events(&mut d, "the monitor's error and the reactivation", |e| {
+        count(e, "rm", 9) == 1 && count(e, "rc", 31) == 2
+    });
+    let error = all
+        .iter()
+        .find(|e| e.module == "rm" && e.event_id == 9)
+        .expect("rm 9");
+    assert!(
+        error.text.starts_with("Monitor pidw failed."),
+        "{}",
+        error.text
+    );
+
+    // Mail: one, to both recipients, naming the server and the event.
+    let mails = postfix.wait_for_mails(2, Duration::from_secs(15));
+    assert_eq!(
+        mails.len(),
+        2,
+        "one mail per recipient: {mails:#?}\n{}",
+        fs::read_to_string(&postfix.maillog).unwrap_or_default()
+    );
+    let host = nix::unistd::gethostname()
+        .expect("hostname")
+        .into_string()
+        .expect("utf-8");
+    for mail in mails.iter().map(|m| readable(m)) {
+        let mail = &mail;
+        assert!(mail.contains("From: upkeep@server1.example.org"), "{mail}");
+        assert!(
+            mail.contains("To: ops@example.org, pager@example.org"),
+            "{mail}"
+        );
+        assert!(
+            mail.contains(&format!("Subject: [upkeep] {host}: rm 9 {}", error.text)),
+            "{mail}"
+        );
+        assert!(mail.contains(&error.line), "{mail}");
+    }
+    // Program: one run, the event in its environment.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let run = runs.join(format!("run-{}", error.seq));
+    while !run.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let env = fs::read_to_string(&run).expect("the program ran for rm 9");
+    assert!(env.contains("UPKEEP_EVENT_ID=9\n"), "{env}");
+    assert!(env.contains("UPKEEP_FIELD_MONITOR=pidw\n"), "{env}");
+    assert!(
+        env.contains(&format!("UPKEEP_LINE={}\n", error.line)),
+        "{env}"
+    );
+    assert_eq!(
+        fs::read_dir(&runs).expect("runs").count(),
+        1,
+        "only the error is a `.mail` message"
+    );
+    // Syslog: the error line once, at severity err.
+    let wanted = format!("daemon.err upkeep[{}]: {}", d.child.id(), error.line);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !rsyslog.lines().contains(&wanted) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        rsyslog.lines().iter().filter(|l| **l == wanted).count(),
+        1,
+        "{:#?}",
+        rsyslog.lines()
+    );
+    // Alert log: the error once.
+    let (code, json) = cli(home.path(), &["alerts", "--json"]);
+    assert_eq!(code, 0, "{json}");
+    let reply: Value = serde_json::from_str(&json).expect("json");
+    let errors: Vec<&Value> = reply["alerts"]
+        .as_array()
+        .expect("alerts")
+        .iter()
+        .filter(|a| a["module"] == "rm" && a["event_id"] == 9)
+        .collect();
+    assert_eq!(errors.len(), 1, "{json}");
+    assert_eq!(errors[0]["send"], "syslog.alert.mail");
+
+    // The mail server stops: the engine and the socket go on at once, the failure is logged
+    // once, and nothing is mailed about it.
+    postfix.stop();
+    for round in 2..=3 {
+        d.wait_for("app running again", |s| {
+            s.groups
+                .iter()
+                .flat_map(|g| &g.resources)
+                .any(|r| r.name == "app" && r.pid.is_some())
+        });
+        let (code, said) = cli(home.path(), &["inject", "kill", "app"]);
+        assert_eq!(code, 0, "{said}");
+        wait_events(&mut d, "the next error", |e| count(e, "rm", 9) == round);
+        let asked = Instant::now();
+        assert!(d.status().is_some());
+        assert!(
+            asked.elapsed() < Duration::from_secs(1),
+            "status took {:?}",
+            asked.elapsed()
+        );
+    }
+    // Two failing batches (1 s window, 1 retry after 1 s each).
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let failed = || {
+        let (_, json) = cli(home.path(), &["alerts", "--json"]);
+        let reply: Value = serde_json::from_str(&json).unwrap_or_default();
+        reply["channels"]
+            .as_array()
+            .and_then(|c| c.iter().find(|c| c["name"] == "mail"))
+            .and_then(|c| c["failed"].as_u64())
+            .unwrap_or(0)
+    };
+    while failed() < 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(failed(), 2, "both errors counted as not mailed");
+    let out = d.output();
+    assert_eq!(out.matches("mail: cannot send").count(), 1, "{out}");
+    assert_eq!(d.terminate().code(), Some(0));
+}
+
+/// A mail as a reader sees it: folded headers unfolded, the quoted-printable body decoded.
+fn readable(mail: &str) -> String {
+    let unfolded = mail.replace("\n ", " ").replace("\n\t", " ");
+    let joined = unfolded.replace("=\n", "");
+    let mut out = String::new();
+    let mut rest = joined.as_str();
+    while let Some(i) = rest.find('=') {
+        out.push_str(&rest[..i]);
+        match rest
+            .get(i + 1..i + 3)
+            .and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            Some(b) => {
+                out.push(char::from(b));
+                rest = &rest[i + 3..];
+            }
+            None => {
+                out.push('=');
+                rest = &rest[i + 1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
