@@ -607,11 +607,19 @@ pub fn client_exit(e: &ClientError) -> Exit {
 
 fn config_check(file: &Path) -> Exit {
     match config_file::load(Some(file)) {
-        Ok(config) => out(&format!(
-            "{}: ok ({})\n",
-            file.display(),
-            config_file::summary(&config)
-        )),
+        Ok(config) => match crate::alerts::load_messages(&config, Some(file)) {
+            // Issue 11: the message files it names are part of what the daemon would refuse.
+            Err(e) => {
+                eprintln!("{e}");
+                fail(format!("{}: invalid message files", file.display()));
+                Exit::Config
+            }
+            Ok(_) => out(&format!(
+                "{}: ok ({})\n",
+                file.display(),
+                config_file::summary(&config)
+            )),
+        },
         Err(LoadError::Invalid(errors)) => {
             for e in &errors {
                 eprintln!("{e}");

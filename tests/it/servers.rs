@@ -1,8 +1,8 @@
 //! Real servers from Debian's packages, started by a test on private files and stopped by it:
 //! rsyslogd (package `rsyslog`) on its own socket and output file, and Postfix (package
 //! `postfix`) with its own configuration folder, queue and mailbox on a loopback port. Neither
-//! touches the system's syslog or mail. A test that cannot get its server prints a line with
-//! `SKIPPED` (`.ci/run` lists them) and returns.
+//! touches the system's syslog or mail. A test that cannot get its server says `SKIPPED` (see
+//! [`skip`]; `.ci/run` lists them) and returns.
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -13,9 +13,17 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
-/// Say why a test skips, in the form `.ci/run` greps for.
+/// Say why a test skips: on stderr (shown with `--nocapture`), and appended to the file named
+/// by `UPKEEP_SKIPPED` (libtest captures stderr, so `.ci/run` lists the skipped tests from it).
 pub(crate) fn skip(test: &str, why: &str) {
-    eprintln!("SKIPPED {test}: {why}");
+    let line = format!("SKIPPED {test}: {why}");
+    eprintln!("{line}");
+    if let Some(file) = std::env::var_os("UPKEEP_SKIPPED") {
+        use std::io::Write;
+        if let Ok(mut f) = fs::OpenOptions::new().create(true).append(true).open(file) {
+            let _ = writeln!(f, "{line}");
+        }
+    }
 }
 
 fn found(program: &str) -> Option<PathBuf> {
