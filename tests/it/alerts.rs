@@ -407,3 +407,157 @@ fn readable(mail: &str) -> String {
     out.push_str(rest);
     out
 }
+
+#[test]
+fn message_files_change_text_and_mail_and_a_mistake_is_refused_with_its_line() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let messages = home.path().join("messages");
+    let (code, said) = cli(
+        home.path(),
+        &["messages", "install", messages.to_str().expect("utf-8")],
+    );
+    assert_eq!(code, 0, "{said}");
+    let (code, said) = cli(
+        home.path(),
+        &["messages", "check", messages.to_str().expect("utf-8")],
+    );
+    assert_eq!(code, 0, "{said}");
+    // MSG-4: the admin turns mail on for rm 1 and changes its text.
+    let rm = messages.join("rm.msg.us");
+    let text = fs::read_to_string(&rm).expect("rm.msg.us");
+    let default = "ID=1 SEND=syslog.alert MSG=Monitor {monitor} start. LVL=INFO";
+    assert!(text.contains(default), "{text}");
+    fs::write(
+        &rm,
+        text.replace(
+            default,
+            "ID=1 SEND=syslog.alert.mail MSG=Watching {monitor} now. LVL=INFO",
+        ),
+    )
+    .expect("edit");
+    // The configuration beside the folder picks it up.
+    let conf = config(home.path(), "syslog: (enabled: false)");
+    let (code, said) = cli(
+        home.path(),
+        &["config", "check", conf.to_str().expect("utf-8")],
+    );
+    assert_eq!(code, 0, "{said}");
+    let mut d = Daemon::on(home.path(), Some(&conf), "1");
+    let all = wait_events(&mut d, "pidw started", |e| count(e, "rm", 1) == 1);
+    let start = all
+        .iter()
+        .find(|e| e.module == "rm" && e.event_id == 1)
+        .expect("rm 1");
+    assert_eq!(start.line, "<type: rm><event: 1> Watching pidw now.");
+    assert_eq!(start.send.as_deref(), Some("syslog.alert.mail"));
+    assert_eq!(d.terminate().code(), Some(0));
+
+    // A mistake: an unknown channel, with file and line; check, config check and the daemon
+    // all refuse (exit 78).
+    let edited = fs::read_to_string(&rm).expect("rm.msg.us");
+    let line = edited
+        .lines()
+        .position(|l| l.starts_with("ID=9 "))
+        .expect("rm 9")
+        + 1;
+    fs::write(
+        &rm,
+        edited.replace("ID=9 SEND=syslog.alert.mail", "ID=9 SEND=syslog.pager"),
+    )
+    .expect("edit");
+    let (code, said) = cli(
+        home.path(),
+        &["messages", "check", messages.to_str().expect("utf-8")],
+    );
+    assert_eq!(code, 78, "{said}");
+    assert!(
+        said.contains(&format!(
+            "{}:{line}: unknown channel `pager` in SEND",
+            rm.display()
+        )),
+        "{said}"
+    );
+    let (code, said) = cli(
+        home.path(),
+        &["config", "check", conf.to_str().expect("utf-8")],
+    );
+    assert_eq!(code, 78, "{said}");
+    let mut refused = Daemon::on(home.path(), Some(&conf), "2");
+    let status = refused.child.wait().expect("wait");
+    assert_eq!(status.code(), Some(78), "{}", refused.output());
+    assert!(
+        refused.output().contains("unknown channel `pager`"),
+        "{}",
+        refused.output()
+    );
+}
+
+#[test]
+fn a_misspelt_log_level_is_refused_everywhere() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let (code, said) = cli(home.path(), &["log", "level", "debgu"]);
+    assert_eq!(code, 64, "{said}");
+    assert!(
+        said.contains("unknown level `debgu`; did you mean `debug`?"),
+        "{said}"
+    );
+    let conf = home.path().join("bad.ron");
+    fs::write(
+        &conf,
+        "(name: \"SSS\", edition: \"SSS\", log: (level: \"debgu\"))",
+    )
+    .expect("write");
+    let (code, said) = cli(
+        home.path(),
+        &["config", "check", conf.to_str().expect("utf-8")],
+    );
+    assert_eq!(code, 78, "{said}");
+    assert!(
+        said.contains("log.level") && said.contains("did you mean `debug`"),
+        "{said}"
+    );
+}
+
+#[test]
+fn under_the_journal_every_stderr_line_carries_its_priority() {
+    use std::os::unix::fs::MetadataExt;
+    let home = tempfile::tempdir().expect("tempdir");
+    let conf = config(home.path(), "syslog: (enabled: false)");
+    let stderr = home.path().join("journal.out");
+    let file = fs::File::create(&stderr).expect("create");
+    let meta = file.metadata().expect("stat");
+    let socket = home.path().join("s.sock");
+    let mut cmd = upkeep(home.path());
+    cmd.env("JOURNAL_STREAM", format!("{}:{}", meta.dev(), meta.ino()))
+        .arg("daemon")
+        .arg("--config")
+        .arg(&conf)
+        .arg("--state-dir")
+        .arg(home.path().join("st"))
+        .arg("--socket")
+        .arg(&socket);
+    let mut d = Daemon::start(cmd, &socket, &stderr);
+    wait_events(&mut d, "pidw started", |e| count(e, "rm", 1) == 1);
+    assert_eq!(d.terminate().code(), Some(0));
+    let out = fs::read_to_string(&stderr).expect("stderr");
+    assert!(!out.is_empty());
+    for line in out.lines() {
+        assert!(
+            ["<3>", "<4>", "<6>", "<7>"]
+                .iter()
+                .any(|p| line.starts_with(p)),
+            "{line:?}"
+        );
+    }
+    assert!(
+        out.lines().any(|l| l.starts_with("<6>") && l.contains("<type: rm><event: 1> Monitor pidw start.")),
+        "{out}"
+    );
+    // The daemon's own log file, in its state folder (no --log-dir), has no prefix and no colour.
+    let logs: String = fs::read_dir(home.path().join("st/log"))
+        .expect("the daemon's own log folder")
+        .filter_map(|e| fs::read_to_string(e.ok()?.path()).ok())
+        .collect();
+    assert!(logs.contains("Monitor pidw start."), "{logs}");
+    assert!(!logs.contains('\u{1b}') && !logs.contains("<6>"), "{logs}");
+}
