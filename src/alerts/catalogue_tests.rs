@@ -97,16 +97,15 @@ fn examples() -> Vec<EventKind> {
         ManualDown { action: Os::Reboot },
         ConfigApplied { method: s("hot") },
     ];
-    for g in ["grp1"] {
-        all.extend([
-            GroupStartBegin { group: s(g) },
-            GroupStartEnd { group: s(g) },
-            GroupStartFailed { group: s(g) },
-            GroupStopBegin { group: s(g) },
-            GroupStopEnd { group: s(g) },
-            GroupStopFailed { group: s(g) },
-        ]);
-    }
+    let g = "grp1";
+    all.extend([
+        GroupStartBegin { group: s(g) },
+        GroupStartEnd { group: s(g) },
+        GroupStartFailed { group: s(g) },
+        GroupStopBegin { group: s(g) },
+        GroupStopEnd { group: s(g) },
+        GroupStopFailed { group: s(g) },
+    ]);
     let r = || s("exec1");
     all.extend([
         ResourceStartBegin { resource: r() },
