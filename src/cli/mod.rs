@@ -212,7 +212,7 @@ enum Command {
         #[arg(long, default_value_t = 0, hide_default_value = true)]
         limit: u32,
     },
-    /// Check, install or list the message files (MSG-2..4, docs/ALERTS.md).
+    /// Check, install or list the message files (docs/ALERTS.md).
     Messages {
         #[command(subcommand)]
         command: messages::MessagesCommand,

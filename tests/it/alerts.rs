@@ -561,3 +561,52 @@ fn under_the_journal_every_stderr_line_carries_its_priority() {
     assert!(logs.contains("Monitor pidw start."), "{logs}");
     assert!(!logs.contains('\u{1b}') && !logs.contains("<6>"), "{logs}");
 }
+
+#[test]
+fn a_terminal_on_stderr_puts_no_colour_codes_into_the_log_file() {
+    use std::io::Read;
+    let home = tempfile::tempdir().expect("tempdir");
+    let conf = config(home.path(), "syslog: (enabled: false)");
+    let pty = nix::pty::openpty(None, None).expect("openpty");
+    let mut master = fs::File::from(pty.master);
+    // Drained all along, so the daemon never blocks on a full terminal.
+    let seen = std::thread::spawn(move || {
+        let mut all = Vec::new();
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = master.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            all.extend_from_slice(&buf[..n]);
+        }
+        all
+    });
+    let socket = home.path().join("s.sock");
+    let child = upkeep(home.path())
+        .arg("daemon")
+        .arg("--config")
+        .arg(&conf)
+        .arg("--state-dir")
+        .arg(home.path().join("st"))
+        .arg("--socket")
+        .arg(&socket)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::from(pty.slave))
+        .spawn()
+        .expect("spawn");
+    let mut d = Daemon::adopt(child, &socket, &home.path().join("none.out"));
+    wait_events(&mut d, "pidw started", |e| count(e, "rm", 1) == 1);
+    assert_eq!(d.terminate().code(), Some(0));
+    drop(d);
+    let terminal = String::from_utf8_lossy(&seen.join().expect("reader")).into_owned();
+    assert!(
+        terminal.contains('\u{1b}'),
+        "the terminal got colour: {terminal}"
+    );
+    let logs: String = fs::read_dir(home.path().join("st/log"))
+        .expect("log folder")
+        .filter_map(|e| fs::read_to_string(e.ok()?.path()).ok())
+        .collect();
+    assert!(logs.contains("Monitor pidw start."), "{logs}");
+    assert!(!logs.contains('\u{1b}'), "{logs}");
+}
