@@ -109,6 +109,8 @@ pub struct Mail {
     pub username: Option<String>,
     /// The password is read from this file (never written in the configuration).
     pub password_file: Option<PathBuf>,
+    /// A PEM certificate trusted for the server besides the system's (a private CA).
+    pub ca_file: Option<PathBuf>,
     /// Events within this window after the first go out in one mail.
     pub window: Duration,
     /// One attempt's limit.

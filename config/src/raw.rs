@@ -176,6 +176,7 @@ pub(crate) struct RawMail {
     pub to: Vec<String>,
     pub username: Option<String>,
     pub password_file: Option<String>,
+    pub ca_file: Option<String>,
     pub window: Option<RawDuration>,
     pub timeout: Option<RawDuration>,
     pub retries: Option<i64>,

@@ -348,6 +348,16 @@ impl Validator<'_> {
             .password_file
             .as_deref()
             .map(|p| self.absolute("alerts.mail.password_file", Some(p)));
+        let ca_file = m
+            .ca_file
+            .as_deref()
+            .map(|p| self.absolute("alerts.mail.ca_file", Some(p)));
+        if ca_file.is_some() && security == MailSecurity::Plain {
+            self.err(
+                "alerts.mail.ca_file",
+                "`security: Plain` uses no TLS; remove `ca_file` or use `StartTls` or `Tls`",
+            );
+        }
         if password_file.is_some() && m.username.is_none() {
             self.err(
                 "alerts.mail.password_file",
@@ -376,6 +386,7 @@ impl Validator<'_> {
             to,
             username: m.username.clone(),
             password_file,
+            ca_file,
             window,
             timeout,
             retries: to_u32(retries),

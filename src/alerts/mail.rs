@@ -81,6 +81,24 @@ impl Mailer {
             MailSecurity::Plain => Ok(T::builder_dangerous(&s.server)),
         }
         .map_err(|e| format!("mail server `{}`: {e}", s.server))?;
+        let builder = match (&s.ca_file, s.security) {
+            (Some(ca), MailSecurity::StartTls | MailSecurity::Tls) => {
+                use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+                let pem = std::fs::read(ca)
+                    .map_err(|e| format!("cannot read the mail CA file `{}`: {e}", ca.display()))?;
+                let cert = Certificate::from_pem(&pem)
+                    .map_err(|e| format!("mail CA file `{}`: {e}", ca.display()))?;
+                let params = TlsParameters::builder(s.server.clone())
+                    .add_root_certificate(cert)
+                    .build_rustls()
+                    .map_err(|e| format!("mail TLS: {e}"))?;
+                T::builder_dangerous(&s.server).tls(match s.security {
+                    MailSecurity::Tls => Tls::Wrapper(params),
+                    _ => Tls::Required(params),
+                })
+            }
+            _ => builder,
+        };
         let mut builder = builder.port(s.port).timeout(Some(s.timeout));
         if let Some(user) = &s.username {
             let password = match &s.password_file {

@@ -227,7 +227,7 @@ fn a_killed_process_reaches_every_channel_once_and_a_stopped_mail_server_blocks_
             "no rsyslogd (Debian package `rsyslog`)",
         );
     };
-    let Some(mut postfix) = Postfix::start(&home.path().join("postfix"), free_port()) else {
+    let Some(mut postfix) = Postfix::start(&home.path().join("postfix"), free_port(), None) else {
         return skip(
             "alerts::a_killed_process_reaches_every_channel_once",
             "no Postfix to run as root (Debian package `postfix`)",
@@ -609,4 +609,126 @@ fn a_terminal_on_stderr_puts_no_colour_codes_into_the_log_file() {
         .collect();
     assert!(logs.contains("Monitor pidw start."), "{logs}");
     assert!(!logs.contains('\u{1b}'), "{logs}");
+}
+
+/// A test CA and a certificate for `localhost` signed by it, made with openssl; `None` without it.
+fn test_certificates(
+    dir: &Path,
+) -> Option<(std::path::PathBuf, std::path::PathBuf, std::path::PathBuf)> {
+    let run = |args: &[&str]| {
+        std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    fs::write(
+        dir.join("ext.cnf"),
+        "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\n",
+    )
+    .ok()?;
+    let ok = run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=upkeep test CA",
+    ]) && run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "srv.key",
+        "-out",
+        "srv.csr",
+        "-subj",
+        "/CN=localhost",
+    ]) && run(&[
+        "x509",
+        "-req",
+        "-in",
+        "srv.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "srv.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "ext.cnf",
+    ]);
+    if !ok {
+        return None;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    // Postfix's smtpd reads the key.
+    fs::set_permissions(dir.join("srv.key"), fs::Permissions::from_mode(0o644)).ok()?;
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o755)).ok()?;
+    Some((dir.join("ca.pem"), dir.join("srv.pem"), dir.join("srv.key")))
+}
+
+#[test]
+fn mail_goes_over_starttls_to_a_real_postfix_trusting_a_private_ca() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let certs = home.path().join("certs");
+    fs::create_dir(&certs).expect("certs");
+    let Some((ca, cert, key)) = test_certificates(&certs) else {
+        return skip(
+            "alerts::mail_goes_over_starttls",
+            "no openssl to make a test certificate",
+        );
+    };
+    let Some(postfix) = Postfix::start(
+        &home.path().join("postfix"),
+        free_port(),
+        Some((&cert, &key)),
+    ) else {
+        return skip(
+            "alerts::mail_goes_over_starttls",
+            "no Postfix to run as root (Debian package `postfix`)",
+        );
+    };
+    let conf = config(
+        home.path(),
+        &format!(
+            r#"syslog: (enabled: false),
+        mail: (
+            server: "localhost", port: {port}, security: StartTls, ca_file: "{ca}",
+            from: "upkeep@server1.example.org", to: ["ops@example.org"], window: "1s",
+        ),"#,
+            port = postfix.port,
+            ca = ca.display()
+        ),
+    );
+    let mut d = Daemon::on(home.path(), Some(&conf), "1");
+    wait_events(&mut d, "pidw started", |e| count(e, "rm", 1) == 1);
+    let (code, said) = cli(home.path(), &["inject", "kill", "app"]);
+    assert_eq!(code, 0, "{said}");
+    let mails = postfix.wait_for_mails(1, Duration::from_secs(15));
+    assert_eq!(
+        mails.len(),
+        1,
+        "{}\n{}",
+        fs::read_to_string(&postfix.maillog).unwrap_or_default(),
+        d.output()
+    );
+    let mail = readable(&mails[0]);
+    // Postfix writes ESMTPS for a session under TLS; it required STARTTLS anyway.
+    assert!(mail.contains("with ESMTPS id"), "{mail}");
+    assert!(mail.contains("rm 9 Monitor pidw failed."), "{mail}");
+    assert_eq!(d.terminate().code(), Some(0));
 }

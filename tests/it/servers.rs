@@ -122,7 +122,8 @@ pub(crate) struct Postfix {
 }
 
 impl Postfix {
-    pub(crate) fn start(dir: &Path, port: u16) -> Option<Postfix> {
+    /// With `tls` (certificate and key files), STARTTLS is required of every client.
+    pub(crate) fn start(dir: &Path, port: u16, tls: Option<(&Path, &Path)>) -> Option<Postfix> {
         let postfix = found("postfix")?;
         found("postconf")?;
         if !nix::unistd::geteuid().is_root() || !Path::new("/etc/postfix/main.cf").exists() {
@@ -165,12 +166,13 @@ impl Postfix {
             "local unix - n n - - local".into(),
             "virtual unix - n n - - virtual".into(),
             "anvil unix - - n - 1 anvil".into(),
+            "tlsmgr unix - - n 1000? 1 tlsmgr".into(),
             "scache unix - - n - 1 scache".into(),
             "postlog unix-dgram n - n - 1 postlogd".into(),
         ];
         fs::write(etc.join("master.cf"), services.join("\n") + "\n").ok()?;
         let maillog = dir.join("maillog");
-        let settings = [
+        let mut settings = vec![
             format!("queue_directory = {}", spool.display()),
             format!("data_directory = {}", data.display()),
             format!("maillog_file = {}", maillog.display()),
@@ -188,6 +190,14 @@ impl Postfix {
             "virtual_uid_maps = static:65534".into(),
             "virtual_gid_maps = static:65534".into(),
         ];
+        if let Some((cert, key)) = tls {
+            settings.retain(|s| !s.starts_with("smtpd_tls_security_level"));
+            settings.extend([
+                "smtpd_tls_security_level = encrypt".to_owned(),
+                format!("smtpd_tls_cert_file = {}", cert.display()),
+                format!("smtpd_tls_key_file = {}", key.display()),
+            ]);
+        }
         let ok = Command::new(found("postconf")?)
             .arg("-c")
             .arg(&etc)
