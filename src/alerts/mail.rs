@@ -224,3 +224,134 @@ impl Mailer {
             .map_err(|e| e.to_string())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+    fn event(seq: u64) -> EventDto {
+        EventDto {
+            seq,
+            at: "2026-12-02T03:00:00.000Z".into(),
+            module: "rm".into(),
+            event_id: 9,
+            level: "error".into(),
+            text: format!("Monitor m{seq} failed. (gone)"),
+            line: format!("<type: rm><event: 9> Monitor m{seq} failed. (gone)"),
+            send: Some("syslog.alert.mail".into()),
+        }
+    }
+
+    /// The smallest SMTP server that accepts everything; each mail's DATA is sent back.
+    async fn smtp() -> (u16, mpsc::UnboundedReceiver<String>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            while let Ok((socket, _)) = listener.accept().await {
+                let tx = tx.clone();
+                tokio::spawn(async move {
+                    let (read, mut write) = socket.into_split();
+                    let mut lines = BufReader::new(read).lines();
+                    let _ = write.write_all(b"220 test ESMTP\r\n").await;
+                    let mut data: Option<String> = None;
+                    while let Ok(Some(line)) = lines.next_line().await {
+                        if let Some(body) = data.as_mut() {
+                            if line == "." {
+                                let _ = tx.send(data.take().unwrap_or_default());
+                                let _ = write.write_all(b"250 queued\r\n").await;
+                            } else {
+                                body.push_str(&line);
+                                body.push('\n');
+                            }
+                            continue;
+                        }
+                        let reply: &[u8] = if line.starts_with("EHLO") {
+                            b"250 test\r\n"
+                        } else if line == "DATA" {
+                            data = Some(String::new());
+                            b"354 go on\r\n"
+                        } else if line == "QUIT" {
+                            let _ = write.write_all(b"221 bye\r\n").await;
+                            break;
+                        } else {
+                            b"250 ok\r\n"
+                        };
+                        let _ = write.write_all(reply).await;
+                    }
+                });
+            }
+        });
+        (port, rx)
+    }
+
+    fn settings(port: u16, queue: usize) -> Settings {
+        Settings {
+            server: "127.0.0.1".into(),
+            port,
+            security: MailSecurity::Plain,
+            from: "upkeep@example.org".into(),
+            to: vec!["ops@example.org".into()],
+            username: None,
+            password_file: None,
+            ca_file: None,
+            window: Duration::from_millis(300),
+            timeout: Duration::from_secs(5),
+            retries: 0,
+            queue,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_burst_within_the_window_goes_out_as_one_mail_naming_the_server_and_the_first_event()
+    {
+        let (port, mut mails) = smtp().await;
+        let channel = MailChannel::start(&settings(port, 100), "server1").expect("start");
+        for seq in 1..=5 {
+            channel.offer(event(seq));
+        }
+        let mail = tokio::time::timeout(Duration::from_secs(10), mails.recv())
+            .await
+            .expect("a mail")
+            .expect("data");
+        assert!(
+            mail.contains("Subject: [upkeep] server1: rm 9 Monitor m1 failed. (gone) (+4 more)"),
+            "{mail}"
+        );
+        for seq in 1..=5 {
+            assert!(mail.contains(&format!("Monitor m{seq} failed.")), "{mail}");
+        }
+        // Nothing else was sent for the burst.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert!(mails.try_recv().is_err());
+        assert_eq!(channel.stats.sent.load(Ordering::Relaxed), 1);
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_drops_and_counts_without_waiting() {
+        // Nobody listens: the first batch waits out its window, then fails; meanwhile the queue
+        // of 2 fills and the rest are dropped at once.
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+            l.local_addr().expect("addr").port()
+        };
+        let channel = MailChannel::start(&settings(port, 2), "server1").expect("start");
+        channel.offer(event(1));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let started = std::time::Instant::now();
+        for seq in 2..=1001 {
+            channel.offer(event(seq));
+        }
+        assert!(
+            started.elapsed() < Duration::from_millis(200),
+            "{:?}",
+            started.elapsed()
+        );
+        // The window task took the first; 998 of the next 1000 did not fit.
+        let dropped = channel.stats.dropped.load(Ordering::Relaxed);
+        assert!(dropped >= 990, "{dropped}");
+    }
+}
