@@ -312,3 +312,85 @@ impl Hub {
         ]
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_stuck_mail_server_and_a_missing_syslog_never_hold_up_the_event_path() {
+        let state = tempfile::tempdir().expect("tempdir");
+        // A server that accepts and never says a word: each send would hang until its timeout.
+        let blackhole = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = blackhole.local_addr().expect("addr").port();
+        let settings = Settings {
+            messages: None,
+            syslog: upkeep_config::Syslog {
+                enabled: true,
+                socket: state.path().join("no-syslog-here"),
+                ident: "upkeep".into(),
+            },
+            alert_log: Default::default(),
+            mail: Some(upkeep_config::Mail {
+                server: "127.0.0.1".into(),
+                port,
+                security: upkeep_config::MailSecurity::Plain,
+                from: "upkeep@example.org".into(),
+                to: vec!["ops@example.org".into()],
+                username: None,
+                password_file: None,
+                ca_file: None,
+                window: Duration::from_millis(10),
+                timeout: Duration::from_secs(60),
+                retries: 5,
+                queue: 10,
+            }),
+            program: None,
+        };
+        let (hub, last) =
+            Hub::start(&settings, Messages::built_in(), state.path(), "server1").expect("start");
+        assert_eq!(last, 0);
+        let kind = EventKind::MonitorError {
+            monitor: "pidw".into(),
+            detail: "gone".into(),
+        };
+        let n = 20_000u64;
+        let started = Instant::now();
+        for seq in 1..=n {
+            let dto = EventDto {
+                seq,
+                at: "2026-12-02T03:00:00.000Z".into(),
+                module: "rm".into(),
+                event_id: 9,
+                level: "error".into(),
+                text: String::new(),
+                line: String::new(),
+                send: None,
+            };
+            let routed = hub.route(&kind, dto);
+            assert_eq!(
+                routed.line,
+                "<type: rm><event: 9> Monitor pidw failed. (gone)"
+            );
+        }
+        let took = started.elapsed();
+        eprintln!("routed {n} events in {took:?}");
+        assert!(took < Duration::from_secs(2), "{took:?}");
+        hub.settle(Duration::from_secs(10)).await;
+        let channels = hub.channels();
+        let by = |name: &str| {
+            channels
+                .iter()
+                .find(|c| c.name == name)
+                .expect("channel")
+                .clone()
+        };
+        // Every event that did not reach the alert log is counted; the stuck mail channel
+        // dropped what did not fit its queue, syslog what it could not send.
+        let written = hub.read(0, usize::MAX).entries.len() as u64;
+        assert_eq!(written + by("alert").dropped, n);
+        assert!(by("mail").dropped > 0, "{channels:?}");
+        assert!(by("syslog").dropped > 0, "{channels:?}");
+    }
+}
