@@ -22,6 +22,8 @@ use crate::control::proto::{ChannelDto, EventDto};
 const INTAKE: usize = 4096;
 /// Entries waiting for the alert log's writer.
 const LOG_QUEUE: usize = 8192;
+/// Written in the alert log's folder when a daemon stopped in order with everything written.
+const CLEAN_STOP: &str = "clean-stop";
 
 /// Why alerts could not start.
 #[derive(Debug, thiserror::Error)]
@@ -123,7 +125,22 @@ impl Hub {
         server: &str,
     ) -> Result<(Hub, u64), AlertsError> {
         let log = AlertLog::new(state_dir, &settings.alert_log);
-        let last_seq = log.read(u64::MAX, 0).last_seq;
+        let mut last_seq = log.read(u64::MAX, 0).last_seq;
+        // A daemon that died (kill -9, power cut) may have handed out numbers still queued for
+        // the log: skip past all it could have queued, so no number means two events.
+        let marker = log.dir().join(CLEAN_STOP);
+        if marker.exists() {
+            // Durably gone: a crash of this daemon must not find the old mark.
+            let _ = std::fs::remove_file(&marker);
+            let _ = std::fs::File::open(log.dir()).and_then(|d| d.sync_all());
+        } else if last_seq > 0 {
+            let gap = (INTAKE + LOG_QUEUE) as u64;
+            tracing::warn!(
+                "the previous daemon did not stop in order: events it had not yet written to the alert log are lost; numbering continues after seq {}",
+                last_seq + gap
+            );
+            last_seq += gap;
+        }
         let (writer, _thread) = log.writer(&settings.alert_log, LOG_QUEUE)?;
         let channels = Arc::new(Mutex::new(Channels::start(settings, server)?));
         let (intake, rx) = mpsc::channel(INTAKE);
@@ -262,10 +279,22 @@ impl Hub {
 
     /// Wait (at most `limit`) until every event routed so far is in the alert log: the daemon's
     /// last events (`pm 3`) must not be lost to its exit.
+    /// Then it marks the stop as clean, so the next daemon numbers on without a gap.
     pub async fn settle(&self, limit: std::time::Duration) {
         let deadline = tokio::time::Instant::now() + limit;
         while tokio::time::Instant::now() < deadline {
             if self.intake.capacity() == self.intake.max_capacity() && self.writer.idle() {
+                let marked = crate::host::safe_file::Dir::open(
+                    self.log.dir(),
+                    crate::host::safe_file::Trust::Private,
+                )
+                .and_then(|d| {
+                    d.open_append(CLEAN_STOP.as_ref(), 0o600)
+                        .map_err(|e| e.to_string())
+                });
+                if let Err(e) = marked {
+                    tracing::warn!("alert log: cannot mark the clean stop: {e}");
+                }
                 return;
             }
             tokio::time::sleep(std::time::Duration::from_millis(5)).await;
