@@ -1,5 +1,6 @@
 //! The `upkeep` binary's library: CLI, daemon wiring, the Linux host and the control socket.
 
+pub mod alerts;
 pub mod bond;
 pub mod cli;
 pub mod control;

@@ -756,6 +756,235 @@ impl fmt::Display for EventKind {
     }
 }
 
+/// An event's named values, for message templates (MSG-2: the admin's `MSG=` text names them as
+/// `{resource}`, `{monitor}`, …) and for the program channel's environment. Where the engine's
+/// text varies by more than a name (pm 21's reason, pm 22's simulation, pm 24's damage, rm 22's
+/// end time) the varying words are one value, so one template per id reproduces the text.
+impl EventKind {
+    pub fn fields(&self) -> Vec<(&'static str, String)> {
+        use EventKind::*;
+        let s = |v: &dyn fmt::Display| v.to_string();
+        match self {
+            DaemonStarted | DaemonStopped | Suspended | Resumed | MonitorsSuspended
+            | MonitorsResumed => vec![],
+            DaemonStopping { reason } => vec![("reason", reason.clone())],
+            CoreRestarted { actor, reason }
+            | CoreFailed { actor, reason }
+            | ActorRestarted { actor, reason }
+            | ActorGaveUp { actor, reason } => {
+                vec![("actor", actor.clone()), ("reason", reason.clone())]
+            }
+            FinalActionStarted { origin, action } => {
+                vec![("origin", origin.clone()), ("action", s(action))]
+            }
+            FinalActionRefused {
+                origin,
+                action,
+                count,
+                max,
+                why,
+            } => {
+                let why = match why {
+                    Refusal::Limit => {
+                        format!("Reboot count {count} has reached the maximum of {max}.")
+                    }
+                    Refusal::Damaged { since, note } => format!(
+                        "Reboot count state is damaged since {} ({note}); treated as the limit reached.",
+                        rfc3339(*since)
+                    ),
+                    Refusal::NotWritten { reason } => {
+                        format!("Reboot count could not be written ({reason}).")
+                    }
+                };
+                vec![
+                    ("origin", origin.clone()),
+                    ("action", s(action)),
+                    ("count", s(count)),
+                    ("max", s(max)),
+                    ("why", why),
+                ]
+            }
+            OsAction {
+                action,
+                simulated,
+                count,
+                max,
+            } => {
+                let what = if *simulated {
+                    format!("OS actions are simulated: would {action} now.")
+                } else {
+                    format!("The OS will {action} now.")
+                };
+                vec![
+                    ("action", s(action)),
+                    ("what", what),
+                    ("count", s(count)),
+                    ("max", s(max)),
+                ]
+            }
+            OsActionFailed { action, reason } => {
+                vec![("action", s(action)), ("reason", reason.clone())]
+            }
+            RebootCountReset { previous, damaged } => vec![(
+                "previous",
+                if *damaged {
+                    "damaged".to_owned()
+                } else {
+                    s(previous)
+                },
+            )],
+            RebootStateDamaged { reason, kept_at } => {
+                vec![("reason", reason.clone()), ("kept_at", kept_at.clone())]
+            }
+            RebootStateWriteFailed { reason } => vec![("reason", reason.clone())],
+            ServerUp { server } => vec![("server", server.clone())],
+            GroupStartBegin { group }
+            | GroupStartEnd { group }
+            | GroupStartFailed { group }
+            | GroupStopBegin { group }
+            | GroupStopEnd { group }
+            | GroupStopFailed { group } => vec![("group", group.clone())],
+            ResourceStartBegin { resource }
+            | ResourceStartEnd { resource }
+            | ResourceStopBegin { resource }
+            | ResourceStopEnd { resource } => vec![("resource", resource.clone())],
+            ResourceFailed {
+                resource,
+                phase,
+                detail,
+            } => vec![
+                ("resource", resource.clone()),
+                ("phase", s(phase)),
+                ("detail", detail.clone()),
+            ],
+            ResourceRetry {
+                resource,
+                phase,
+                attempt,
+                of,
+            } => vec![
+                ("resource", resource.clone()),
+                ("phase", s(phase)),
+                ("attempt", s(attempt)),
+                ("of", s(of)),
+            ],
+            ResourceFinalAction {
+                resource,
+                phase,
+                action,
+            } => vec![
+                ("resource", resource.clone()),
+                ("phase", s(phase)),
+                ("action", s(action)),
+            ],
+            ResourceSkipped {
+                resource,
+                phase,
+                because,
+            } => vec![
+                ("resource", resource.clone()),
+                ("phase", s(phase)),
+                ("because", because.clone()),
+            ],
+            ProcessExited {
+                resource,
+                pid,
+                exit,
+            } => vec![
+                ("resource", resource.clone()),
+                ("pid", s(pid)),
+                ("exit", s(exit)),
+            ],
+            MonitorStart { monitor }
+            | MonitorStop { monitor }
+            | MonitorRecovered { monitor }
+            | ReactivationCountReset { monitor }
+            | MonitorResumed { monitor } => vec![("monitor", monitor.clone())],
+            MonitorCheckFailed {
+                monitor,
+                failures,
+                needed,
+                detail,
+            } => vec![
+                ("monitor", monitor.clone()),
+                ("failures", s(failures)),
+                ("needed", s(needed)),
+                ("detail", detail.clone()),
+            ],
+            MonitorWarning { monitor, detail } | MonitorError { monitor, detail } => {
+                vec![("monitor", monitor.clone()), ("detail", detail.clone())]
+            }
+            RecoverySkipped { monitor, target } | ReactivationFailed { monitor, target } => {
+                vec![("monitor", monitor.clone()), ("target", target.clone())]
+            }
+            Reactivation {
+                monitor,
+                target,
+                attempt,
+                of,
+            } => vec![
+                ("monitor", monitor.clone()),
+                ("target", target.clone()),
+                ("attempt", s(attempt)),
+                ("of", s(of)),
+            ],
+            ReactivationDelayed {
+                monitor,
+                target,
+                delay,
+                attempt,
+                of,
+            } => vec![
+                ("monitor", monitor.clone()),
+                ("target", target.clone()),
+                ("delay", s(&ShortDuration(*delay))),
+                ("attempt", s(attempt)),
+                ("of", s(of)),
+            ],
+            StartLimitReached {
+                monitor,
+                target,
+                burst,
+                window,
+            } => vec![
+                ("monitor", monitor.clone()),
+                ("target", target.clone()),
+                ("burst", s(burst)),
+                ("window", s(&ShortDuration(*window))),
+            ],
+            MonitorFinalAction { monitor, action } => {
+                vec![("monitor", monitor.clone()), ("action", s(action))]
+            }
+            ManualDown { action } => vec![("action", s(action))],
+            ConfigApplied { method } => vec![("method", method.clone())],
+            MonitorSuspended { monitor, until } => vec![
+                ("monitor", monitor.clone()),
+                (
+                    "until",
+                    until
+                        .as_ref()
+                        .map(|u| format!(" until {u}"))
+                        .unwrap_or_default(),
+                ),
+            ],
+            MonitorDelay {
+                monitor,
+                timeout_s,
+                actual_ms,
+                percent,
+            } => vec![
+                ("monitor", monitor.clone()),
+                ("timeout_s", s(timeout_s)),
+                ("actual_ms", s(actual_ms)),
+                ("percent", s(percent)),
+            ],
+            MonitorHeld { monitor, by } => {
+                vec![("monitor", monitor.clone()), ("by", by.clone())]
+            }
+        }
+    }
+}
+
 /// A time in an event's text: RFC 3339 UTC, whole seconds. Total on any `SystemTime`: times
 /// outside what RFC 3339 shows (before 1970, after 9999) are shown at the nearest end.
 fn rfc3339(at: SystemTime) -> String {

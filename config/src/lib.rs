@@ -10,6 +10,7 @@
 
 mod bounds;
 mod error;
+mod log_filter;
 mod model;
 mod raw;
 pub mod scenario;
@@ -22,6 +23,7 @@ pub use bounds::{
     MAX_CONFIG_BYTES, MAX_ERRORS, MAX_GROUPS, MAX_MONITORS, MAX_REFERENCES, MAX_RESOURCES,
 };
 pub use error::{closest_name, ConfigError, ConfigErrors};
+pub use log_filter::check_log_filter;
 pub use model::*;
 
 /// The built-in demo configuration: what `upkeep daemon` runs without `--config`.

@@ -35,6 +35,8 @@ pub struct Config {
     /// Issue 10: who may use the control socket besides root and the daemon's user; merged
     /// with the daemon's `--operator-group` / `--reader-group` flags.
     pub access: AccessGroups,
+    /// Where events are sent: syslog, the alert log, mail, a program (MSG-1..7).
+    pub alerts: Alerts,
 }
 
 /// Groups whose members are operators or readers on the control socket (docs/SECURITY.md).
@@ -45,6 +47,100 @@ pub struct AccessGroups {
     /// Members may read the state (`status`, `tree`, `events`, `explain`); `*` is every local
     /// user.
     pub reader_groups: Vec<String>,
+}
+
+/// MSG-1..7, docs/ALERTS.md.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Alerts {
+    /// The message folder (MSG-2); `None`: `messages/` beside the configuration file when it
+    /// exists, else the built-in messages.
+    pub messages: Option<PathBuf>,
+    pub syslog: Syslog,
+    pub alert_log: AlertLog,
+    pub mail: Option<Mail>,
+    pub program: Option<Program>,
+}
+
+/// The syslog channel (MSG-6).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Syslog {
+    pub enabled: bool,
+    /// The local syslog socket.
+    pub socket: PathBuf,
+    /// The tag before the body: `upkeep`, or `CLUSTERPRO` for scripts that grep the seed's lines.
+    pub ident: String,
+}
+
+impl Default for Syslog {
+    fn default() -> Self {
+        Syslog {
+            enabled: true,
+            socket: PathBuf::from("/dev/log"),
+            ident: "upkeep".into(),
+        }
+    }
+}
+
+/// The persistent alert log in the state folder; always on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AlertLog {
+    /// A file is rotated when it would grow past this many bytes.
+    pub max_file_bytes: u64,
+    /// Rotated files kept besides the current one.
+    pub keep_files: u32,
+}
+
+impl Default for AlertLog {
+    fn default() -> Self {
+        AlertLog {
+            max_file_bytes: 1024 * 1024,
+            keep_files: 4,
+        }
+    }
+}
+
+/// How the mail channel talks to its server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MailSecurity {
+    /// STARTTLS required (port 587).
+    #[default]
+    StartTls,
+    /// TLS from the first byte (port 465).
+    Tls,
+    /// No TLS: only for a relay on this host.
+    Plain,
+}
+
+/// The mail channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mail {
+    pub server: String,
+    pub port: u16,
+    pub security: MailSecurity,
+    pub from: String,
+    pub to: Vec<String>,
+    pub username: Option<String>,
+    /// The password is read from this file (never written in the configuration).
+    pub password_file: Option<PathBuf>,
+    /// A PEM certificate trusted for the server besides the system's (a private CA).
+    pub ca_file: Option<PathBuf>,
+    /// Events within this window after the first go out in one mail.
+    pub window: Duration,
+    /// One attempt's limit.
+    pub timeout: Duration,
+    /// Attempts after the first, with a doubling wait.
+    pub retries: u32,
+    /// Events waiting for mail before new ones are dropped (and counted).
+    pub queue: usize,
+}
+
+/// The program channel: run for each message that is mailed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Program {
+    pub path: PathBuf,
+    pub args: Vec<String>,
+    pub timeout: Duration,
+    pub queue: usize,
 }
 
 /// The procfs and sysfs roots the probes read (soft RAID, NIC link). Settable so that a

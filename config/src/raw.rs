@@ -105,6 +105,7 @@ pub(crate) struct RawConfig {
     pub log: Option<RawLog>,
     pub paths: Option<RawPaths>,
     pub access: Option<RawAccess>,
+    pub alerts: Option<RawAlerts>,
     #[serde(default)]
     pub groups: Vec<RawGroup>,
     #[serde(default)]
@@ -137,6 +138,68 @@ pub(crate) struct RawRestartIntensity {
 pub(crate) struct RawLog {
     pub level: Option<String>,
     pub keep_files: Option<i64>,
+}
+
+/// MSG-1..7: where events are sent (docs/ALERTS.md).
+#[derive(Debug, Deserialize)]
+#[serde(rename = "Alerts", deny_unknown_fields)]
+pub(crate) struct RawAlerts {
+    pub messages: Option<String>,
+    pub syslog: Option<RawSyslog>,
+    pub alert_log: Option<RawAlertLog>,
+    pub mail: Option<RawMail>,
+    pub program: Option<RawProgram>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename = "Syslog", deny_unknown_fields)]
+pub(crate) struct RawSyslog {
+    pub enabled: Option<bool>,
+    pub socket: Option<String>,
+    pub ident: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename = "AlertLog", deny_unknown_fields)]
+pub(crate) struct RawAlertLog {
+    pub max_file_kib: Option<i64>,
+    pub keep_files: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename = "Mail", deny_unknown_fields)]
+pub(crate) struct RawMail {
+    pub server: Option<String>,
+    pub port: Option<i64>,
+    pub security: Option<RawMailSecurity>,
+    pub from: Option<String>,
+    #[serde(default)]
+    pub to: Vec<String>,
+    pub username: Option<String>,
+    pub password_file: Option<String>,
+    pub ca_file: Option<String>,
+    pub window: Option<RawDuration>,
+    pub timeout: Option<RawDuration>,
+    pub retries: Option<i64>,
+    pub queue: Option<i64>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename = "MailSecurity")]
+pub(crate) enum RawMailSecurity {
+    StartTls,
+    Tls,
+    Plain,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename = "Program", deny_unknown_fields)]
+pub(crate) struct RawProgram {
+    pub path: Option<String>,
+    #[serde(default)]
+    pub args: Vec<String>,
+    pub timeout: Option<RawDuration>,
+    pub queue: Option<i64>,
 }
 
 #[derive(Debug, Deserialize)]

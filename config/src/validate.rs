@@ -34,6 +34,13 @@ const SCRIPT_TIMEOUT: Span = Span {
     max: Duration::from_secs(24 * 60 * 60),
     max_text: "24h",
 };
+/// Mail and program channel timings: nonzero, at most an hour.
+const ALERT_TIMEOUT: Span = Span {
+    nonzero: true,
+    max: Duration::from_secs(60 * 60),
+    max_text: "1h",
+};
+
 const KILL_GRACE: Span = Span {
     nonzero: false,
     max: Duration::from_secs(60 * 60),
@@ -154,6 +161,7 @@ impl Validator<'_> {
         let log = self.log(raw.log.as_ref());
         let paths = self.paths(raw.paths.as_ref());
         let access = self.access(raw.access.as_ref());
+        let alerts = self.alerts(raw.alerts.as_ref());
 
         let groups = self.groups(&raw.groups);
         let resources: HashMap<String, ResourceInfo> = groups
@@ -177,6 +185,7 @@ impl Validator<'_> {
             core_restart,
             paths,
             access,
+            alerts,
         }
     }
 
@@ -218,6 +227,213 @@ impl Validator<'_> {
         AccessGroups {
             operator_groups: names(self, "operator_groups", &raw.operator_groups, false),
             reader_groups: names(self, "reader_groups", &raw.reader_groups, true),
+        }
+    }
+
+    // === alerts (MSG-1..7) ===
+
+    fn alerts(&mut self, raw: Option<&raw::RawAlerts>) -> Alerts {
+        let Some(raw) = raw else {
+            return Alerts::default();
+        };
+        let messages = raw
+            .messages
+            .as_deref()
+            .map(|m| self.absolute("alerts.messages", Some(m)));
+        let syslog = match &raw.syslog {
+            None => Syslog::default(),
+            Some(s) => {
+                let d = Syslog::default();
+                let ident = match s.ident.as_deref() {
+                    None => d.ident.clone(),
+                    Some(i)
+                        if !i.is_empty()
+                            && i.len() <= 48
+                            && i.bytes()
+                                .all(|b| b.is_ascii_graphic() && b != b':' && b != b'[') =>
+                    {
+                        i.to_owned()
+                    }
+                    Some(i) => {
+                        self.err(
+                            "alerts.syslog.ident",
+                            format!("must be 1..=48 printable characters without spaces, `:` or `[`, e.g. `\"upkeep\"` or `\"CLUSTERPRO\"` (got `{i}`)"),
+                        );
+                        d.ident.clone()
+                    }
+                };
+                Syslog {
+                    enabled: s.enabled.unwrap_or(true),
+                    socket: match s.socket.as_deref() {
+                        None => d.socket,
+                        Some(p) => self.absolute("alerts.syslog.socket", Some(p)),
+                    },
+                    ident,
+                }
+            }
+        };
+        let alert_log = match &raw.alert_log {
+            None => AlertLog::default(),
+            Some(a) => {
+                let d = AlertLog::default();
+                let kib = self.int(
+                    "alerts.alert_log.max_file_kib",
+                    a.max_file_kib,
+                    16,
+                    1024 * 1024,
+                    i64::try_from(d.max_file_bytes / 1024).unwrap_or(1024),
+                );
+                let keep = self.int(
+                    "alerts.alert_log.keep_files",
+                    a.keep_files,
+                    1,
+                    100,
+                    i64::from(d.keep_files),
+                );
+                AlertLog {
+                    max_file_bytes: u64::try_from(kib).unwrap_or(1024) * 1024,
+                    keep_files: to_u32(keep),
+                }
+            }
+        };
+        let mail = raw.mail.as_ref().map(|m| self.mail(m));
+        let program = raw.program.as_ref().map(|p| {
+            let path = self.absolute("alerts.program.path", p.path.as_deref());
+            let timeout = self.within(
+                "alerts.program.timeout",
+                p.timeout.as_ref(),
+                ALERT_TIMEOUT,
+                Duration::from_secs(10),
+            );
+            let queue = self.int("alerts.program.queue", p.queue, 1, 10_000, 64);
+            Program {
+                path,
+                args: p.args.clone(),
+                timeout,
+                queue: usize::try_from(queue).unwrap_or(64),
+            }
+        });
+        Alerts {
+            messages,
+            syslog,
+            alert_log,
+            mail,
+            program,
+        }
+    }
+
+    fn mail(&mut self, m: &raw::RawMail) -> Mail {
+        let server = match m.server.as_deref() {
+            Some(s) if !s.trim().is_empty() && !s.contains(char::is_whitespace) => s.to_owned(),
+            Some(s) => {
+                self.err(
+                    "alerts.mail.server",
+                    format!("must be a host name or address (got `{s}`)"),
+                );
+                String::new()
+            }
+            None => {
+                self.err(
+                    "alerts.mail",
+                    "missing field `server`; write e.g. `server: \"smtp.example.org\"`",
+                );
+                String::new()
+            }
+        };
+        let security = match m.security {
+            None | Some(raw::RawMailSecurity::StartTls) => MailSecurity::StartTls,
+            Some(raw::RawMailSecurity::Tls) => MailSecurity::Tls,
+            Some(raw::RawMailSecurity::Plain) => MailSecurity::Plain,
+        };
+        let default_port = match security {
+            MailSecurity::StartTls => 587,
+            MailSecurity::Tls => 465,
+            MailSecurity::Plain => 25,
+        };
+        let port = self.int("alerts.mail.port", m.port, 1, 65535, default_port);
+        let address = |v: &mut Self, path: &str, a: &str| {
+            let ok = a.split_once('@').is_some_and(|(l, d)| {
+                !l.is_empty()
+                    && !d.is_empty()
+                    && !a.contains(char::is_whitespace)
+                    && !a.contains(['<', '>', ',', '\n'])
+            });
+            if !ok {
+                v.err(
+                    path,
+                    format!("must be a mail address such as `ops@example.org` (got `{a}`)"),
+                );
+            }
+            a.to_owned()
+        };
+        let from = match m.from.as_deref() {
+            Some(f) => address(self, "alerts.mail.from", f),
+            None => {
+                self.err(
+                    "alerts.mail",
+                    "missing field `from`; write e.g. `from: \"upkeep@server1.example.org\"`",
+                );
+                String::new()
+            }
+        };
+        if m.to.is_empty() {
+            self.err(
+                "alerts.mail",
+                "missing field `to`; write e.g. `to: [\"ops@example.org\"]`",
+            );
+        }
+        let to =
+            m.to.iter()
+                .enumerate()
+                .map(|(i, a)| address(self, &format!("alerts.mail.to[{i}]"), a))
+                .collect();
+        let password_file = m
+            .password_file
+            .as_deref()
+            .map(|p| self.absolute("alerts.mail.password_file", Some(p)));
+        let ca_file = m
+            .ca_file
+            .as_deref()
+            .map(|p| self.absolute("alerts.mail.ca_file", Some(p)));
+        if ca_file.is_some() && security == MailSecurity::Plain {
+            self.err(
+                "alerts.mail.ca_file",
+                "`security: Plain` uses no TLS; remove `ca_file` or use `StartTls` or `Tls`",
+            );
+        }
+        if password_file.is_some() && m.username.is_none() {
+            self.err(
+                "alerts.mail.password_file",
+                "a password needs a `username` too",
+            );
+        }
+        let window = self.within(
+            "alerts.mail.window",
+            m.window.as_ref(),
+            ALERT_TIMEOUT,
+            Duration::from_secs(10),
+        );
+        let timeout = self.within(
+            "alerts.mail.timeout",
+            m.timeout.as_ref(),
+            ALERT_TIMEOUT,
+            Duration::from_secs(30),
+        );
+        let retries = self.int("alerts.mail.retries", m.retries, 0, 20, 5);
+        let queue = self.int("alerts.mail.queue", m.queue, 1, 100_000, 1000);
+        Mail {
+            server,
+            port: u16::try_from(port).unwrap_or(25),
+            security,
+            from,
+            to,
+            username: m.username.clone(),
+            password_file,
+            ca_file,
+            window,
+            timeout,
+            retries: to_u32(retries),
+            queue: usize::try_from(queue).unwrap_or(1000),
         }
     }
 
@@ -313,7 +529,13 @@ impl Validator<'_> {
                 );
                 defaults::LOG_LEVEL.to_owned()
             }
-            Some(l) => l.trim().to_owned(),
+            Some(l) => {
+                // CMD-7: a typo must not silently turn logging off.
+                if let Err(why) = crate::check_log_filter(l) {
+                    self.err("log.level", why);
+                }
+                l.trim().to_owned()
+            }
         };
         let keep = self.int(
             "log.keep_files",

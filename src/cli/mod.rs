@@ -13,6 +13,7 @@ pub mod collect;
 pub mod compat;
 pub mod exit;
 pub mod install;
+pub mod messages;
 pub mod ops;
 pub mod probe;
 pub mod simulate;
@@ -201,6 +202,27 @@ enum Command {
     /// Rehearse a failure scenario offline: the real engine in virtual time on a simulated host,
     /// OS actions never taken (docs/SIMULATE.md).
     Simulate(simulate::SimulateArgs),
+    /// Show the persistent alert log (kept across restarts and reboots): the messages marked
+    /// `alert`, then (with --follow) each new one.
+    Alerts {
+        /// Keep printing new alerts until interrupted.
+        #[arg(long, short = 'f')]
+        follow: bool,
+        /// Only alerts after this: a sequence number, a duration ago ("10m") or a time (RFC 3339).
+        #[arg(long, value_name = "T")]
+        since: Option<String>,
+        /// Every event the log holds, not only the messages marked `alert`.
+        #[arg(long)]
+        all: bool,
+        /// At most this many (the oldest after --since).
+        #[arg(long, default_value_t = 0, hide_default_value = true)]
+        limit: u32,
+    },
+    /// Check, install or list the message files (docs/ALERTS.md).
+    Messages {
+        #[command(subcommand)]
+        command: messages::MessagesCommand,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -479,7 +501,9 @@ pub fn main(args: &[String]) -> ExitCode {
         Command::Log {
             command: LogCommand::Level { filter },
         } => {
-            match tracing_subscriber::EnvFilter::try_new(&filter) {
+            match upkeep_config::check_log_filter(&filter).and_then(|()| {
+                tracing_subscriber::EnvFilter::try_new(&filter).map_err(|e| e.to_string())
+            }) {
                 Err(e) => {
                     fail(format!("invalid log filter `{filter}`: {e} (examples: `debug`, `info,upkeep=debug`)"));
                     Exit::Usage
@@ -541,6 +565,13 @@ pub fn main(args: &[String]) -> ExitCode {
         }
         Command::Install(args) => install::run(&args),
         Command::Simulate(args) => simulate::run(&args, g.json),
+        Command::Messages { command } => messages::run(command, g.json),
+        Command::Alerts {
+            follow,
+            since,
+            all,
+            limit,
+        } => ops::alerts(&g, follow, since.as_deref(), all, limit),
     };
     exit.into()
 }
@@ -665,11 +696,19 @@ pub fn client_exit(e: &ClientError) -> Exit {
 
 fn config_check(file: &Path) -> Exit {
     match config_file::load(Some(file)) {
-        Ok(config) => out(&format!(
-            "{}: ok ({})\n",
-            file.display(),
-            config_file::summary(&config)
-        )),
+        Ok(config) => match crate::alerts::load_messages(&config, Some(file)) {
+            // Issue 11: the message files it names are part of what the daemon would refuse.
+            Err(e) => {
+                eprintln!("{e}");
+                fail(format!("{}: invalid message files", file.display()));
+                Exit::Config
+            }
+            Ok(_) => out(&format!(
+                "{}: ok ({})\n",
+                file.display(),
+                config_file::summary(&config)
+            )),
+        },
         Err(LoadError::Invalid(errors)) => {
             for e in &errors {
                 eprintln!("{e}");

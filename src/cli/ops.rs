@@ -509,3 +509,103 @@ fn render_apply(reply: &ApplyReply, dry_run: bool) -> String {
     }
     text
 }
+
+/// `upkeep alerts` (issue 11): the persistent alert log, then (with --follow) each new alert.
+pub fn alerts(g: &Global, follow: bool, since: Option<&str>, all: bool, limit: u32) -> Exit {
+    let since = match since.map(parse_since).transpose() {
+        Ok(s) => s,
+        Err(message) => {
+            fail(message);
+            return Exit::Usage;
+        }
+    };
+    let (seq, after) = match since {
+        Some(Since::Seq(n)) => (n, None),
+        Some(Since::Time(t)) => (0, Some(t)),
+        None => (0, None),
+    };
+    let keep = move |e: &EventDto| {
+        (all || crate::alerts::alert_log::is_alert(e))
+            && after.is_none_or(|t| humantime::parse_rfc3339_weak(&e.at).map_or(true, |at| at >= t))
+    };
+    let request = Request::Alerts {
+        version: PROTOCOL_VERSION,
+        since: seq,
+        limit,
+        all,
+    };
+    let mut reply = match call(g, &request) {
+        Ok(Response::Alerts(reply)) => reply,
+        Ok(other) => return unexpected(g, other),
+        Err(exit) => return exit,
+    };
+    reply.alerts.retain(|e| keep(e));
+    if reply.first_seq > seq + 1 && seq > 0 {
+        eprintln!(
+            "upkeep: the alert log starts at seq {}: older entries were rotated away",
+            reply.first_seq
+        );
+    }
+    // Issue 13's --json contract: one protocol message per line with its `type`; a followed
+    // log is the `Alerts` reply, then one `Event` line per new alert.
+    let printed = if g.json {
+        print_json(&Response::Alerts(reply.clone()))
+    } else {
+        out(&reply.alerts.iter().map(event_line).collect::<String>())
+    };
+    if !follow || printed != Exit::Ok {
+        return printed;
+    }
+    let runtime = match runtime() {
+        Ok(rt) => rt,
+        Err(exit) => return exit,
+    };
+    let from = reply
+        .alerts
+        .last()
+        .map_or(reply.last_seq.max(seq), |e| e.seq);
+    let json = g.json;
+    let print = |e: &EventDto| -> bool {
+        if !keep(e) || e.seq <= from {
+            return true;
+        }
+        let text = if json {
+            match serde_json::to_string(&Response::Event(e.clone())) {
+                Ok(line) => format!("{line}\n"),
+                Err(_) => return true,
+            }
+        } else {
+            event_line(e)
+        };
+        out(&text) == Exit::Ok
+    };
+    let mut exit = Exit::Ok;
+    let done = runtime.block_on(client::exchange(
+        &g.client_socket_path(),
+        &Request::Follow {
+            version: PROTOCOL_VERSION,
+            since: from,
+        },
+        None,
+        |reply| match reply {
+            Response::Events(reply) => reply.events.iter().all(print),
+            Response::Event(e) => print(&e),
+            Response::Error(e) => {
+                fail(&e.message);
+                exit = error_exit(e.kind);
+                false
+            }
+            _ => {
+                exit = Exit::Protocol;
+                false
+            }
+        },
+    ));
+    match done {
+        Ok(()) => exit,
+        Err(e) => {
+            fail(&e);
+            client_exit(&e)
+        }
+    }
+}

@@ -31,6 +31,10 @@ pub fn classify(old: &Config, new: &Config) -> Vec<ChangeDto> {
     if old.paths != new.paths {
         push("paths".into(), "changed", ApplyMethod::StopRestart);
     }
+    // Issue 11: the alert channels are restarted by the daemon itself, nothing else stops.
+    if old.alerts != new.alerts {
+        push("alerts".into(), "changed", ApplyMethod::UploadOnly);
+    }
     named(
         "groups",
         &old.groups,

@@ -4,19 +4,27 @@
 //! `upkeep stop` / `start` and a stop/restart apply (OPS-1, OPS-5, APPLY-5) replace the engine,
 //! and each engine numbers its events from 1. Readers of `events --since N` need one sequence
 //! that never goes back, so each engine's events are relayed here, renumbered, as wire DTOs.
+//!
+//! With alerts (issue 11), each event is also rendered with its message in force and handed to
+//! the alert hub, whose alert log keeps it across restarts: the numbering continues from the
+//! log's newest `seq`, and reads older than the ring are answered from the log.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::broadcast;
-use upkeep_actors::event::{Event, Events};
+use upkeep_actors::event::{Event, EventKind, Events};
+
+use crate::alerts::Hub;
 
 use super::proto::EventDto;
 use super::snapshot;
 
 /// How many events late readers can still get.
 const RING: usize = 8192;
+/// At most this many events are read back from the alert log per request.
+const HISTORY_LIMIT: usize = 100_000;
 
 struct Ring {
     seq: u64,
@@ -28,6 +36,7 @@ struct Ring {
 pub struct Feed {
     ring: Arc<Mutex<Ring>>,
     tx: broadcast::Sender<EventDto>,
+    alerts: Option<Hub>,
 }
 
 impl Default for Feed {
@@ -38,24 +47,40 @@ impl Default for Feed {
 
 impl Feed {
     pub fn new() -> Feed {
+        Feed::with_alerts(None, 0)
+    }
+
+    /// A feed that routes every event through `alerts` and numbers from `last_seq + 1` (the
+    /// alert log's newest, so sequence numbers keep growing across restarts).
+    pub fn with_alerts(alerts: Option<Hub>, last_seq: u64) -> Feed {
         let (tx, _) = broadcast::channel(RING);
         Feed {
             ring: Arc::new(Mutex::new(Ring {
-                seq: 0,
+                seq: last_seq,
                 events: VecDeque::new(),
             })),
             tx,
+            alerts,
         }
+    }
+
+    /// The alert hub, when the daemon routes alerts.
+    pub fn alerts(&self) -> Option<&Hub> {
+        self.alerts.as_ref()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Ring> {
         self.ring.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn push(&self, mut event: EventDto) {
+    fn push(&self, mut event: EventDto, kind: &EventKind) {
         let mut ring = self.lock();
         ring.seq += 1;
         event.seq = ring.seq;
+        // Under the lock, so the channels get events in `seq` order; `route` never waits.
+        if let Some(alerts) = &self.alerts {
+            event = alerts.route(kind, event);
+        }
         if ring.events.len() == RING {
             ring.events.pop_front();
         }
@@ -70,16 +95,33 @@ impl Feed {
         self.lock().seq
     }
 
-    /// Events after `since` still kept, and a receiver for the ones that follow.
+    /// Events after `since` still kept, and a receiver for the ones that follow. Events older
+    /// than the ring come from the alert log (those of earlier daemons too).
     pub fn since(&self, since: u64) -> (Vec<EventDto>, broadcast::Receiver<EventDto>) {
-        let ring = self.lock();
-        let past = ring
-            .events
-            .iter()
-            .filter(|e| e.seq > since)
-            .cloned()
-            .collect();
-        (past, self.tx.subscribe())
+        let (past, oldest, live) = {
+            let ring = self.lock();
+            let past: Vec<EventDto> = ring
+                .events
+                .iter()
+                .filter(|e| e.seq > since)
+                .cloned()
+                .collect();
+            let oldest = ring.events.front().map_or(ring.seq + 1, |e| e.seq);
+            (past, oldest, self.tx.subscribe())
+        };
+        match &self.alerts {
+            Some(alerts) if since + 1 < oldest => {
+                let mut older: Vec<EventDto> = alerts
+                    .read(since, HISTORY_LIMIT)
+                    .entries
+                    .into_iter()
+                    .filter(|e| e.seq < oldest)
+                    .collect();
+                older.extend(past);
+                (older, live)
+            }
+            _ => (past, live),
+        }
     }
 
     /// Relay every event of one engine until [`Relay::finish`].
@@ -116,7 +158,7 @@ impl Feed {
         // No await between the check and the push: an abort cannot split them.
         if e.seq > seen.load(Ordering::SeqCst) {
             seen.store(e.seq, Ordering::SeqCst);
-            self.push(snapshot::event(e));
+            self.push(snapshot::event(e), &e.kind);
         }
     }
 }

@@ -67,6 +67,8 @@ pub struct Setup {
     pub state_dir: PathBuf,
     pub log_dir: PathBuf,
     pub facts: ServerFacts,
+    /// The alert hub and the alert log's newest `seq` (issue 11); `None`: events stay in memory.
+    pub alerts: Option<(crate::alerts::Hub, u64)>,
 }
 
 struct Slot {
@@ -99,7 +101,10 @@ pub struct Ops {
 impl Ops {
     /// Start the first engine (OPS-1) and return the operations around it.
     pub async fn start(config: Arc<Config>, setup: Setup) -> Result<Arc<Ops>, EngineError> {
-        let feed = Feed::new();
+        let feed = match &setup.alerts {
+            Some((hub, last_seq)) => Feed::with_alerts(Some(hub.clone()), *last_seq),
+            None => Feed::new(),
+        };
         let engine = Engine::start(config.clone(), setup.host.clone(), INSTANCE).await?;
         let relay = feed.relay(engine.events());
         let view = view_of(&engine, config);
@@ -233,6 +238,9 @@ impl Ops {
                     events,
                 })
             }
+            Request::Alerts {
+                since, limit, all, ..
+            } => self.alerts(since, limit, all),
             Request::Tree { .. } => {
                 let view = self.view();
                 let root = upkeep_actors::tree::snapshot(&view.tree.0, &view.tree.1.get_cell());
@@ -531,6 +539,17 @@ impl Ops {
                 ),
             );
         }
+        // MSG-3: the message files are read again with every apply; a mistake in them refuses
+        // the apply, as a mistake in the configuration does.
+        let messages = match self.feed.alerts() {
+            Some(_) => match crate::alerts::load_messages(&new, Some(&self.target())) {
+                Ok(m) => Some(m),
+                Err(e) => {
+                    return Response::failure(ErrorKind::BadRequest, format!("`{origin}`: {e}"))
+                }
+            },
+            None => None,
+        };
         let mut slot = self.slot.lock().await;
         let old = self.view().config;
         let changes = apply::classify(&old, &new);
@@ -639,6 +658,12 @@ impl Ops {
                 }
             }
         }
+        if let (Some(hub), Some(messages)) = (self.feed.alerts(), messages) {
+            hub.set_messages(messages);
+            if let Err(e) = hub.reconfigure(&new.alerts) {
+                tracing::error!("the applied alert channels could not start: {e}; the previous ones keep running");
+            }
+        }
         tracing::info!(method = method.as_str(), "configuration applied");
         match self.commit(staged, text, origin) {
             Ok(installed) => match trouble {
@@ -660,6 +685,37 @@ impl Ops {
                 )
             }
         }
+    }
+
+    /// `upkeep alerts`: the alert log, read without waiting on the engine.
+    fn alerts(&self, since: u64, limit: u32, all: bool) -> Response {
+        /// The most entries one answer carries.
+        const MAX_ALERTS: usize = 10_000;
+        let Some(hub) = self.feed.alerts() else {
+            return Response::failure(
+                ErrorKind::Failed,
+                "this daemon keeps no alert log".to_string(),
+            );
+        };
+        let limit = match limit {
+            0 => MAX_ALERTS,
+            n => (n as usize).min(MAX_ALERTS),
+        };
+        // Read whole, then filtered: `limit` counts the entries shown.
+        let history = hub.read(since, usize::MAX);
+        let alerts: Vec<_> = history
+            .entries
+            .into_iter()
+            .filter(|e| all || crate::alerts::alert_log::is_alert(e))
+            .take(limit)
+            .collect();
+        Response::Alerts(super::proto::AlertsReply {
+            version: PROTOCOL_VERSION,
+            alerts,
+            first_seq: history.first_seq,
+            last_seq: history.last_seq,
+            channels: hub.channels(),
+        })
     }
 
     fn set_config(&self, config: Arc<Config>) {

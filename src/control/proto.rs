@@ -27,7 +27,7 @@ pub const MAX_LINE: usize = 1024 * 1024;
 
 /// Client → daemon.
 ///
-/// `Status`, `Events`, `Follow`, `Tree` and `Explain` only read and are served to readers;
+/// `Status`, `Events`, `Follow`, `Tree`, `Explain` and `Alerts` only read and are served to readers;
 /// every other request changes state or may reveal secrets and is served only to operators:
 /// root, the daemon's own user or the operator groups (SO_PEERCRED, docs/SECURITY.md).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,6 +41,18 @@ pub enum Request {
     Follow { version: u32, since: u64 },
     /// The live supervision tree.
     Tree { version: u32 },
+    /// The persistent alert log (MSG-1 `alert`, issue 11): its entries with `seq > since`, the
+    /// oldest first, at most `limit` (0: the daemon's maximum); `all` includes the events whose
+    /// message is not marked `alert`. Readers may ask.
+    Alerts {
+        version: u32,
+        #[serde(default)]
+        since: u64,
+        #[serde(default)]
+        limit: u32,
+        #[serde(default)]
+        all: bool,
+    },
     /// The escalation ladder of one monitor or resource, in plain words.
     Explain { version: u32, name: String },
     /// CMD-2 (`clpcl`): start / stop / suspend / resume the daemon (OPS-1..3, OPS-5).
@@ -205,6 +217,7 @@ impl Request {
             | Request::Events { version, .. }
             | Request::Follow { version, .. }
             | Request::Tree { version }
+            | Request::Alerts { version, .. }
             | Request::Explain { version, .. }
             | Request::Daemon { version, .. }
             | Request::Group { version, .. }
@@ -230,6 +243,7 @@ impl Request {
                 | Request::Events { .. }
                 | Request::Follow { .. }
                 | Request::Tree { .. }
+                | Request::Alerts { .. }
                 | Request::Explain { .. }
         )
     }
@@ -241,6 +255,7 @@ impl Request {
             Request::Events { .. } => "Events",
             Request::Follow { .. } => "Follow",
             Request::Tree { .. } => "Tree",
+            Request::Alerts { .. } => "Alerts",
             Request::Explain { .. } => "Explain",
             Request::Daemon { .. } => "Daemon",
             Request::Group { .. } => "Group",
@@ -280,6 +295,7 @@ pub enum Response {
     Apply(ApplyReply),
     Config(ConfigReply),
     Error(ErrorReply),
+    Alerts(AlertsReply),
 }
 
 impl Response {
@@ -597,6 +613,32 @@ pub struct EventsReply {
     pub events: Vec<EventDto>,
 }
 
+/// Answer to `Alerts`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertsReply {
+    pub version: u32,
+    /// Oldest first; `send` is always present.
+    pub alerts: Vec<EventDto>,
+    /// The oldest `seq` the log still keeps (0: empty): history before it was rotated away.
+    pub first_seq: u64,
+    /// The newest `seq` written to the log.
+    pub last_seq: u64,
+    /// What each channel did since the daemon started.
+    pub channels: Vec<ChannelDto>,
+}
+
+/// One alert channel's counters since the daemon started.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelDto {
+    /// `syslog`, `alert`, `mail` or `program`.
+    pub name: String,
+    pub enabled: bool,
+    /// Messages dropped because its queue was full (or syslog unreachable).
+    pub dropped: u64,
+    /// Messages it could not deliver (mail after every retry, a program that failed).
+    pub failed: u64,
+}
+
 /// One event of the engine's feed (MSG-5, MSG-6).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EventDto {
@@ -612,6 +654,10 @@ pub struct EventDto {
     pub text: String,
     /// The seed's syslog body: `<type: rc><event: 30> The start processing of ...`.
     pub line: String,
+    /// The channels its message goes to (`syslog.alert.mail`, MSG-2); absent when the daemon
+    /// routes no alerts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send: Option<String>,
 }
 
 #[cfg(test)]

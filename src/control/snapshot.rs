@@ -206,6 +206,7 @@ pub fn event(event: &Event) -> EventDto {
         .to_string(),
         text: event.kind.to_string(),
         line: event.line(),
+        send: None,
     }
 }
 

@@ -113,6 +113,9 @@ pub enum DaemonError {
     /// Issue 10, StrictModes: a root daemon would run something others can change.
     #[error("refusing to start: the daemon runs as root, and others could change what it runs:\n{}", .0.join("\n"))]
     Unsafe(Vec<String>),
+    /// Issue 11: the message files, the alert log or a channel's settings.
+    #[error(transparent)]
+    Alerts(#[from] crate::alerts::AlertsError),
     /// DOWN-1, DOWN-2: the groups were stopped for an OS action that then failed.
     #[error("{0} The groups are stopped: exiting non-zero so that a service manager restarts the daemon")]
     OsAction(String),
@@ -138,6 +141,8 @@ impl DaemonError {
             | DaemonError::Signals(_)
             | DaemonError::OsAction(_) => Exit::OsErr,
             DaemonError::Engine(_) => Exit::Software,
+            DaemonError::Alerts(crate::alerts::AlertsError::Log(_)) => Exit::CantCreate,
+            DaemonError::Alerts(_) => Exit::Config,
             DaemonError::OperatorGroup(_) | DaemonError::ReaderGroup(_) => Exit::Usage,
         }
     }
@@ -152,6 +157,8 @@ struct Paths {
     access: Access,
     socket_mode: Option<u32>,
     source: Source,
+    /// The message files in force at start (MSG-3).
+    messages: crate::alerts::messages::Messages,
 }
 
 /// Run the daemon until it is stopped; `Ok` on an orderly stop.
@@ -162,6 +169,7 @@ pub fn run(options: Options) -> Result<(), DaemonError> {
         return Err(DaemonError::Unsafe(unsafe_paths));
     }
     let access = access(&options, &config.access)?;
+    let messages = crate::alerts::load_messages(&config, options.config.as_deref())?;
     let source = match &options.config {
         // Read again for `config pull`: the model does not keep the text.
         Some(path) => Source {
@@ -178,16 +186,26 @@ pub fn run(options: Options) -> Result<(), DaemonError> {
             file: None,
         },
     };
+    // Issue 11: a daemon given its own state folder keeps its own log files there too, unless
+    // told otherwise; two daemons never write one file.
+    let log_dir = options.log_dir.clone().or_else(|| {
+        options
+            .state_dir
+            .as_ref()
+            .filter(|s| **s != default_state_dir())
+            .map(|s| s.join("log"))
+    });
     let paths = Paths {
         state: options.state_dir.unwrap_or_else(default_state_dir),
         // The caller resolved `--socket`, then UPKEEP_SOCKET.
         socket: options
             .socket
             .unwrap_or_else(crate::control::default_socket_path),
-        logs: options.log_dir.unwrap_or_else(default_log_dir),
+        logs: log_dir.unwrap_or_else(default_log_dir),
         access,
         socket_mode: options.socket_mode,
         source,
+        messages,
     };
     folder("state", &paths.state, 0o700)?;
     folder("log", &paths.logs, dirs::private_mode())?;
@@ -408,6 +426,19 @@ async fn serve_on<H: Host>(
     // Issue 10: with groups, root opens the folder and socket and decides per connection.
     let shared = paths.access.has_groups() && nix::unistd::geteuid().is_root();
     let bound = server::bind(&paths.socket, paths.socket_mode, group, shared).await?;
+    // Issue 11: the alert log and channels, before the first event.
+    let (hub, last_seq) = match crate::alerts::Hub::start(
+        &config.alerts,
+        paths.messages.clone(),
+        &paths.state,
+        &hostname(),
+    ) {
+        Ok(started) => started,
+        Err(e) => {
+            bound.discard();
+            return Err(e.into());
+        }
+    };
     let dyn_host: Arc<dyn Host> = faulty.clone();
     let injector = faulty.clone();
     let setup = Setup {
@@ -426,6 +457,7 @@ async fn serve_on<H: Host>(
             started: tokio::time::Instant::now(),
             containment,
         },
+        alerts: Some((hub.clone(), last_seq)),
     };
     let ops = match Ops::start(config.clone(), setup).await {
         Ok(ops) => ops,
@@ -476,6 +508,8 @@ async fn serve_on<H: Host>(
         Ending::Ops(OpsEnding::Down) => tracing::warn!("the daemon was stopped by `upkeep down`"),
     }
     server.shutdown().await;
+    // The last events (`pm 3`) into the alert log and syslog before the process ends.
+    hub.settle(Duration::from_secs(2)).await;
     match (&ended, failed_os_action(&ops.feed)) {
         (Ending::Ops(_), Some(failure)) => Err(DaemonError::OsAction(failure)),
         _ => Ok(()),
@@ -790,6 +824,7 @@ mod tests {
                 origin: "test".into(),
                 file: None,
             },
+            messages: Default::default(),
         };
         let served = tokio::time::timeout(
             Duration::from_secs(20),

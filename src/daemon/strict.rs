@@ -35,6 +35,13 @@ fn paths(config: &Config, config_file: Option<&Path>) -> Vec<(String, PathBuf)> 
             }
         }
     }
+    // Issue 11: the alert program runs as root; the message files decide what is said where.
+    if let Some(program) = &config.alerts.program {
+        out.push(("the alert program".to_string(), program.path.clone()));
+    }
+    if let Some(dir) = crate::alerts::hub::messages_dir(config, config_file) {
+        out.push(("the message folder".to_string(), dir));
+    }
     for m in &config.monitors {
         if let MonitorKind::Custom { program, .. } = &m.kind {
             out.push((

@@ -96,6 +96,41 @@ impl Dir {
     fn sync(&self) -> io::Result<()> {
         fsync(&self.fd).map_err(io::Error::from)
     }
+
+    /// `name` in this folder opened to append, created when absent; a link is refused, not
+    /// followed (the alert log, issue 11).
+    pub fn open_append(&self, name: &OsStr, mode: u32) -> io::Result<File> {
+        let fd = openat(
+            &self.fd,
+            name,
+            OFlag::O_WRONLY
+                | OFlag::O_APPEND
+                | OFlag::O_CREAT
+                | OFlag::O_NOFOLLOW
+                | OFlag::O_CLOEXEC,
+            Mode::from_bits_truncate(mode),
+        )
+        .map_err(io::Error::from)?;
+        Ok(File::from(fd))
+    }
+
+    /// `name` in this folder opened to read; a link is refused.
+    pub fn open_read(&self, name: &OsStr) -> io::Result<File> {
+        let fd = openat(
+            &self.fd,
+            name,
+            OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(io::Error::from)?;
+        Ok(File::from(fd))
+    }
+
+    /// Renames within this folder, then makes the rename durable.
+    pub fn rename_durably(&self, from: &OsStr, to: &OsStr) -> io::Result<()> {
+        renameat(&self.fd, from, &self.fd, to).map_err(io::Error::from)?;
+        self.sync()
+    }
 }
 
 /// A file written whole beside its target and not yet renamed over it; dropped without

@@ -383,19 +383,16 @@ fn every_command_has_its_effect_on_a_real_daemon() {
     // logs collect (CMD-5).
     let archive = d.path("logs.tar.gz");
     d.run(
-        &[
-            "logs",
-            "collect",
-            "-o",
-            archive.to_str().expect("utf-8"),
-        ],
+        &["logs", "collect", "-o", archive.to_str().expect("utf-8")],
         0,
     );
     // Issue 13: without --log-dir/--state-dir, the folders are the running daemon's own (as
     // it reports them in status), not the defaults: its log file and reboot count are in.
     let names = tar_names(&archive);
     assert!(
-        names.iter().any(|n| n.starts_with("upkeep-logs/logs/upkeep.")),
+        names
+            .iter()
+            .any(|n| n.starts_with("upkeep-logs/logs/upkeep.")),
         "{names:?}"
     );
     assert!(
@@ -403,10 +400,15 @@ fn every_command_has_its_effect_on_a_real_daemon() {
         "{names:?}"
     );
     assert!(
-        names.iter().any(|n| n == "upkeep-logs/config-file/upkeep.ron"),
+        names
+            .iter()
+            .any(|n| n == "upkeep-logs/config-file/upkeep.ron"),
         "{names:?}"
     );
-    assert!(!names.iter().any(|n| n == "upkeep-logs/MISSING.txt"), "{names:?}");
+    assert!(
+        !names.iter().any(|n| n == "upkeep-logs/MISSING.txt"),
+        "{names:?}"
+    );
     let status = d.json(&["status"]);
     assert_eq!(
         status["server"]["state_dir"],

@@ -241,9 +241,12 @@ async fn scripts_learn_why_they_run() {
     };
     let pid_of = |e: &Engine| e.board().resource("app").and_then(|r| r.pid);
     let read = || std::fs::read_to_string(&log).unwrap_or_default();
+    // The shell writes its line after the pid is known: kill it only once it has, or the
+    // first start's line is lost with it.
     assert!(
-        wait_for(|| pid_of(&engine).is_some()).await,
-        "never started"
+        wait_for(|| pid_of(&engine).is_some() && read().contains("start:start")).await,
+        "never started: {}",
+        read()
     );
     let first = pid_of(&engine).expect("pid");
     nix::sys::signal::kill(

@@ -1,5 +1,6 @@
 //! One integration test binary.
 
+mod alerts;
 mod bond;
 mod cli;
 mod containment;
@@ -20,6 +21,7 @@ mod probes_netns;
 mod real_daemon;
 mod real_engine;
 mod rights;
+mod servers;
 mod sim;
 mod simulate;
 mod supervision;

@@ -66,6 +66,15 @@ impl Daemon {
         }
     }
 
+    /// A daemon child started by the caller (its own stdio), its output read from `log`.
+    pub(crate) fn adopt(child: Child, socket: &Path, log: &Path) -> Daemon {
+        Daemon {
+            child,
+            socket: socket.to_path_buf(),
+            log: log.to_path_buf(),
+        }
+    }
+
     /// A daemon on `config` (the built-in demo when `None`) with its folders in `home`: state in
     /// `st`, socket `s.sock`, logs in `log`, its output in `daemon-<run>.out`.
     pub(crate) fn on(home: &Path, config: Option<&Path>, run: &str) -> Daemon {

@@ -265,6 +265,8 @@ fn a_reader_reads_and_changes_nothing() {
         &["tree"],
         &["events"],
         &["explain", "a-pid"],
+        // Issue 11: the alert log is for readers too.
+        &["alerts"],
     ] {
         let out = reader(args);
         assert!(
