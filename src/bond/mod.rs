@@ -187,6 +187,8 @@ fn configure(
         mask: answers.mask,
         params: answers.params.clone(),
     };
+    // Read before anything is written: the cards' files lose these settings in the plan.
+    let inherited = backends::carried(backend, root, &setup)?;
     let plan = backend.plan(root, &setup)?;
     let writes = Writes::new(
         root,
@@ -204,7 +206,11 @@ fn configure(
         );
     }
     writes.apply()?;
-    for warning in backend.warnings(root, &setup) {
+    for warning in backend
+        .warnings(root, &setup)
+        .into_iter()
+        .chain(inherited.warnings(setup.ip, setup.mask))
+    {
         eprintln!("upkeep bond: warning: {warning}");
     }
 

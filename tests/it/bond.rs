@@ -228,10 +228,24 @@ fn redhat_dialogue_reproduces_the_seed_transcript() {
             TOOL_FILE,
         ],
     );
-    // Running it again changes nothing: the slave lines and module lines are replaced, not stacked.
+    // Running it again changes nothing: the slave lines and module lines are replaced, not
+    // stacked. (The listing no longer shows the cards' addresses: they moved to the bond.)
+    let files = [
+        "etc/sysconfig/network-scripts/ifcfg-bond0",
+        "etc/sysconfig/network-scripts/ifcfg-eth0",
+        "etc/sysconfig/network-scripts/ifcfg-eth1",
+        "etc/modprobe.conf",
+    ];
+    let before: Vec<String> = files.iter().map(|f| root.read(f)).collect();
     let again = root.run(&["bond0"], SEED_ANSWERS);
     assert_ok(&again);
-    check_expected("ifcfg-redhat", &root, &stdout(&again), &[]);
+    assert!(
+        stdout(&again).contains("IP address[172.28.125.77]:"),
+        "{}",
+        stdout(&again)
+    );
+    let after: Vec<String> = files.iter().map(|f| root.read(f)).collect();
+    assert_eq!(after, before);
 }
 
 #[test]
@@ -261,9 +275,10 @@ fn suse_dialogue_with_driver_script_and_modules_conf() {
             TOOL_FILE,
         ],
     );
+    // A port configures no address of its own (issue 13); the rest of the file stays.
     assert_eq!(
         root.read("etc/sysconfig/network/ifcfg-eth1"),
-        "BOOTPROTO='dhcp'\nSTARTMODE='auto'\n"
+        "BOOTPROTO='none'\nSTARTMODE='auto'\n"
     );
 }
 
@@ -302,12 +317,16 @@ fn networkmanager_dialogue_writes_keyfiles() {
     );
 }
 
+const NETWORKD_ETH0: &str =
+    "[Match]\nName=eth0\n\n[Network]\nAddress=172.28.125.70/24\nGateway=172.28.125.1\n";
+
+const NETPLAN_CLOUD_INIT: &str = "network:\n  version: 2\n  ethernets:\n    eth0:\n      addresses:\n        - 172.28.125.70/24\n      routes:\n        - to: default\n          via: 172.28.125.1\n    eth1:\n      dhcp4: true\n";
+
 #[test]
 fn networkd_dialogue_writes_netdev_and_networks() {
-    let root = Root::new().with_seed_nics().file(
-        "etc/systemd/network/10-eth0.network",
-        "[Match]\nName=eth0\n\n[Network]\nAddress=172.28.125.70/24\nGateway=172.28.125.1\n",
-    );
+    let root = Root::new()
+        .with_seed_nics()
+        .file("etc/systemd/network/10-eth0.network", NETWORKD_ETH0);
     let o = root.run(
         &["bond0"],
         "\n\n\n\nmiimon=100 mode=1 primary=eth0 updelay=200 downdelay=200\n\n3\n",
@@ -351,39 +370,48 @@ fn ifupdown_dialogue_edits_interfaces() {
 }
 
 #[test]
-fn netplan_dialogue_writes_own_yaml_and_warns() {
-    let root = Root::new().with_seed_nics().file(
-        "etc/netplan/50-cloud-init.yaml",
-        "network:\n  version: 2\n  ethernets:\n    eth0:\n      addresses:\n        - 172.28.125.70/24\n      routes:\n        - to: default\n          via: 172.28.125.1\n    eth1:\n      dhcp4: true\n",
-    );
+fn netplan_dialogue_writes_own_yaml_and_moves_the_cards_settings() {
+    let root = Root::new()
+        .with_seed_nics()
+        .file("etc/netplan/50-cloud-init.yaml", NETPLAN_CLOUD_INIT);
     let o = root.run(&["bond0"], "\n\n\n\n\n\n\n");
     assert_ok(&o);
     check_expected(
         "netplan",
         &root,
         &stdout(&o),
-        &["etc/netplan/90-upkeep-bond0.yaml", TOOL_FILE],
+        &[
+            "etc/netplan/90-upkeep-bond0.yaml",
+            "etc/netplan/50-cloud-init.yaml",
+            TOOL_FILE,
+        ],
     );
-    assert!(
-        stderr(&o).contains("50-cloud-init.yaml still gives eth0 an address"),
-        "{}",
-        stderr(&o)
-    );
+    // eth0's address and default route moved to the bond: the installer's file no longer
+    // gives the port an address, so nothing is left to warn about (issue 13).
+    assert_eq!(stderr(&o), "", "{}", stderr(&o));
     assert_eq!(mode_of(&root, "etc/netplan/90-upkeep-bond0.yaml"), 0o600);
 }
 
 /// `-i` replays a tool file without questions and produces what the dialogue produced.
 #[test]
 fn tool_file_replay_matches_dialogue_for_every_backend() {
-    for (case, setup) in [
-        ("networkd", "etc/systemd/network/10-eth0.network"),
-        ("netplan", "etc/netplan/50-cloud-init.yaml"),
+    for (case, setup, content) in [
+        (
+            "networkd",
+            "etc/systemd/network/10-eth0.network",
+            NETWORKD_ETH0,
+        ),
+        (
+            "netplan",
+            "etc/netplan/50-cloud-init.yaml",
+            NETPLAN_CLOUD_INIT,
+        ),
     ] {
         let expected = fixtures().join("expected").join(case).join(TOOL_FILE);
         let tool = fs::read_to_string(&expected).expect("expected tool file");
         let root = Root::new()
             .with_seed_nics()
-            .file(setup, "")
+            .file(setup, content)
             .file(TOOL_FILE, &tool);
         let o = root.run(&["bond0", "-i"], "");
         assert_ok(&o);
