@@ -144,10 +144,8 @@ fn read_settings(c: &mut Carried, text: &str, name: &str) {
                 "gateway" => c.add_gateway(&source, v),
                 "dns-nameservers" => c.add_dns(&source, v),
                 "dns-search" | "dns-domain" => c.add_search(&source, v),
-                hook if is_hook(hook) => {
-                    if !read_hook(c, &source, hook, v) {
-                        c.skipped.push(format!("{source}: {hook} {v}"));
-                    }
+                hook if is_hook(hook) && !read_hook(c, &source, hook, v) => {
+                    c.skipped.push(format!("{source}: {hook} {v}"));
                 }
                 _ => {}
             }
