@@ -1295,7 +1295,12 @@ fn carry_ifcfg_suse() {
         )
         .file(
             &format!("{dir}/ifroute-eth0"),
-            "default 172.28.125.1 - eth0\ndefault 2001:db8:1::1 - eth0\n10.20.0.0 172.28.125.254 255.255.0.0 eth0 metric 100\n",
+            "default 172.28.125.1 - eth0\ndefault 2001:db8:1::1 - eth0\n",
+        )
+        // The global routes file: a line for eth0 moves, a line for any interface stays.
+        .file(
+            &format!("{dir}/routes"),
+            "# static routes\n10.20.0.0 172.28.125.254 255.255.0.0 eth0 metric 100\n10.40.0.0/16 172.28.125.253 - -\n",
         );
     bond_carrying(&root);
     let vars = sourced(
@@ -1316,6 +1321,10 @@ fn carry_ifcfg_suse() {
     assert_eq!(
         root.read(&format!("{dir}/ifroute-bond0")),
         "default 172.28.125.1 - bond0\ndefault 2001:db8:1::1 - bond0\n10.20.0.0/16 172.28.125.254 - bond0 metric 100\n"
+    );
+    assert_eq!(
+        root.read(&format!("{dir}/routes")),
+        "# static routes\n10.40.0.0/16 172.28.125.253 - -\n"
     );
     let port = root.read(&format!("{dir}/ifcfg-eth0"));
     assert_eq!(port, "BOOTPROTO='none'\nSTARTMODE='auto'\n");

@@ -76,28 +76,49 @@ fn settings_in(root: &Path, name: &str) -> Result<Carried, BondError> {
         .unwrap_or_default()
         .lines()
     {
-        let words: Vec<&str> = line.split_whitespace().collect();
-        if words.is_empty() || words[0].starts_with('#') {
-            continue;
-        }
-        let to = match dash(words.get(2)) {
-            Some(mask) if !words[0].contains('/') && words[0] != "default" => {
-                format!("{}/{mask}", words[0])
-            }
-            _ => words[0].to_string(),
-        };
-        let opts = words.get(4..).unwrap_or_default();
-        let metric = match opts {
-            [] => None,
-            ["metric", m] => Some(*m),
-            _ => {
-                c.skipped.push(format!("{src}: {}", line.trim()));
-                continue;
-            }
-        };
-        c.add_route(&src, &to, dash(words.get(1)), metric);
+        read_route_line(&mut c, &src, line);
+    }
+    // The global `routes` file: only its lines that name this interface in column 4 (a line
+    // with `-` there applies to whichever interface reaches the gateway, the bond included).
+    let global = PathBuf::from(DIR).join("routes");
+    let src = global.display().to_string();
+    for line in read_optional(&root.join(&global))?
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| names_interface(l, name))
+    {
+        read_route_line(&mut c, &src, line);
     }
     Ok(c)
+}
+
+/// Whether a routes(5) line's interface column is `name`.
+fn names_interface(line: &str, name: &str) -> bool {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    !words.first().is_some_and(|w| w.starts_with('#')) && words.get(3) == Some(&name)
+}
+
+/// One routes(5) line: `DESTINATION GATEWAY NETMASK INTERFACE [OPTIONS]`, `-` for none.
+fn read_route_line(c: &mut Carried, src: &str, line: &str) {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    if words.is_empty() || words[0].starts_with('#') {
+        return;
+    }
+    let to = match dash(words.get(2)) {
+        Some(mask) if !words[0].contains('/') && words[0] != "default" => {
+            format!("{}/{mask}", words[0])
+        }
+        _ => words[0].to_string(),
+    };
+    let metric = match words.get(4..).unwrap_or_default() {
+        [] => None,
+        ["metric", m] => Some(*m),
+        _ => {
+            c.skipped.push(format!("{src}: {}", line.trim()));
+            return;
+        }
+    };
+    c.add_route(src, &to, dash(words.get(1)), metric);
 }
 
 /// A routes(5) column; `-` means none.
@@ -202,6 +223,20 @@ impl Backend for IfcfgSuse {
                 &[format!("ifroute-{slave}")],
                 bond,
             ));
+        }
+        // Lines of the global routes file that name a card now belong to the bond.
+        let global = PathBuf::from(DIR).join("routes");
+        if let Some(text) = read_optional(&root.join(&global))? {
+            let kept = super::without_lines(&text, |l| {
+                setup.slaves().iter().any(|s| names_interface(l, s))
+            });
+            if kept != text {
+                changes.push(FileChange {
+                    path: global,
+                    content: kept,
+                    mode: None,
+                });
+            }
         }
         changes.extend(module_conf_changes(root, setup)?);
         Ok(changes)
