@@ -103,7 +103,7 @@ impl YamlScan<'_> {
 /// A block-style YAML value, as far as netplan files need it: mappings, sequences (block or
 /// one-line flow `[a, b]`), one-line flow mappings `{a: b}` and scalars (quotes removed).
 #[derive(Debug, Clone, PartialEq)]
-enum Yaml {
+pub(crate) enum Yaml {
     Scalar(String),
     Map(Vec<(String, Yaml)>),
     List(Vec<Yaml>),
@@ -142,24 +142,42 @@ fn unquote(s: &str) -> String {
     s.trim().trim_matches(|c| c == '"' || c == '\'').to_string()
 }
 
+/// Splits a flow collection's inside at its own commas (not those of nested collections or
+/// quoted strings).
+fn split_flow(inner: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let (mut depth, mut quote, mut start) = (0i32, None::<char>, 0);
+    for (i, ch) in inner.char_indices() {
+        match (quote, ch) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '"' | '\'') => quote = Some(ch),
+            (None, '[' | '{') => depth += 1,
+            (None, ']' | '}') => depth -= 1,
+            (None, ',') if depth == 0 => {
+                parts.push(&inner[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&inner[start..]);
+    parts.into_iter().filter(|p| !p.trim().is_empty()).collect()
+}
+
+/// A one-line flow value: `[a, b]`, `{k: v, k2: [x]}` (nesting allowed) or a scalar.
 fn flow_value(text: &str) -> Yaml {
     let t = text.trim();
     if let Some(inner) = t.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
-        return Yaml::List(
-            inner
-                .split(',')
-                .filter(|i| !i.trim().is_empty())
-                .map(|i| Yaml::Scalar(unquote(i)))
-                .collect(),
-        );
+        return Yaml::List(split_flow(inner).into_iter().map(flow_value).collect());
     }
     if let Some(inner) = t.strip_prefix('{').and_then(|r| r.strip_suffix('}')) {
         return Yaml::Map(
-            inner
-                .split(',')
+            split_flow(inner)
+                .into_iter()
                 .filter_map(|kv| {
                     let (k, v) = split_key(kv.trim())?;
-                    Some((unquote(k), Yaml::Scalar(unquote(v))))
+                    Some((unquote(k), flow_value(v)))
                 })
                 .collect(),
         );
@@ -198,7 +216,7 @@ fn yaml_lines(text: &str) -> Vec<(usize, String)> {
         .collect()
 }
 
-fn parse_yaml(text: &str) -> Yaml {
+pub(crate) fn parse_yaml(text: &str) -> Yaml {
     let mut lines = yaml_lines(text);
     let mut i = 0;
     parse_node(&mut lines, &mut i, 0)
@@ -319,7 +337,7 @@ const MOVED_KEYS: [&str; 5] = ["addresses", "gateway4", "gateway6", "routes", "n
 
 /// `text` without `network.ethernets.<nic>.<MOVED_KEYS>` (each key line and its block), every
 /// other line kept as written. A definition left empty becomes `{}`, which netplan accepts.
-fn without_moved_keys(text: &str, nic: &str) -> String {
+pub(crate) fn without_moved_keys(text: &str, nic: &str) -> String {
     let mut out: Vec<String> = Vec::new();
     let mut stack: Vec<(usize, String)> = Vec::new();
     let mut dropping: Option<usize> = None;
@@ -553,6 +571,100 @@ impl Backend for Netplan {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_routes_dns_and_addresses_in_every_list_style() {
+        // Sequences at the key's own indent, flow lists, flow mappings, quotes, comments.
+        let text = "network:\n  ethernets:\n    eth0:\n      addresses:\n      - 10.0.0.5/24 # primary\n      - \"2001:db8::5/64\"\n      - 10.0.1.5/24:\n          label: eth0:1\n      routes:\n      - {to: default, via: 10.0.0.1}\n      -   to: 10.9.0.0/16\n          via: 10.0.0.254\n          metric: 7\n      nameservers: {addresses: [1.1.1.1, \"2001:db8::53\"]}\n      gateway6: \"2001:db8::1\"\n";
+        let doc = parse_yaml(text);
+        let def = doc.path(&["network", "ethernets", "eth0"]).expect("eth0");
+        let mut c = Carried::default();
+        let mut first = false;
+        read_settings(&mut c, "t", def, &mut first);
+        assert_eq!(c.addresses, ["2001:db8::5/64", "10.0.1.5/24"]);
+        assert_eq!(c.gateway4, Some(Ipv4Addr::new(10, 0, 0, 1)));
+        assert_eq!(
+            c.gateway6.map(|g| g.to_string()).as_deref(),
+            Some("2001:db8::1")
+        );
+        assert_eq!(c.routes.len(), 1);
+        assert_eq!(c.routes[0].to, "10.9.0.0/16");
+        assert_eq!(c.routes[0].metric, Some(7));
+        let dns: Vec<String> = c.dns.iter().map(|d| d.to_string()).collect();
+        assert_eq!(dns, ["1.1.1.1", "2001:db8::53"]);
+        assert!(c.skipped.is_empty(), "{:?}", c.skipped);
+    }
+
+    /// Random netplan-shaped documents (real fragments, random indents): no panic, and the
+    /// edited text never gains a line.
+    #[test]
+    fn survives_misshapen_documents() {
+        let fragments = [
+            "network:",
+            "ethernets:",
+            "eth0:",
+            "bonds:",
+            "addresses:",
+            "routes:",
+            "- to: default",
+            "via: 10.0.0.1",
+            "- 10.0.0.5/24",
+            "-",
+            "- {to: x, via: [1, {a: b}]}",
+            "nameservers:",
+            "search: [a, \"b",
+            "\"eth0\": {}",
+            "'q: x",
+            "# c",
+            "",
+            "metric: x",
+            "key: value # c",
+        ];
+        let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        for _ in 0..3000 {
+            let text: String = (0..next(12))
+                .map(|_| {
+                    format!(
+                        "{}{}\n",
+                        " ".repeat(next(9)),
+                        fragments[next(fragments.len())]
+                    )
+                })
+                .collect();
+            let doc = parse_yaml(&text);
+            for kind in ["ethernets", "bonds"] {
+                if let Some(def) = doc.path(&["network", kind, "eth0"]) {
+                    read_settings(&mut Carried::default(), "t", def, &mut false);
+                }
+            }
+            let edited = without_moved_keys(&text, "eth0");
+            assert!(
+                edited.lines().count() <= text.lines().count() + 1,
+                "{text:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn removes_only_the_moved_keys_of_the_named_card() {
+        let text = "network:\n  ethernets:\n    eth0:\n      dhcp4: false\n      addresses:\n      - 10.0.0.5/24\n      routes:\n        - to: default\n          via: 10.0.0.1\n      # keep me\n      mtu: 9000\n    eth2:\n      addresses: [10.2.0.5/24]\n";
+        assert_eq!(
+            without_moved_keys(text, "eth0"),
+            "network:\n  ethernets:\n    eth0:\n      dhcp4: false\n      # keep me\n      mtu: 9000\n    eth2:\n      addresses: [10.2.0.5/24]\n"
+        );
+        let only =
+            "network:\n  ethernets:\n    eth0:\n      addresses: [10.0.0.5/24]\n  version: 2\n";
+        assert_eq!(
+            without_moved_keys(only, "eth0"),
+            "network:\n  ethernets:\n    eth0: {}\n  version: 2\n"
+        );
+    }
 
     #[test]
     fn finds_addresses_in_both_list_styles() {
