@@ -1618,3 +1618,26 @@ fn carry_warns_about_what_it_cannot_take_over() {
         .read("etc/systemd/network/00-bond0.network")
         .contains("Gateway=172.28.125.1\n"));
 }
+
+/// NetworkManager switches IPv6 off on a profile that says `method=disabled`, which the bond's
+/// profile used to say unconditionally: a card with IPv6 autoconfiguration (NetworkManager's
+/// default when `[ipv6]` is absent, as in the dialogue test's fixture) keeps it on the bond, a
+/// card without IPv6 does not gain it.
+#[test]
+fn carry_networkmanager_ipv6_autoconfiguration_only_where_the_card_had_it() {
+    let dir = "etc/NetworkManager/system-connections";
+    for (ipv6, want) in [
+        ("\n[ipv6]\nmethod=auto\n", "method=auto"),
+        ("\n[ipv6]\nmethod=ignore\n", "method=disabled"),
+        ("", "method=auto"),
+    ] {
+        let root = carry_root().file(
+            &format!("{dir}/eth0.nmconnection"),
+            &format!("[connection]\nid=eth0\ntype=ethernet\ninterface-name=eth0\n\n[ipv4]\naddress1=172.28.125.70/24\nmethod=manual\n{ipv6}"),
+        );
+        bond_carrying(&root);
+        let bond = root.read(&format!("{dir}/bond0.nmconnection"));
+        let v6 = bond.split_once("[ipv6]").map(|(_, v)| v).unwrap_or("");
+        assert!(v6.contains(want), "{ipv6:?}: {bond}");
+    }
+}

@@ -44,6 +44,9 @@ pub struct Carried {
     /// DNS servers, IPv4 and IPv6, in order of preference.
     pub dns: Vec<IpAddr>,
     pub search: Vec<String>,
+    /// IPv6 autoconfiguration (SLAAC/DHCPv6) was on for a source whose back-end switches it
+    /// off unless told (NetworkManager's `method=disabled`).
+    pub ipv6_auto: bool,
     /// Settings found but not understood (`source: text`), for a warning.
     pub skipped: Vec<String>,
 }
@@ -88,6 +91,7 @@ impl Carried {
         }
         self.gateway4 = self.gateway4.or(other.gateway4);
         self.gateway6 = self.gateway6.or(other.gateway6);
+        self.ipv6_auto |= other.ipv6_auto;
         for r in other.routes {
             if !self.routes.iter().any(|x| x.to == r.to && x.via == r.via) {
                 self.routes.push(r);

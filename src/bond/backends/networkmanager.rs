@@ -102,8 +102,9 @@ fn read_ip_settings(c: &mut Carried, source: &str, text: &str, first_v4: &mut bo
 }
 
 /// The `[ipv4]` and `[ipv6]` sections of the bond: step 4's address first, then what it
-/// inherits. IPv6 is `manual` with inherited addresses, `auto` when only IPv6 routes, a
-/// gateway or DNS servers came over, and `disabled` otherwise, as before.
+/// inherits. IPv6 is `manual` with inherited addresses, `auto` when a card had IPv6
+/// autoconfiguration or only IPv6 routes, a gateway or DNS servers came over, and `disabled`
+/// otherwise, as before.
 fn ip_sections(ip: &str, c: &Carried) -> String {
     let route = |r: &super::carry::Route| {
         let none = if r.is_v6() { "::" } else { "0.0.0.0" };
@@ -150,7 +151,7 @@ fn ip_sections(ip: &str, c: &Carried) -> String {
     }
     let method = if !v6.is_empty() {
         "manual"
-    } else if c.has_v6() || !dns6.is_empty() {
+    } else if c.has_v6() || !dns6.is_empty() || c.ipv6_auto {
         "auto"
     } else {
         "disabled"
@@ -230,6 +231,11 @@ impl Backend for NetworkManager {
                     &p.path.display().to_string(),
                     &p.text,
                     &mut first_v4,
+                );
+                // No [ipv6] method means `auto` to NetworkManager: the card had SLAAC.
+                c.ipv6_auto |= matches!(
+                    ini_get(&p.text, "ipv6", "method").as_deref(),
+                    None | Some("auto") | Some("dhcp")
                 );
             }
         }
