@@ -1511,6 +1511,28 @@ fn carry_ifupdown_and_ifquery_reads_it_back() {
     assert_has_none(&query("eth0"), PORT_FREE_OF, "ifquery eth0");
 }
 
+/// ifupdown: only `interfaces` is edited; a card configured in `interfaces.d/` is named.
+#[test]
+fn carry_ifupdown_warns_about_cards_in_interfaces_d() {
+    let root = carry_root()
+        .file(
+            "etc/network/interfaces",
+            "auto lo\niface lo inet loopback\nsource /etc/network/interfaces.d/*\n",
+        )
+        .file(
+            "etc/network/interfaces.d/eth0",
+            "auto eth0\niface eth0 inet static\n    address 172.28.125.70/24\n    gateway 172.28.125.1\n",
+        );
+    let o = root.run(&["bond0", "-i"], "");
+    assert_ok(&o);
+    assert!(
+        stderr(&o)
+            .contains("etc/network/interfaces.d/eth0 still configures eth0 and was not edited"),
+        "{}",
+        stderr(&o)
+    );
+}
+
 #[test]
 fn carry_netplan_and_netplan_generate_renders_it_on_the_bond() {
     let root = carry_root().file(

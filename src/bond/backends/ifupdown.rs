@@ -322,6 +322,28 @@ impl Backend for Ifupdown {
         }])
     }
 
+    fn warnings(&self, root: &Path, setup: &BondSetup) -> Vec<String> {
+        // Only `interfaces` itself is edited; a card configured in a sourced file keeps its
+        // stanza there, and its gateway, routes and DNS were not carried over.
+        let mut out = Vec::new();
+        for path in super::files_with_suffix(&root.join("etc/network/interfaces.d"), "") {
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            for slave in setup.slaves() {
+                if ["inet", "inet6"]
+                    .iter()
+                    .any(|f| stanza(&text, slave, f).is_some())
+                {
+                    out.push(format!(
+                        "{} still configures {slave} and was not edited: move its settings to {} there and make it `iface {slave} inet manual`",
+                        path.strip_prefix(root).unwrap_or(&path).display(),
+                        setup.bond
+                    ));
+                }
+            }
+        }
+        out
+    }
+
     fn restart_commands(&self, _bond: BondName) -> Vec<Vec<String>> {
         vec![vec![
             "systemctl".into(),
