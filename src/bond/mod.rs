@@ -187,6 +187,8 @@ fn configure(
         mask: answers.mask,
         params: answers.params.clone(),
     };
+    // Read before anything is written: the cards' files lose these settings in the plan.
+    let inherited = backends::carried(backend, root, &setup)?;
     let plan = backend.plan(root, &setup)?;
     let writes = Writes::new(
         root,
@@ -204,7 +206,11 @@ fn configure(
         );
     }
     writes.apply()?;
-    for warning in backend.warnings(root, &setup) {
+    for warning in backend
+        .warnings(root, &setup)
+        .into_iter()
+        .chain(inherited.warnings(setup.ip, setup.mask))
+    {
         eprintln!("upkeep bond: warning: {warning}");
     }
 
@@ -311,7 +317,7 @@ mod tests {
     #[test]
     fn parsers_survive_arbitrary_text() {
         let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
-        let alphabet: Vec<char> = "ab01:=[]#- \t\n/.,'\"é\u{0}Slave Interface: MII Status: iface auto bond0 eth0 network: bonds:".chars().collect();
+        let alphabet: Vec<char> = "ab01:=[]{}#- \t\n/.,'\"é\u{0}Slave Interface: MII Status: iface auto bond0 eth0 network: bonds: ethernets: routes: via".chars().collect();
         let nics = vec![nics::Nic {
             name: "eth0".into(),
             mac: None,
@@ -339,6 +345,13 @@ mod tests {
             let _ = backends::ini_get(&text, "ipv4", "address1");
             let _ = backends::shell_var(&text, "IPADDR");
             let _ = net::parse_cidr(&text);
+            let _ = backends::netplan::parse_yaml(&text);
+            let _ = backends::netplan::without_moved_keys(&text, "eth0");
+            let _ = backends::ini_sections(&text);
+            let _ = backends::carry::normalize_cidr(&text);
+            let mut carried = backends::carry::Carried::default();
+            carried.add_ip_route("fuzz", &text);
+            carried.add_route("fuzz", &text, Some(&text), Some(&text));
             let _ = args::parse(
                 &text
                     .split_whitespace()

@@ -228,10 +228,24 @@ fn redhat_dialogue_reproduces_the_seed_transcript() {
             TOOL_FILE,
         ],
     );
-    // Running it again changes nothing: the slave lines and module lines are replaced, not stacked.
+    // Running it again changes nothing: the slave lines and module lines are replaced, not
+    // stacked. (The listing no longer shows the cards' addresses: they moved to the bond.)
+    let files = [
+        "etc/sysconfig/network-scripts/ifcfg-bond0",
+        "etc/sysconfig/network-scripts/ifcfg-eth0",
+        "etc/sysconfig/network-scripts/ifcfg-eth1",
+        "etc/modprobe.conf",
+    ];
+    let before: Vec<String> = files.iter().map(|f| root.read(f)).collect();
     let again = root.run(&["bond0"], SEED_ANSWERS);
     assert_ok(&again);
-    check_expected("ifcfg-redhat", &root, &stdout(&again), &[]);
+    assert!(
+        stdout(&again).contains("IP address[172.28.125.77]:"),
+        "{}",
+        stdout(&again)
+    );
+    let after: Vec<String> = files.iter().map(|f| root.read(f)).collect();
+    assert_eq!(after, before);
 }
 
 #[test]
@@ -261,9 +275,10 @@ fn suse_dialogue_with_driver_script_and_modules_conf() {
             TOOL_FILE,
         ],
     );
+    // A port configures no address of its own (issue 13); the rest of the file stays.
     assert_eq!(
         root.read("etc/sysconfig/network/ifcfg-eth1"),
-        "BOOTPROTO='dhcp'\nSTARTMODE='auto'\n"
+        "BOOTPROTO='none'\nSTARTMODE='auto'\n"
     );
 }
 
@@ -302,12 +317,16 @@ fn networkmanager_dialogue_writes_keyfiles() {
     );
 }
 
+const NETWORKD_ETH0: &str =
+    "[Match]\nName=eth0\n\n[Network]\nAddress=172.28.125.70/24\nGateway=172.28.125.1\n";
+
+const NETPLAN_CLOUD_INIT: &str = "network:\n  version: 2\n  ethernets:\n    eth0:\n      addresses:\n        - 172.28.125.70/24\n      routes:\n        - to: default\n          via: 172.28.125.1\n    eth1:\n      dhcp4: true\n";
+
 #[test]
 fn networkd_dialogue_writes_netdev_and_networks() {
-    let root = Root::new().with_seed_nics().file(
-        "etc/systemd/network/10-eth0.network",
-        "[Match]\nName=eth0\n\n[Network]\nAddress=172.28.125.70/24\nGateway=172.28.125.1\n",
-    );
+    let root = Root::new()
+        .with_seed_nics()
+        .file("etc/systemd/network/10-eth0.network", NETWORKD_ETH0);
     let o = root.run(
         &["bond0"],
         "\n\n\n\nmiimon=100 mode=1 primary=eth0 updelay=200 downdelay=200\n\n3\n",
@@ -351,39 +370,48 @@ fn ifupdown_dialogue_edits_interfaces() {
 }
 
 #[test]
-fn netplan_dialogue_writes_own_yaml_and_warns() {
-    let root = Root::new().with_seed_nics().file(
-        "etc/netplan/50-cloud-init.yaml",
-        "network:\n  version: 2\n  ethernets:\n    eth0:\n      addresses:\n        - 172.28.125.70/24\n      routes:\n        - to: default\n          via: 172.28.125.1\n    eth1:\n      dhcp4: true\n",
-    );
+fn netplan_dialogue_writes_own_yaml_and_moves_the_cards_settings() {
+    let root = Root::new()
+        .with_seed_nics()
+        .file("etc/netplan/50-cloud-init.yaml", NETPLAN_CLOUD_INIT);
     let o = root.run(&["bond0"], "\n\n\n\n\n\n\n");
     assert_ok(&o);
     check_expected(
         "netplan",
         &root,
         &stdout(&o),
-        &["etc/netplan/90-upkeep-bond0.yaml", TOOL_FILE],
+        &[
+            "etc/netplan/90-upkeep-bond0.yaml",
+            "etc/netplan/50-cloud-init.yaml",
+            TOOL_FILE,
+        ],
     );
-    assert!(
-        stderr(&o).contains("50-cloud-init.yaml still gives eth0 an address"),
-        "{}",
-        stderr(&o)
-    );
+    // eth0's address and default route moved to the bond: the installer's file no longer
+    // gives the port an address, so nothing is left to warn about (issue 13).
+    assert_eq!(stderr(&o), "", "{}", stderr(&o));
     assert_eq!(mode_of(&root, "etc/netplan/90-upkeep-bond0.yaml"), 0o600);
 }
 
 /// `-i` replays a tool file without questions and produces what the dialogue produced.
 #[test]
 fn tool_file_replay_matches_dialogue_for_every_backend() {
-    for (case, setup) in [
-        ("networkd", "etc/systemd/network/10-eth0.network"),
-        ("netplan", "etc/netplan/50-cloud-init.yaml"),
+    for (case, setup, content) in [
+        (
+            "networkd",
+            "etc/systemd/network/10-eth0.network",
+            NETWORKD_ETH0,
+        ),
+        (
+            "netplan",
+            "etc/netplan/50-cloud-init.yaml",
+            NETPLAN_CLOUD_INIT,
+        ),
     ] {
         let expected = fixtures().join("expected").join(case).join(TOOL_FILE);
         let tool = fs::read_to_string(&expected).expect("expected tool file");
         let root = Root::new()
             .with_seed_nics()
-            .file(setup, "")
+            .file(setup, content)
             .file(TOOL_FILE, &tool);
         let o = root.run(&["bond0", "-i"], "");
         assert_ok(&o);
@@ -1109,4 +1137,529 @@ fn help_prints_the_usage_and_a_closed_pipe_ends_quietly() {
     let o = child.wait_with_output().expect("wait");
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert_eq!(stderr(&o), "");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Issue 13: the bond keeps the host reachable. In every back-end, a card configured with a
+// second IPv4 address, an IPv6 address, default gateways of both families, static routes, DNS
+// servers and search domains is bonded; the bond's files carry all of it, the port's do not,
+// and the real tools' parsers accept the result and read the settings back.
+
+/// The bond's answers: eth0 and eth1, a new address in eth0's network, no script, no action.
+fn carry_root() -> Root {
+    Root::new().with_seed_nics().file(
+        TOOL_FILE,
+        &seed_tool_file("eth0", "eth1", "172.28.125.77", "255.255.255.0", "N", "3"),
+    )
+}
+
+/// Every file under `<root>/etc` with its content.
+fn etc_snapshot(root: &Root) -> Vec<(PathBuf, String)> {
+    let mut files = Vec::new();
+    walk(&root.path().join("etc"), &mut files);
+    files.sort();
+    files
+        .into_iter()
+        .map(|p| {
+            let text = fs::read_to_string(&p).unwrap_or_default();
+            (p, text)
+        })
+        .collect()
+}
+
+/// Runs `bond0 -i` and checks nothing was reported as not carried over; then runs it again
+/// and checks the second run, which reads the settings back from the bond's own files,
+/// changes nothing.
+fn bond_carrying(root: &Root) {
+    let o = root.run(&["bond0", "-i"], "");
+    assert_ok(&o);
+    assert!(
+        !stderr(&o).contains("not carried") && !stderr(&o).contains("outside the bond"),
+        "{}",
+        stderr(&o)
+    );
+    let first = etc_snapshot(root);
+    assert_ok(&root.run(&["bond0", "-i"], ""));
+    assert_eq!(etc_snapshot(root), first, "a second run changed the files");
+}
+
+fn assert_has_all(text: &str, wanted: &[&str], what: &str) {
+    for w in wanted {
+        assert!(text.contains(w), "{what} lacks {w:?}:\n{text}");
+    }
+}
+
+fn assert_has_none(text: &str, unwanted: &[&str], what: &str) {
+    for w in unwanted {
+        assert!(!text.contains(w), "{what} still has {w:?}:\n{text}");
+    }
+}
+
+/// What every port must have lost.
+const PORT_FREE_OF: &[&str] = &[
+    "172.28.125.70",
+    "172.28.126.70",
+    "172.28.125.1",
+    "2001:db8:1::",
+    "10.20.0.0",
+    "9.9.9.9",
+    "example.com",
+];
+
+/// initscripts and SuSE's scripts *source* ifcfg files: so does this check, with bash, and
+/// prints the variables as the scripts see them.
+fn sourced(root: &Root, rel: &str, vars: &[&str]) -> String {
+    let script = vars
+        .iter()
+        .map(|v| format!("printf '%s=%s\\n' {v} \"${v}\";"))
+        .collect::<String>();
+    let o = Command::new("bash")
+        .arg("-c")
+        .arg(format!("set -e; . \"$1\"; {script}"))
+        .arg("bash")
+        .arg(root.path().join(rel))
+        .output()
+        .expect("bash");
+    assert_ok(&o);
+    stdout(&o)
+}
+
+#[test]
+fn carry_ifcfg_redhat() {
+    let dir = "etc/sysconfig/network-scripts";
+    let root = carry_root()
+        .file(
+            &format!("{dir}/ifcfg-eth0"),
+            "DEVICE=eth0\nBOOTPROTO=static\nIPADDR=172.28.125.70\nPREFIX=24\nIPADDR1=172.28.126.70\nPREFIX1=24\nGATEWAY=172.28.125.1\nDNS1=172.28.125.2\nDNS2=9.9.9.9\nDOMAIN=\"example.com corp.example.com\"\nIPV6INIT=yes\nIPV6ADDR=2001:db8:1::70/64\nIPV6_DEFAULTGW=2001:db8:1::1\nONBOOT=yes\n",
+        )
+        .file(
+            &format!("{dir}/route-eth0"),
+            "10.20.0.0/16 via 172.28.125.254 metric 100 dev eth0\n",
+        )
+        .file(
+            &format!("{dir}/route6-eth0"),
+            "2001:db8:99::/48 via 2001:db8:1::fe dev eth0\n",
+        )
+        .file(&format!("{dir}/ifcfg-eth1"), "DEVICE=eth1\nBOOTPROTO=dhcp\nONBOOT=yes\n");
+    bond_carrying(&root);
+    let vars = sourced(
+        &root,
+        &format!("{dir}/ifcfg-bond0"),
+        &[
+            "IPADDR",
+            "NETMASK",
+            "IPADDR1",
+            "PREFIX1",
+            "GATEWAY",
+            "DNS1",
+            "DNS2",
+            "DOMAIN",
+            "IPV6INIT",
+            "IPV6ADDR",
+            "IPV6_DEFAULTGW",
+        ],
+    );
+    assert_eq!(
+        vars,
+        "IPADDR=172.28.125.77\nNETMASK=255.255.255.0\nIPADDR1=172.28.126.70\nPREFIX1=24\nGATEWAY=172.28.125.1\nDNS1=172.28.125.2\nDNS2=9.9.9.9\nDOMAIN=example.com corp.example.com\nIPV6INIT=yes\nIPV6ADDR=2001:db8:1::70/64\nIPV6_DEFAULTGW=2001:db8:1::1\n"
+    );
+    assert_eq!(
+        root.read(&format!("{dir}/route-bond0")),
+        "10.20.0.0/16 via 172.28.125.254 metric 100 dev bond0\n"
+    );
+    assert_eq!(
+        root.read(&format!("{dir}/route6-bond0")),
+        "2001:db8:99::/48 via 2001:db8:1::fe dev bond0\n"
+    );
+    for port in ["eth0", "eth1"] {
+        let rel = format!("{dir}/ifcfg-{port}");
+        assert_has_none(&root.read(&rel), PORT_FREE_OF, &rel);
+        assert_eq!(
+            sourced(&root, &rel, &["BOOTPROTO", "SLAVE", "MASTER", "IPADDR"]),
+            "BOOTPROTO=none\nSLAVE=yes\nMASTER=bond0\nIPADDR=\n"
+        );
+    }
+    for moved in ["route-eth0", "route6-eth0"] {
+        let rel = format!("{dir}/{moved}");
+        assert_has_none(&root.read(&rel), PORT_FREE_OF, &rel);
+    }
+}
+
+#[test]
+fn carry_ifcfg_suse() {
+    let dir = "etc/sysconfig/network";
+    let root = carry_root()
+        .file(
+            &format!("{dir}/ifcfg-eth0"),
+            "BOOTPROTO='static'\nSTARTMODE='auto'\nIPADDR='172.28.125.70/24'\nIPADDR_1='172.28.126.70/24'\nIPADDR_v6='2001:db8:1::70/64'\n",
+        )
+        .file(
+            &format!("{dir}/ifroute-eth0"),
+            "default 172.28.125.1 - eth0\ndefault 2001:db8:1::1 - eth0\n",
+        )
+        // The global routes file: a line for eth0 moves, a line for any interface stays.
+        .file(
+            &format!("{dir}/routes"),
+            "# static routes\n10.20.0.0 172.28.125.254 255.255.0.0 eth0 metric 100\n10.40.0.0/16 172.28.125.253 - -\n",
+        );
+    bond_carrying(&root);
+    let vars = sourced(
+        &root,
+        &format!("{dir}/ifcfg-bond0"),
+        &[
+            "IPADDR",
+            "NETMASK",
+            "IPADDR_1",
+            "IPADDR_2",
+            "BONDING_SLAVE0",
+        ],
+    );
+    assert_eq!(
+        vars,
+        "IPADDR=172.28.125.77\nNETMASK=255.255.255.0\nIPADDR_1=172.28.126.70/24\nIPADDR_2=2001:db8:1::70/64\nBONDING_SLAVE0=eth0\n"
+    );
+    assert_eq!(
+        root.read(&format!("{dir}/ifroute-bond0")),
+        "default 172.28.125.1 - bond0\ndefault 2001:db8:1::1 - bond0\n10.20.0.0/16 172.28.125.254 - bond0 metric 100\n"
+    );
+    assert_eq!(
+        root.read(&format!("{dir}/routes")),
+        "# static routes\n10.40.0.0/16 172.28.125.253 - -\n"
+    );
+    let port = root.read(&format!("{dir}/ifcfg-eth0"));
+    assert_eq!(port, "BOOTPROTO='none'\nSTARTMODE='auto'\n");
+    assert_has_none(
+        &root.read(&format!("{dir}/ifroute-eth0")),
+        PORT_FREE_OF,
+        "ifroute-eth0",
+    );
+}
+
+#[test]
+fn carry_networkmanager_and_nmcli_reads_it_back() {
+    let dir = "etc/NetworkManager/system-connections";
+    let root = carry_root().file(
+        &format!("{dir}/Wired connection 1.nmconnection"),
+        "[connection]\nid=Wired connection 1\nuuid=2f1e0b43-77a9-4b39-9b1c-1f6a7f1a1a01\ntype=ethernet\ninterface-name=eth0\n\n[ipv4]\naddress1=172.28.125.70/24,172.28.125.1\naddress2=172.28.126.70/24\ndns=172.28.125.2;9.9.9.9;\ndns-search=example.com;\nmethod=manual\nroute1=10.20.0.0/16,172.28.125.254,100\n\n[ipv6]\naddress1=2001:db8:1::70/64\ngateway=2001:db8:1::1\nmethod=manual\nroute1=2001:db8:99::/48,2001:db8:1::fe\n",
+    );
+    bond_carrying(&root);
+    let bond = root.read(&format!("{dir}/bond0.nmconnection"));
+    let wanted_v4 = [
+        "address1=172.28.125.77/24\n",
+        "address2=172.28.126.70/24\n",
+        "gateway=172.28.125.1\n",
+        "dns=172.28.125.2;9.9.9.9;\n",
+        "dns-search=example.com;\n",
+        "route1=10.20.0.0/16,172.28.125.254,100\n",
+    ];
+    let wanted_v6 = [
+        "address1=2001:db8:1::70/64\n",
+        "gateway=2001:db8:1::1\n",
+        "method=manual\n",
+        "route1=2001:db8:99::/48,2001:db8:1::fe\n",
+    ];
+    let (v4, v6) = bond.split_once("[ipv6]").expect("ipv6 section");
+    assert_has_all(v4, &wanted_v4, "bond0 [ipv4]");
+    assert_has_all(v6, &wanted_v6, "bond0 [ipv6]");
+    for port in ["eth0", "eth1"] {
+        let rel = format!("{dir}/bond0-slave-{port}.nmconnection");
+        assert_has_none(&root.read(&rel), PORT_FREE_OF, &rel);
+    }
+    assert!(root
+        .read(&format!("{dir}/Wired connection 1.nmconnection"))
+        .contains("autoconnect=false"));
+
+    let Some(nmcli) = tool(
+        "UPKEEP_NMCLI",
+        &["/usr/bin/nmcli", "/tmp/nmx/root/usr/bin/nmcli"],
+    ) else {
+        eprintln!("skipped: nmcli not found (set UPKEEP_NMCLI)");
+        return;
+    };
+    // libnm parses and verifies the profile and prints it normalised: the settings survive.
+    let mut cmd = Command::new(&nmcli);
+    cmd.args([
+        "--offline",
+        "connection",
+        "modify",
+        "connection.autoconnect-priority",
+        "0",
+    ]);
+    validator_env(&mut cmd, &nmcli);
+    let o = run_with_stdin(cmd, &bond);
+    assert_ok(&o);
+    let normalized = stdout(&o);
+    let (v4, v6) = normalized.split_once("[ipv6]").expect("ipv6 section");
+    // libnm writes the gateway into the first address (`address1=a/p,gw`), its own form.
+    let same_with_gateway_in_address = |wanted: &[&'static str], gateway_form: &'static str| {
+        let mut w: Vec<&str> = wanted
+            .iter()
+            .copied()
+            .filter(|l| !l.starts_with("address1=") && !l.starts_with("gateway="))
+            .collect();
+        w.push(gateway_form);
+        w
+    };
+    assert_has_all(
+        v4,
+        &same_with_gateway_in_address(&wanted_v4, "address1=172.28.125.77/24,172.28.125.1\n"),
+        "nmcli's bond0 [ipv4]",
+    );
+    assert_has_all(
+        v6,
+        &same_with_gateway_in_address(&wanted_v6, "address1=2001:db8:1::70/64,2001:db8:1::1\n"),
+        "nmcli's bond0 [ipv6]",
+    );
+}
+
+const NETWORKD_CARRIED: &[&str] = &[
+    "Address=172.28.125.77/24\n",
+    "Address=172.28.126.70/24\n",
+    "Address=2001:db8:1::70/64\n",
+    "Gateway=172.28.125.1\n",
+    "Gateway=2001:db8:1::1\n",
+    "DNS=172.28.125.2\n",
+    "DNS=9.9.9.9\n",
+    "Domains=example.com\n",
+    "[Route]\nDestination=10.20.0.0/16\nGateway=172.28.125.254\nMetric=100\n",
+];
+
+#[test]
+fn carry_networkd() {
+    let dir = "etc/systemd/network";
+    let root = carry_root().file(
+        &format!("{dir}/10-eth0.network"),
+        "[Match]\nName=eth0\n\n[Network]\nAddress=172.28.125.70/24\nAddress=2001:db8:1::70/64\nGateway=172.28.125.1\nGateway=2001:db8:1::1\nDNS=172.28.125.2 9.9.9.9\nDomains=example.com\n\n[Address]\nAddress=172.28.126.70/24\n\n[Route]\nDestination=10.20.0.0/16\nGateway=172.28.125.254\nMetric=100\n",
+    );
+    bond_carrying(&root);
+    let bond = root.read(&format!("{dir}/00-bond0.network"));
+    assert_has_all(&bond, NETWORKD_CARRIED, "00-bond0.network");
+    for port in ["eth0", "eth1"] {
+        let rel = format!("{dir}/00-bond0-slave-{port}.network");
+        assert_has_none(&root.read(&rel), PORT_FREE_OF, &rel);
+    }
+    // The ports' files come first (00-), so networkd never applies 10-eth0.network again.
+    assert!(format!("{dir}/00-bond0-slave-eth0.network") < format!("{dir}/10-eth0.network"));
+}
+
+#[test]
+fn carry_ifupdown_and_ifquery_reads_it_back() {
+    let root = carry_root().file(
+        "etc/network/interfaces",
+        "auto lo eth0\niface lo inet loopback\n\niface eth0 inet static\n    address 172.28.125.70/24\n    gateway 172.28.125.1\n    dns-nameservers 172.28.125.2 9.9.9.9\n    dns-search example.com\n    up ip addr add 172.28.126.70/24 dev eth0\n    up ip route add 10.20.0.0/16 via 172.28.125.254 metric 100 dev eth0\n    down ip route del 10.20.0.0/16 via 172.28.125.254 dev eth0\n\niface eth0 inet6 static\n    address 2001:db8:1::70/64\n    gateway 2001:db8:1::1\n    up ip -6 route add 2001:db8:99::/48 via 2001:db8:1::fe dev eth0\n\niface eth1 inet dhcp\n",
+    );
+    bond_carrying(&root);
+    let text = root.read("etc/network/interfaces");
+    let inet = [
+        "address 172.28.125.77\n",
+        "gateway 172.28.125.1\n",
+        "dns-nameservers 172.28.125.2 9.9.9.9\n",
+        "dns-search example.com\n",
+        "up ip addr add 172.28.126.70/24 dev bond0\n",
+        "up ip route add 10.20.0.0/16 via 172.28.125.254 metric 100 dev bond0\n",
+    ];
+    let inet6 = [
+        "iface bond0 inet6 static\n    address 2001:db8:1::70/64\n    gateway 2001:db8:1::1\n",
+        "up ip -6 route add 2001:db8:99::/48 via 2001:db8:1::fe dev bond0\n",
+    ];
+    assert_has_all(&text, &inet, "interfaces");
+    assert_has_all(&text, &inet6, "interfaces");
+    assert!(text.contains("iface eth0 inet manual\n") && !text.contains("iface eth0 inet6"));
+    assert_has_none(
+        text.split("iface eth0 inet manual").nth(1).unwrap_or(""),
+        PORT_FREE_OF,
+        "the ports' stanzas",
+    );
+
+    let Some(ifquery) = tool(
+        "UPKEEP_IFQUERY",
+        &[
+            "/sbin/ifquery",
+            "/usr/sbin/ifquery",
+            "/tmp/nmx/root/sbin/ifquery",
+        ],
+    ) else {
+        eprintln!("skipped: ifquery not found (set UPKEEP_IFQUERY)");
+        return;
+    };
+    let state = tempfile::tempdir().expect("tempdir");
+    let query = |iface: &str| {
+        let o = Command::new(&ifquery)
+            .arg("-i")
+            .arg(root.path().join("etc/network/interfaces"))
+            .arg("--state-dir")
+            .arg(state.path())
+            .arg(iface)
+            .output()
+            .expect("run ifquery");
+        assert_ok(&o);
+        stdout(&o)
+    };
+    let bond = query("bond0");
+    assert_has_all(
+        &bond,
+        &[
+            "address: 172.28.125.77",
+            "gateway: 172.28.125.1",
+            "dns-nameservers: 172.28.125.2 9.9.9.9",
+            "dns-search: example.com",
+            "up: ip route add 10.20.0.0/16 via 172.28.125.254 metric 100 dev bond0",
+            "bond-slaves: eth0 eth1",
+        ],
+        "ifquery bond0",
+    );
+    assert_has_none(&query("eth0"), PORT_FREE_OF, "ifquery eth0");
+}
+
+/// ifupdown: only `interfaces` is edited; a card configured in `interfaces.d/` is named.
+#[test]
+fn carry_ifupdown_warns_about_cards_in_interfaces_d() {
+    let root = carry_root()
+        .file(
+            "etc/network/interfaces",
+            "auto lo\niface lo inet loopback\nsource /etc/network/interfaces.d/*\n",
+        )
+        .file(
+            "etc/network/interfaces.d/eth0",
+            "auto eth0\niface eth0 inet static\n    address 172.28.125.70/24\n    gateway 172.28.125.1\n",
+        );
+    let o = root.run(&["bond0", "-i"], "");
+    assert_ok(&o);
+    assert!(
+        stderr(&o)
+            .contains("etc/network/interfaces.d/eth0 still configures eth0 and was not edited"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn carry_netplan_and_netplan_generate_renders_it_on_the_bond() {
+    let root = carry_root().file(
+        "etc/netplan/50-cloud-init.yaml",
+        "# written by cloud-init\nnetwork:\n  version: 2\n  ethernets:\n    eth0:\n      match:\n        macaddress: \"00:30:13:f1:6b:4e\"\n      set-name: eth0\n      addresses:\n        - 172.28.125.70/24\n        - 172.28.126.70/24\n        - \"2001:db8:1::70/64\"\n      routes:\n        - to: default\n          via: 172.28.125.1\n        - to: \"::/0\"\n          via: \"2001:db8:1::1\"\n        - to: 10.20.0.0/16\n          via: 172.28.125.254\n          metric: 100\n      nameservers:\n        addresses: [172.28.125.2, 9.9.9.9]\n        search: [example.com]\n    eth1:\n      dhcp4: true\n",
+    );
+    bond_carrying(&root);
+    let ours = root.read("etc/netplan/90-upkeep-bond0.yaml");
+    assert_has_all(
+        &ours,
+        &[
+            "addresses: [172.28.125.77/24, 172.28.126.70/24, \"2001:db8:1::70/64\"]\n",
+            "- to: default\n          via: 172.28.125.1\n",
+            "- to: default\n          via: \"2001:db8:1::1\"\n",
+            "- to: 10.20.0.0/16\n          via: 172.28.125.254\n          metric: 100\n",
+            "nameservers:\n        addresses: [172.28.125.2, 9.9.9.9]\n        search: [example.com]\n",
+        ],
+        "90-upkeep-bond0.yaml",
+    );
+    // The installer's file keeps everything but the moved settings, comments included.
+    assert_eq!(
+        root.read("etc/netplan/50-cloud-init.yaml"),
+        "# written by cloud-init\nnetwork:\n  version: 2\n  ethernets:\n    eth0:\n      match:\n        macaddress: \"00:30:13:f1:6b:4e\"\n      set-name: eth0\n    eth1:\n      dhcp4: true\n"
+    );
+
+    let Some(generate) = tool(
+        "UPKEEP_NETPLAN_GENERATE",
+        &[
+            "/usr/libexec/netplan/generate",
+            "/usr/lib/netplan/generate",
+            "/tmp/nmx/root/usr/libexec/netplan/generate",
+        ],
+    ) else {
+        eprintln!("skipped: netplan's generate not found (set UPKEEP_NETPLAN_GENERATE)");
+        return;
+    };
+    // netplan merges both files as it would on the host and renders networkd files.
+    let mut cmd = Command::new(&generate);
+    cmd.arg("--root-dir").arg(root.path());
+    if let Some(base) = generate.ancestors().nth(4) {
+        let libs = base.join("usr/lib/x86_64-linux-gnu");
+        if libs.is_dir() {
+            cmd.env("LD_LIBRARY_PATH", libs);
+        }
+    }
+    let o = cmd.output().expect("run generate");
+    assert_ok(&o);
+    let bond = root.read("run/systemd/network/10-netplan-bond0.network");
+    assert_has_all(
+        &bond,
+        &[
+            "Address=172.28.125.77/24",
+            "Address=172.28.126.70/24",
+            "Address=2001:db8:1::70/64",
+            "Gateway=172.28.125.1",
+            "Gateway=2001:db8:1::1",
+            "DNS=172.28.125.2",
+            "DNS=9.9.9.9",
+            "Domains=example.com",
+            "Destination=10.20.0.0/16\nGateway=172.28.125.254\nMetric=100",
+        ],
+        "netplan's bond0.network",
+    );
+    let eth0 = root.read("run/systemd/network/10-netplan-eth0.network");
+    assert!(eth0.contains("Bond=bond0"), "{eth0}");
+    assert_has_none(&eth0, PORT_FREE_OF, "netplan's eth0.network");
+    // The tool's own networkd back-end writes the same keys netplan's renderer does.
+    for key in ["Gateway=", "DNS=", "Domains=", "Destination=", "Metric="] {
+        assert!(
+            NETWORKD_CARRIED.iter().any(|w| w.contains(key)) && bond.contains(key),
+            "{key}"
+        );
+    }
+}
+
+/// What the tool cannot carry is named, never dropped in silence; a gateway the new address
+/// cannot reach is pointed out before the operator restarts the network.
+#[test]
+fn carry_warns_about_what_it_cannot_take_over() {
+    let root = Root::new()
+        .with_seed_nics()
+        .file(
+            TOOL_FILE,
+            &seed_tool_file("eth0", "eth1", "192.168.9.5", "255.255.255.0", "N", "3"),
+        )
+        .file(
+            "etc/systemd/network/10-eth0.network",
+            "[Match]\nName=eth0\n\n[Network]\nAddress=172.28.125.70/24\nGateway=172.28.125.1\n\n[Route]\nDestination=10.30.0.0/16\nGateway=172.28.125.254\nTable=100\n",
+        );
+    let o = root.run(&["bond0", "-i"], "");
+    assert_ok(&o);
+    let err = stderr(&o);
+    assert!(
+        err.contains("not carried over to the bond (not understood): etc/systemd/network/10-eth0.network: [Route] Table=100"),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            "the default gateway 172.28.125.1 is outside the bond's network 192.168.9.5/24"
+        ),
+        "{err}"
+    );
+    // The gateway is still carried: the operator may be about to renumber the router too.
+    assert!(root
+        .read("etc/systemd/network/00-bond0.network")
+        .contains("Gateway=172.28.125.1\n"));
+}
+
+/// NetworkManager switches IPv6 off on a profile that says `method=disabled`, which the bond's
+/// profile used to say unconditionally: a card with IPv6 autoconfiguration (NetworkManager's
+/// default when `[ipv6]` is absent, as in the dialogue test's fixture) keeps it on the bond, a
+/// card without IPv6 does not gain it.
+#[test]
+fn carry_networkmanager_ipv6_autoconfiguration_only_where_the_card_had_it() {
+    let dir = "etc/NetworkManager/system-connections";
+    for (ipv6, want) in [
+        ("\n[ipv6]\nmethod=auto\n", "method=auto"),
+        ("\n[ipv6]\nmethod=ignore\n", "method=disabled"),
+        ("", "method=auto"),
+    ] {
+        let root = carry_root().file(
+            &format!("{dir}/eth0.nmconnection"),
+            &format!("[connection]\nid=eth0\ntype=ethernet\ninterface-name=eth0\n\n[ipv4]\naddress1=172.28.125.70/24\nmethod=manual\n{ipv6}"),
+        );
+        bond_carrying(&root);
+        let bond = root.read(&format!("{dir}/bond0.nmconnection"));
+        let v6 = bond.split_once("[ipv6]").map(|(_, v)| v).unwrap_or("");
+        assert!(v6.contains(want), "{ipv6:?}: {bond}");
+    }
 }

@@ -7,6 +7,7 @@
 //! touch. The caller backs those paths up (`-b`, BOND-13/14) and writes them in one
 //! transaction, so no back-end can leave a half-written configuration.
 
+pub mod carry;
 pub mod ifcfg_redhat;
 pub mod ifcfg_suse;
 pub mod ifupdown;
@@ -19,6 +20,7 @@ use std::path::{Path, PathBuf};
 
 use super::args::BondName;
 use super::errors::{code, BondError};
+use carry::Carried;
 
 /// The back-ends `--backend` accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,6 +141,9 @@ pub trait Backend: Sync {
     fn is_configured(&self, root: &Path, bond: BondName) -> bool;
     /// Step 4's default: the address the configuration gives `nic`.
     fn nic_address(&self, root: &Path, nic: &str) -> Option<(Ipv4Addr, Ipv4Addr)>;
+    /// The layer-3 settings (addresses, gateways, routes, DNS) the configuration gives the
+    /// interface `name`, in the neutral form the bond takes them over in (issue 13).
+    fn settings_of(&self, root: &Path, name: &str) -> Result<Carried, BondError>;
     /// The files to write for `setup`, each with its complete new content.
     fn plan(&self, root: &Path, setup: &BondSetup) -> Result<Vec<FileChange>, BondError>;
     /// Things the operator must fix by hand that the tool deliberately does not edit.
@@ -147,6 +152,67 @@ pub trait Backend: Sync {
     }
     /// Post action 2: the commands that restart the network.
     fn restart_commands(&self, bond: BondName) -> Vec<Vec<String>>;
+}
+
+/// What the bond inherits: the settings of both cards and of the bond itself (when it is being
+/// edited), in that order, so the cards' current gateway wins over a stale bond file's.
+pub fn carried(
+    backend: &dyn Backend,
+    root: &Path,
+    setup: &BondSetup,
+) -> Result<Carried, BondError> {
+    let mut all = Carried::default();
+    for name in [
+        setup.nic1.as_str(),
+        setup.nic2.as_str(),
+        setup.bond.as_str(),
+    ] {
+        all.merge(backend.settings_of(root, name)?);
+    }
+    Ok(all)
+}
+
+/// A shell-style `KEY=value` file with every line whose key `drop` selects removed and `set`
+/// (key, full line) replacing that key's line or appended: how a card's ifcfg file loses the
+/// settings that move to the bond.
+pub(crate) fn edit_shell_keys(
+    text: &str,
+    drop: impl Fn(&str) -> bool,
+    set: (&str, &str),
+) -> String {
+    let key_of = |l: &str| l.trim().split_once('=').map(|(k, _)| k.trim().to_string());
+    let mut out = String::new();
+    let mut set_done = false;
+    for line in text.lines() {
+        match key_of(line) {
+            Some(k) if k == set.0 => {
+                if !set_done {
+                    out.push_str(set.1);
+                    out.push('\n');
+                    set_done = true;
+                }
+            }
+            Some(k) if drop(&k) => {}
+            _ => {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+    }
+    if !set_done {
+        out.push_str(set.1);
+        out.push('\n');
+    }
+    out
+}
+
+/// `KEY`, `KEYn` or `KEY_x`: the numbered forms ifcfg files use for secondary values.
+pub(crate) fn is_numbered(key: &str, base: &str) -> bool {
+    key.strip_prefix(base)
+        .is_some_and(|rest| match rest.strip_prefix('_') {
+            Some(suffix) => !suffix.is_empty() && suffix.chars().all(|c| c.is_ascii_alphanumeric()),
+            None => rest.chars().all(|c| c.is_ascii_digit()),
+        })
 }
 
 /// Reads an existing configuration file; missing is `None`, unreadable is 104.
@@ -215,6 +281,24 @@ pub(crate) fn ini_get(text: &str, section: &str, key: &str) -> Option<String> {
         }
     }
     None
+}
+
+/// Every section of an INI-style file in order, each with its `key=value` entries in order
+/// (sections may repeat, as networkd's `[Route]` does; `#`/`;` comments are skipped).
+pub(crate) fn ini_sections(text: &str) -> Vec<(String, Vec<(String, String)>)> {
+    let mut out: Vec<(String, Vec<(String, String)>)> = Vec::new();
+    for line in text.lines() {
+        let t = line.trim();
+        if t.starts_with('#') || t.starts_with(';') {
+            continue;
+        }
+        if t.starts_with('[') && t.ends_with(']') {
+            out.push((t[1..t.len() - 1].to_string(), Vec::new()));
+        } else if let (Some((k, v)), Some(last)) = (t.split_once('='), out.last_mut()) {
+            last.1.push((k.trim().to_string(), v.trim().to_string()));
+        }
+    }
+    out
 }
 
 /// The same file with `key=value` set in `section` (replaced where present, else added at the

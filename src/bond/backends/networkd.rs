@@ -9,7 +9,11 @@
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
-use super::{files_with_suffix, ini_get, Backend, BackendKind, BondSetup, FileChange};
+use super::carry::Carried;
+use super::{
+    carried, files_with_suffix, ini_get, ini_sections, read_optional, Backend, BackendKind,
+    BondSetup, FileChange,
+};
 use crate::bond::args::BondName;
 use crate::bond::errors::BondError;
 use crate::bond::{net, params};
@@ -37,6 +41,91 @@ fn ini_all(text: &str, section: &str, key: &str) -> Vec<String> {
     out
 }
 
+/// Whether a `.network` file's `[Match] Name=` names `nic` itself (glob catch-alls such as
+/// `Name=*` are a distribution's DHCP default, not this card's configuration).
+fn matches_name(text: &str, nic: &str) -> bool {
+    ini_all(text, "Match", "Name")
+        .iter()
+        .any(|n| n.split_whitespace().any(|w| w == nic))
+}
+
+/// systemd.network(5) settings of one file: `[Network]` `Address=`, `Gateway=`, `DNS=`,
+/// `Domains=`; `[Address]` `Address=`; `[Route]` `Destination=`/`Gateway=`/`Metric=`.
+fn read_settings(c: &mut Carried, source: &str, text: &str) {
+    let mut first_v4 = false;
+    for (section, entries) in ini_sections(text) {
+        match section.as_str() {
+            "Network" => {
+                for (k, v) in entries {
+                    match k.as_str() {
+                        "Address" => c.add_address(source, &v, &mut first_v4),
+                        "Gateway" => c.add_gateway(source, &v),
+                        "DNS" => c.add_dns(source, &v),
+                        "Domains" => c.add_search(source, &v),
+                        _ => {}
+                    }
+                }
+            }
+            "Address" => {
+                for (k, v) in entries {
+                    if k == "Address" {
+                        c.add_address(source, &v, &mut first_v4);
+                    }
+                }
+            }
+            "Route" => {
+                let get = |key: &str| {
+                    entries
+                        .iter()
+                        .rev()
+                        .find(|(k, _)| k == key)
+                        .map(|(_, v)| v.as_str())
+                };
+                if let Some((k, v)) = entries
+                    .iter()
+                    .find(|(k, _)| !matches!(k.as_str(), "Destination" | "Gateway" | "Metric"))
+                {
+                    c.skipped.push(format!("{source}: [Route] {k}={v}"));
+                    continue;
+                }
+                let to = get("Destination").unwrap_or("default");
+                c.add_route(source, to, get("Gateway"), get("Metric"));
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The bond's `.network`: step 4's address, then what it inherits.
+fn bond_network(bond: &str, address: &str, c: &Carried) -> String {
+    let mut s = format!("[Match]\nName={bond}\n\n[Network]\nAddress={address}\n");
+    for a in &c.addresses {
+        s.push_str(&format!("Address={a}\n"));
+    }
+    if let Some(gw) = c.gateway4 {
+        s.push_str(&format!("Gateway={gw}\n"));
+    }
+    if let Some(gw) = c.gateway6 {
+        s.push_str(&format!("Gateway={gw}\n"));
+    }
+    for d in &c.dns {
+        s.push_str(&format!("DNS={d}\n"));
+    }
+    if !c.search.is_empty() {
+        s.push_str(&format!("Domains={}\n", c.search.join(" ")));
+    }
+    for r in &c.routes {
+        s.push_str(&format!("\n[Route]\nDestination={}\n", r.to));
+        if let Some(via) = r.via {
+            s.push_str(&format!("Gateway={via}\n"));
+        }
+        if let Some(m) = r.metric {
+            s.push_str(&format!("Metric={m}\n"));
+        }
+    }
+    s
+}
+
 impl Backend for Networkd {
     fn kind(&self) -> BackendKind {
         BackendKind::Networkd
@@ -58,8 +147,7 @@ impl Backend for Networkd {
             .iter()
             .find_map(|p| {
                 let t = std::fs::read_to_string(p).ok()?;
-                let names = ini_all(&t, "Match", "Name");
-                if !names.iter().any(|n| n.split_whitespace().any(|w| w == nic)) {
+                if !matches_name(&t, nic) {
                     return None;
                 }
                 ini_all(&t, "Network", "Address")
@@ -69,8 +157,23 @@ impl Backend for Networkd {
             })
     }
 
-    fn plan(&self, _root: &Path, setup: &BondSetup) -> Result<Vec<FileChange>, BondError> {
+    fn settings_of(&self, root: &Path, name: &str) -> Result<Carried, BondError> {
+        // networkd applies the first matching file only; so does the tool.
+        let mut c = Carried::default();
+        for path in files_with_suffix(&root.join(DIR), ".network") {
+            let text = read_optional(&path)?.unwrap_or_default();
+            if matches_name(&text, name) {
+                let rel = path.strip_prefix(root).unwrap_or(&path);
+                read_settings(&mut c, &rel.display().to_string(), &text);
+                break;
+            }
+        }
+        Ok(c)
+    }
+
+    fn plan(&self, root: &Path, setup: &BondSetup) -> Result<Vec<FileChange>, BondError> {
         let nd = params::to_networkd(&params::parse(&setup.params)?)?;
+        let inherited = carried(self, root, setup)?;
         let bond = setup.bond.as_str();
         let dir = PathBuf::from(DIR);
         let mut netdev = format!("[NetDev]\nName={bond}\nKind=bond\n\n[Bond]\n");
@@ -85,10 +188,10 @@ impl Backend for Networkd {
             },
             FileChange {
                 path: dir.join(format!("00-{bond}.network")),
-                content: format!(
-                    "[Match]\nName={bond}\n\n[Network]\nAddress={}/{}\n",
-                    setup.ip,
-                    net::prefix_len(setup.mask)
+                content: bond_network(
+                    bond,
+                    &format!("{}/{}", setup.ip, net::prefix_len(setup.mask)),
+                    &inherited,
                 ),
                 mode: Some(0o644),
             },

@@ -10,8 +10,10 @@
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
+use super::carry::Carried;
 use super::{
-    files_with_suffix, ini_get, ini_set, read_optional, Backend, BackendKind, BondSetup, FileChange,
+    carried, files_with_suffix, ini_get, ini_sections, ini_set, read_optional, Backend,
+    BackendKind, BondSetup, FileChange,
 };
 use crate::bond::args::BondName;
 use crate::bond::errors::BondError;
@@ -47,6 +49,118 @@ fn is_type(text: &str, ty: &str) -> bool {
 
 fn ifname(text: &str) -> Option<String> {
     ini_get(text, "connection", "interface-name")
+}
+
+/// A port profile (it has a controller), whose IP settings NetworkManager ignores.
+fn is_port(text: &str) -> bool {
+    ini_get(text, "connection", "master")
+        .or_else(|| ini_get(text, "connection", "controller"))
+        .is_some()
+}
+
+/// The `[ipv4]`/`[ipv6]` settings of one keyfile (nm-settings-keyfile(5)): `addressN=a/p[,gw]`,
+/// `gateway`, `dns`, `dns-search`, `routeN=dest/p[,next-hop[,metric]]`.
+fn read_ip_settings(c: &mut Carried, source: &str, text: &str, first_v4: &mut bool) {
+    for (section, entries) in ini_sections(text) {
+        if section != "ipv4" && section != "ipv6" {
+            continue;
+        }
+        for (key, value) in entries {
+            let numbered = |base: &str| {
+                key.strip_prefix(base)
+                    .is_some_and(|n| n.chars().all(|ch| ch.is_ascii_digit()))
+            };
+            if numbered("address") || numbered("addresses") {
+                for item in value.split(';').filter(|i| !i.trim().is_empty()) {
+                    let mut parts = item.split(',');
+                    c.add_address(source, parts.next().unwrap_or(""), first_v4);
+                    if let Some(gw) = parts.next().filter(|g| !g.trim().is_empty()) {
+                        c.add_gateway(source, gw);
+                    }
+                }
+            } else if numbered("route") || numbered("routes") {
+                for item in value.split(';').filter(|i| !i.trim().is_empty()) {
+                    let parts: Vec<&str> = item.split(',').map(str::trim).collect();
+                    c.add_route(
+                        source,
+                        parts[0],
+                        parts.get(1).copied().filter(|v| !v.is_empty()),
+                        parts.get(2).copied().filter(|v| !v.is_empty()),
+                    );
+                }
+            } else if key == "gateway" {
+                c.add_gateway(source, &value);
+            } else if key == "dns" {
+                c.add_dns(source, &value);
+            } else if key == "dns-search" {
+                c.add_search(source, &value);
+            } else if key.starts_with("route") && key.ends_with("_options") {
+                c.skipped.push(format!("{source}: {key}={value}"));
+            }
+        }
+    }
+}
+
+/// The `[ipv4]` and `[ipv6]` sections of the bond: step 4's address first, then what it
+/// inherits. IPv6 is `manual` with inherited addresses, `auto` when a card had IPv6
+/// autoconfiguration or only IPv6 routes, a gateway or DNS servers came over, and `disabled`
+/// otherwise, as before.
+fn ip_sections(ip: &str, c: &Carried) -> String {
+    let route = |r: &super::carry::Route| {
+        let none = if r.is_v6() { "::" } else { "0.0.0.0" };
+        let mut v = r.to.clone();
+        if r.via.is_some() || r.metric.is_some() {
+            v.push(',');
+            v.push_str(&r.via.map(|x| x.to_string()).unwrap_or_else(|| none.into()));
+        }
+        if let Some(m) = r.metric {
+            v.push_str(&format!(",{m}"));
+        }
+        v
+    };
+    let list = |items: Vec<String>| items.iter().map(|i| format!("{i};")).collect::<String>();
+    let mut s = format!("\n[ipv4]\naddress1={ip}\n");
+    for (n, a) in c.addresses_v4().enumerate() {
+        s.push_str(&format!("address{}={a}\n", n + 2));
+    }
+    let dns4: Vec<String> = c.dns_v4().map(|d| d.to_string()).collect();
+    if !dns4.is_empty() {
+        s.push_str(&format!("dns={}\n", list(dns4)));
+    }
+    if !c.search.is_empty() {
+        s.push_str(&format!("dns-search={}\n", list(c.search.clone())));
+    }
+    if let Some(gw) = c.gateway4 {
+        s.push_str(&format!("gateway={gw}\n"));
+    }
+    s.push_str("method=manual\n");
+    for (n, r) in c.routes.iter().filter(|r| !r.is_v6()).enumerate() {
+        s.push_str(&format!("route{}={}\n", n + 1, route(r)));
+    }
+    s.push_str("\n[ipv6]\n");
+    let v6: Vec<&String> = c.addresses_v6().collect();
+    for (n, a) in v6.iter().enumerate() {
+        s.push_str(&format!("address{}={a}\n", n + 1));
+    }
+    let dns6: Vec<String> = c.dns_v6().map(|d| d.to_string()).collect();
+    if !dns6.is_empty() {
+        s.push_str(&format!("dns={}\n", list(dns6.clone())));
+    }
+    if let Some(gw) = c.gateway6 {
+        s.push_str(&format!("gateway={gw}\n"));
+    }
+    let method = if !v6.is_empty() {
+        "manual"
+    } else if c.has_v6() || !dns6.is_empty() || c.ipv6_auto {
+        "auto"
+    } else {
+        "disabled"
+    };
+    s.push_str(&format!("method={method}\n"));
+    for (n, r) in c.routes.iter().filter(|r| r.is_v6()).enumerate() {
+        s.push_str(&format!("route{}={}\n", n + 1, route(r)));
+    }
+    s
 }
 
 /// A stable UUID for a profile name, so re-running the tool (and the expected files of the
@@ -101,8 +215,36 @@ impl Backend for NetworkManager {
             })
     }
 
+    fn settings_of(&self, root: &Path, name: &str) -> Result<Carried, BondError> {
+        // The profiles that configure `name` now: not ports, and not switched off (a card's
+        // old profile keeps its settings after the tool set autoconnect=false; re-running
+        // must not resurrect them over the bond's).
+        let mut c = Carried::default();
+        let mut first_v4 = false;
+        for p in profiles(root)? {
+            if ifname(&p.text).as_deref() == Some(name)
+                && !is_port(&p.text)
+                && ini_get(&p.text, "connection", "autoconnect").as_deref() != Some("false")
+            {
+                read_ip_settings(
+                    &mut c,
+                    &p.path.display().to_string(),
+                    &p.text,
+                    &mut first_v4,
+                );
+                // No [ipv6] method means `auto` to NetworkManager: the card had SLAAC.
+                c.ipv6_auto |= matches!(
+                    ini_get(&p.text, "ipv6", "method").as_deref(),
+                    None | Some("auto") | Some("dhcp")
+                );
+            }
+        }
+        Ok(c)
+    }
+
     fn plan(&self, root: &Path, setup: &BondSetup) -> Result<Vec<FileChange>, BondError> {
         let options = params::to_networkmanager(&params::parse(&setup.params)?)?;
+        let inherited = carried(self, root, setup)?;
         let bond = setup.bond.as_str();
         let existing = profiles(root)?;
         let mut changes = Vec::new();
@@ -117,10 +259,9 @@ impl Backend for NetworkManager {
         for (k, v) in &options {
             text.push_str(&format!("{k}={v}\n"));
         }
-        text.push_str(&format!(
-            "\n[ipv4]\naddress1={}/{}\nmethod=manual\n\n[ipv6]\nmethod=disabled\n",
-            setup.ip,
-            net::prefix_len(setup.mask)
+        text.push_str(&ip_sections(
+            &format!("{}/{}", setup.ip, net::prefix_len(setup.mask)),
+            &inherited,
         ));
         let bond_path = old_bond
             .map(|p| p.path.clone())
