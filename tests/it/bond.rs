@@ -765,7 +765,10 @@ fn exit_116_not_root() {
     let o = match o {
         Ok(o) if nix::unistd::geteuid().is_root() => o,
         _ => {
-            eprintln!("skipped: needs root and setpriv to run the binary as nobody");
+            crate::servers::skip(
+                module_path!(),
+                "needs root and setpriv to run the binary as nobody",
+            );
             return;
         }
     };
@@ -1010,7 +1013,7 @@ fn networkmanager_keyfiles_pass_nmcli_offline() {
         "UPKEEP_NMCLI",
         &["/usr/bin/nmcli", "/tmp/nmx/root/usr/bin/nmcli"],
     ) else {
-        eprintln!("skipped: nmcli not found (set UPKEEP_NMCLI)");
+        crate::servers::skip(module_path!(), "nmcli not found (set UPKEEP_NMCLI)");
         return;
     };
     let dir = fixtures().join("expected/networkmanager/etc/NetworkManager/system-connections");
@@ -1049,7 +1052,10 @@ fn netplan_yaml_passes_netplan_generate_and_matches_networkd_output() {
             "/tmp/nmx/root/usr/libexec/netplan/generate",
         ],
     ) else {
-        eprintln!("skipped: netplan's generate not found (set UPKEEP_NETPLAN_GENERATE)");
+        crate::servers::skip(
+            module_path!(),
+            "netplan's generate not found (set UPKEEP_NETPLAN_GENERATE)",
+        );
         return;
     };
     let root = Root::new().file(
@@ -1091,7 +1097,7 @@ fn ifupdown_interfaces_pass_ifquery() {
             "/tmp/nmx/root/sbin/ifquery",
         ],
     ) else {
-        eprintln!("skipped: ifquery not found (set UPKEEP_IFQUERY)");
+        crate::servers::skip(module_path!(), "ifquery not found (set UPKEEP_IFQUERY)");
         return;
     };
     let file = fixtures().join("expected/ifupdown/etc/network/interfaces");
@@ -1373,7 +1379,7 @@ fn carry_networkmanager_and_nmcli_reads_it_back() {
         "UPKEEP_NMCLI",
         &["/usr/bin/nmcli", "/tmp/nmx/root/usr/bin/nmcli"],
     ) else {
-        eprintln!("skipped: nmcli not found (set UPKEEP_NMCLI)");
+        crate::servers::skip(module_path!(), "nmcli not found (set UPKEEP_NMCLI)");
         return;
     };
     // libnm parses and verifies the profile and prints it normalised: the settings survive.
@@ -1479,7 +1485,7 @@ fn carry_ifupdown_and_ifquery_reads_it_back() {
             "/tmp/nmx/root/sbin/ifquery",
         ],
     ) else {
-        eprintln!("skipped: ifquery not found (set UPKEEP_IFQUERY)");
+        crate::servers::skip(module_path!(), "ifquery not found (set UPKEEP_IFQUERY)");
         return;
     };
     let state = tempfile::tempdir().expect("tempdir");
@@ -1566,7 +1572,10 @@ fn carry_netplan_and_netplan_generate_renders_it_on_the_bond() {
             "/tmp/nmx/root/usr/libexec/netplan/generate",
         ],
     ) else {
-        eprintln!("skipped: netplan's generate not found (set UPKEEP_NETPLAN_GENERATE)");
+        crate::servers::skip(
+            module_path!(),
+            "netplan's generate not found (set UPKEEP_NETPLAN_GENERATE)",
+        );
         return;
     };
     // netplan merges both files as it would on the host and renders networkd files.

@@ -917,7 +917,7 @@ fn garbage_truncated_oversized_and_crowds_leave_the_daemon_serving() {
 #[test]
 fn a_non_operator_may_read_but_not_change_state() {
     if !nix::unistd::geteuid().is_root() || !Path::new("/usr/bin/setpriv").exists() {
-        eprintln!("skip: needs root and setpriv to act as uid 65534");
+        crate::servers::skip(module_path!(), "needs root and setpriv to act as uid 65534");
         return;
     }
     let d = Daemon::start(&config("1s", 0), &["--socket-mode", "666"]);
@@ -945,7 +945,7 @@ fn a_non_operator_may_read_but_not_change_state() {
     assert!(!d.status().expect("status").server.suspended);
     drop(d);
     if !matches!(nix::unistd::Group::from_name("nogroup"), Ok(Some(g)) if g.gid.as_raw() == 65534) {
-        eprintln!("skip: no group `nogroup` with gid 65534");
+        crate::servers::skip(module_path!(), "no group `nogroup` with gid 65534");
         return;
     }
 

@@ -173,7 +173,10 @@ fn demo_runs_recovers_a_killed_process_and_stops_without_leftovers() {
 fn runs_unprivileged_on_xdg_folders() {
     const NOBODY: u32 = 65534;
     if !nix::unistd::geteuid().is_root() {
-        eprintln!("skipped: switching to uid {NOBODY} needs root");
+        crate::servers::skip(
+            module_path!(),
+            &format!("switching to uid {NOBODY} needs root"),
+        );
         return;
     }
     let home = tempfile::tempdir().expect("tempdir");
@@ -195,14 +198,17 @@ fn runs_unprivileged_on_xdg_folders() {
     match as_nobody(&["--version"]).output() {
         Ok(o) if o.status.success() => {}
         Ok(o) => {
-            eprintln!(
-                "skipped: uid {NOBODY} cannot run {BIN}: {}",
-                text(&o.stderr)
+            crate::servers::skip(
+                module_path!(),
+                &format!("uid {NOBODY} cannot run {BIN}: {}", text(&o.stderr)),
             );
             return;
         }
         Err(e) => {
-            eprintln!("skipped: setpriv is not available ({e}); .ci/run installs util-linux");
+            crate::servers::skip(
+                module_path!(),
+                &format!("setpriv is not available ({e}); .ci/run installs util-linux"),
+            );
             return;
         }
     }

@@ -261,7 +261,7 @@ fn planted_script(dir: &Path) -> PathBuf {
 #[test]
 fn strict_modes_refuse_a_script_others_can_change() {
     if !nix::unistd::geteuid().is_root() {
-        eprintln!("skipped: StrictModes apply to a root daemon only");
+        crate::servers::skip(module_path!(), "StrictModes apply to a root daemon only");
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");

@@ -143,8 +143,9 @@ fn nic_link_and_ip_follow_a_link_that_drops_and_returns() {
     let lab = match Lab::new() {
         Ok(lab) => lab,
         Err(e) => {
-            eprintln!(
-                "skipped: cannot build the network namespaces ({e}); needs root and iproute2"
+            crate::servers::skip(
+                module_path!(),
+                &format!("cannot build the network namespaces ({e}); needs root and iproute2"),
             );
             return;
         }

@@ -54,7 +54,10 @@ fn can_run() -> bool {
             matches!(nix::unistd::Group::from_name(name), Ok(Some(g)) if g.gid.as_raw() == *gid)
         });
     if !ok {
-        eprintln!("skip: needs root, setpriv and the groups users(100), adm(4), nogroup(65534)");
+        crate::servers::skip(
+            module_path!(),
+            "needs root, setpriv and the groups users(100), adm(4), nogroup(65534)",
+        );
     }
     ok
 }
