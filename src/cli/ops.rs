@@ -262,17 +262,27 @@ pub fn events(g: &Global, follow: bool, since: Option<&str>) -> Exit {
             Err(exit) => exit,
         };
     }
+    follow_events(g, seq, keep)
+}
+
+/// `--follow` of `events` and `alerts`: the event stream from after `since`, each event that
+/// `keep` passes printed as a line (an `Event` message with --json), until the daemon or the
+/// reader of the output goes away.
+fn follow_events(g: &Global, since: u64, keep: impl Fn(&EventDto) -> bool) -> Exit {
     let runtime = match runtime() {
         Ok(rt) => rt,
         Err(exit) => return exit,
     };
     let request = Request::Follow {
         version: PROTOCOL_VERSION,
-        since: seq,
+        since,
     };
     let mut exit = Exit::Ok;
     let json = g.json;
     let print = |e: &EventDto| -> bool {
+        if !keep(e) {
+            return true;
+        }
         let text = if json {
             match serde_json::to_string(&Response::Event(e.clone())) {
                 Ok(line) => format!("{line}\n"),
@@ -288,8 +298,8 @@ pub fn events(g: &Global, follow: bool, since: Option<&str>) -> Exit {
         &request,
         None,
         |reply| match reply {
-            Response::Events(reply) => reply.events.iter().filter(|e| keep(e)).all(print),
-            Response::Event(e) => !keep(&e) || print(&e),
+            Response::Events(reply) => reply.events.iter().all(print),
+            Response::Event(e) => print(&e),
             Response::Error(e) => {
                 if json {
                     print_json(&Response::Error(e.clone()));
@@ -556,56 +566,9 @@ pub fn alerts(g: &Global, follow: bool, since: Option<&str>, all: bool, limit: u
     if !follow || printed != Exit::Ok {
         return printed;
     }
-    let runtime = match runtime() {
-        Ok(rt) => rt,
-        Err(exit) => return exit,
-    };
     let from = reply
         .alerts
         .last()
         .map_or(reply.last_seq.max(seq), |e| e.seq);
-    let json = g.json;
-    let print = |e: &EventDto| -> bool {
-        if !keep(e) || e.seq <= from {
-            return true;
-        }
-        let text = if json {
-            match serde_json::to_string(&Response::Event(e.clone())) {
-                Ok(line) => format!("{line}\n"),
-                Err(_) => return true,
-            }
-        } else {
-            event_line(e)
-        };
-        out(&text) == Exit::Ok
-    };
-    let mut exit = Exit::Ok;
-    let done = runtime.block_on(client::exchange(
-        &g.client_socket_path(),
-        &Request::Follow {
-            version: PROTOCOL_VERSION,
-            since: from,
-        },
-        None,
-        |reply| match reply {
-            Response::Events(reply) => reply.events.iter().all(print),
-            Response::Event(e) => print(&e),
-            Response::Error(e) => {
-                fail(&e.message);
-                exit = error_exit(e.kind);
-                false
-            }
-            _ => {
-                exit = Exit::Protocol;
-                false
-            }
-        },
-    ));
-    match done {
-        Ok(()) => exit,
-        Err(e) => {
-            fail(&e);
-            client_exit(&e)
-        }
-    }
+    follow_events(g, from, move |e| keep(e) && e.seq > from)
 }
