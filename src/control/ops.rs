@@ -373,7 +373,13 @@ impl Ops {
                 ..
             } => self.apply(&text, &origin, restart, dry_run).await,
             Request::ConfigPull { .. } => {
-                let source = self.source();
+                // After any apply in progress (it holds the slot until its text is installed):
+                // its events come out before it ends, and a pull prompted by them must show
+                // the new text, not the old.
+                let source = {
+                    let _applying = self.slot.lock().await;
+                    self.source()
+                };
                 Response::Config(ConfigReply {
                     version: PROTOCOL_VERSION,
                     origin: source.origin,
