@@ -32,7 +32,11 @@ fn another_address_needs_tls_or_a_proxy() {
         .web
         .expect("web");
     let files = tls.tls.expect("tls");
-    assert_eq!(files.cert, Path::new("/etc/upkeep/web.crt"), "relative to the file");
+    assert_eq!(
+        files.cert,
+        Path::new("/etc/upkeep/web.crt"),
+        "relative to the file"
+    );
     assert_eq!(files.key, Path::new("/k.pem"));
     parse(r#"(listen: "[::]:9180", behind_proxy: true)"#).expect("acknowledged proxy");
     parse(r#"(listen: "[::1]:9180")"#).expect("IPv6 loopback");
@@ -41,9 +45,15 @@ fn another_address_needs_tls_or_a_proxy() {
 #[test]
 fn bad_values_are_named_with_their_place() {
     let err = parse(r#"(listen: "localhost")"#).expect_err("not an address");
-    assert!(err.contains("web.listen: must be an address and port"), "{err}");
+    assert!(
+        err.contains("web.listen: must be an address and port"),
+        "{err}"
+    );
     let err = parse(r#"(idle_timeout: "2d")"#).expect_err("too long");
-    assert!(err.contains("web.idle_timeout: must be at most 24h"), "{err}");
+    assert!(
+        err.contains("web.idle_timeout: must be at most 24h"),
+        "{err}"
+    );
     let err = parse(r#"(tls: (cert: "c.pem"))"#).expect_err("no key");
     assert!(err.contains("web.tls.key: missing field `key`"), "{err}");
     let err = parse(r#"(metrcs: true)"#).expect_err("misspelt");

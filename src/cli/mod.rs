@@ -15,6 +15,7 @@ pub mod install;
 pub mod ops;
 pub mod probe;
 pub mod status;
+pub mod web;
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -195,6 +196,11 @@ enum Command {
     Man,
     /// Install the systemd unit and the clp* command links.
     Install(install::InstallArgs),
+    /// The web manager's accounts: `web passwd NAME`, `web token NAME` (docs/WEB.md).
+    Web {
+        #[command(subcommand)]
+        command: web::WebCommand,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -483,6 +489,7 @@ pub fn main(args: &[String]) -> ExitCode {
                 },
             )
         }
+        Command::Web { command } => web::run(command),
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
             let mut buf = Vec::new();

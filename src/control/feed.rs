@@ -21,6 +21,8 @@ const RING: usize = 8192;
 struct Ring {
     seq: u64,
     events: VecDeque<EventDto>,
+    /// Issue 12: events since the daemon started, by (level, module), for `/metrics`.
+    counts: std::collections::BTreeMap<(String, String), u64>,
 }
 
 /// The relayed feed; cheap to clone.
@@ -43,6 +45,7 @@ impl Feed {
             ring: Arc::new(Mutex::new(Ring {
                 seq: 0,
                 events: VecDeque::new(),
+                counts: std::collections::BTreeMap::new(),
             })),
             tx,
         }
@@ -56,6 +59,10 @@ impl Feed {
         let mut ring = self.lock();
         ring.seq += 1;
         event.seq = ring.seq;
+        *ring
+            .counts
+            .entry((event.level.clone(), event.module.clone()))
+            .or_default() += 1;
         if ring.events.len() == RING {
             ring.events.pop_front();
         }
@@ -68,6 +75,15 @@ impl Feed {
     /// The newest `seq` handed out.
     pub fn last_seq(&self) -> u64 {
         self.lock().seq
+    }
+
+    /// Events since the daemon started, by (level, module) (issue 12, `/metrics`).
+    pub fn counts(&self) -> Vec<((String, String), u64)> {
+        self.lock()
+            .counts
+            .iter()
+            .map(|(k, n)| (k.clone(), *n))
+            .collect()
     }
 
     /// Events after `since` still kept, and a receiver for the ones that follow.
