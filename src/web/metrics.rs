@@ -259,13 +259,21 @@ pub fn render(status: &StatusReply, extra: &Extra<'_>) -> String {
         "gauge",
         "Recovery shutdowns and reboots counted (CFG-5).",
     );
-    m.sample("upkeep_recovery_reboots", &[], f64::from(status.governor.count));
+    m.sample(
+        "upkeep_recovery_reboots",
+        &[],
+        f64::from(status.governor.count),
+    );
     m.family(
         "upkeep_recovery_reboot_limit",
         "gauge",
         "The most recovery reboots allowed (CFG-6); 0 = never.",
     );
-    m.sample("upkeep_recovery_reboot_limit", &[], f64::from(status.governor.max));
+    m.sample(
+        "upkeep_recovery_reboot_limit",
+        &[],
+        f64::from(status.governor.max),
+    );
     m.family(
         "upkeep_recovery_reboots_damaged",
         "gauge",

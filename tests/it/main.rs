@@ -22,3 +22,4 @@ mod real_engine;
 mod rights;
 mod sim;
 mod supervision;
+mod web;

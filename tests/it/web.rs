@@ -1,0 +1,473 @@
+//! Issue 12: the web manager, HTTP API and `/metrics` of a real daemon on a free loopback port.
+//!
+//! `promtool` and `prometheus` come from Debian's `prometheus` package; without them the tests
+//! that need them say so and skip (`.ci/run` installs it and lists skips).
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use upkeep::control::proto::{FaultDto, Request, Response, StatusReply, PROTOCOL_VERSION};
+
+use crate::real_daemon::{output, text, upkeep, Daemon};
+
+/// A test that needs a program the machine lacks says so (on stderr and in a list `.ci/run`
+/// prints) and returns.
+pub(crate) fn skip(test: &str, why: &str) {
+    eprintln!("SKIPPED {test}: {why}");
+    let list = std::env::temp_dir().join("upkeep-skipped-tests.txt");
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(list)
+    {
+        let _ = writeln!(f, "{test}: {why}");
+    }
+}
+
+pub(crate) fn have(program: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+pub(crate) fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("no free port: {e}"))
+}
+
+/// config/examples/web.ron on `port`, written into `home`.
+pub(crate) fn web_config(home: &Path, port: u16) -> PathBuf {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/examples/web.ron");
+    let text = std::fs::read_to_string(&example).expect("web.ron");
+    assert!(
+        text.contains("127.0.0.1:9180"),
+        "web.ron listens on 127.0.0.1:9180"
+    );
+    let path = home.join("web.ron");
+    std::fs::write(
+        &path,
+        text.replace("127.0.0.1:9180", &format!("127.0.0.1:{port}")),
+    )
+    .expect("write config");
+    path
+}
+
+/// A daemon with the web manager on.
+pub(crate) struct WebDaemon {
+    pub daemon: Daemon,
+    pub port: u16,
+    pub home: PathBuf,
+    pub config: PathBuf,
+}
+
+impl WebDaemon {
+    pub(crate) fn start(home: &Path) -> WebDaemon {
+        let port = free_port();
+        let config = web_config(home, port);
+        let mut daemon = Daemon::on(home, Some(&config), "web");
+        daemon.wait_for("demo online", |s| {
+            s.groups[0].resources[0].state == "online"
+        });
+        let web = WebDaemon {
+            daemon,
+            port,
+            home: home.to_path_buf(),
+            config,
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while web.try_get("/api/v1/session").is_none() {
+            assert!(
+                Instant::now() < deadline,
+                "web never answered\n{}",
+                web.daemon.output()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        web
+    }
+
+    pub(crate) fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn try_get(&self, path: &str) -> Option<Reply> {
+        http(self.port, "GET", path, &[], "").ok()
+    }
+
+    pub(crate) fn get(&self, path: &str, headers: &[(&str, &str)]) -> Reply {
+        http(self.port, "GET", path, headers, "").unwrap_or_else(|e| panic!("GET {path}: {e}"))
+    }
+
+    pub(crate) fn post(&self, path: &str, headers: &[(&str, &str)], body: &str) -> Reply {
+        http(self.port, "POST", path, headers, body).unwrap_or_else(|e| panic!("POST {path}: {e}"))
+    }
+
+    /// `upkeep web passwd NAME --role ROLE` with the password on stdin.
+    pub(crate) fn account(&self, name: &str, role: &str, password: &str) {
+        let mut child = upkeep(&self.home)
+            .args(["web", "passwd", name, "--role", role, "--state-dir"])
+            .arg(self.home.join("st"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("upkeep web passwd");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(format!("{password}\n").as_bytes())
+            .expect("write password");
+        let out = child.wait_with_output().expect("wait");
+        assert!(out.status.success(), "web passwd: {}", text(&out.stderr));
+    }
+
+    /// `upkeep web token NAME --role ROLE`: the token.
+    pub(crate) fn token(&self, name: &str, role: &str) -> String {
+        let out = output(
+            upkeep(&self.home)
+                .args(["web", "token", name, "--role", role, "--state-dir"])
+                .arg(self.home.join("st")),
+        );
+        assert!(out.status.success(), "web token: {}", text(&out.stderr));
+        text(&out.stdout)
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// Signs in: (cookie header value, CSRF token).
+    pub(crate) fn login(&self, name: &str, password: &str) -> (String, String) {
+        let r = self.post(
+            "/login",
+            &[("content-type", "application/json")],
+            &format!(r#"{{"name":"{name}","password":"{password}"}}"#),
+        );
+        assert_eq!(r.status, 200, "login {name}: {}", r.body);
+        let cookie = r.header("set-cookie").expect("a session cookie");
+        assert!(
+            cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+            "{cookie}"
+        );
+        let pair = cookie.split(';').next().unwrap_or_default().to_string();
+        let csrf = r.json()["csrf"].as_str().unwrap_or_default().to_string();
+        assert_eq!(csrf.len(), 64, "a CSRF token");
+        (pair, csrf)
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Reply {
+    pub(crate) fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
+    }
+
+    pub(crate) fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+}
+
+/// A bare HTTP/1.1 request to 127.0.0.1:`port` (no client crate needed for a test).
+pub(crate) fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> std::io::Result<Reply> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        request.push_str(&format!("{k}: {v}\r\n"));
+    }
+    request.push_str("\r\n");
+    request.push_str(body);
+    stream.write_all(request.as_bytes())?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw)?;
+    let raw = String::from_utf8_lossy(&raw).into_owned();
+    let (head, rest) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect();
+    let chunked = headers
+        .iter()
+        .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
+    let body = if chunked {
+        dechunk(rest)
+    } else {
+        rest.to_string()
+    };
+    Ok(Reply {
+        status,
+        headers,
+        body,
+    })
+}
+
+fn dechunk(mut rest: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, tail)) = rest.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 || tail.len() < n {
+            break;
+        }
+        out.push_str(&tail[..n]);
+        rest = tail[n..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+fn tempdir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("tempdir")
+}
+
+fn sample(metrics: &str, name_and_labels: &str) -> Option<f64> {
+    metrics
+        .lines()
+        .find(|l| l.starts_with(name_and_labels) && l[name_and_labels.len()..].starts_with(' '))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+fn kill_demo(web: &WebDaemon) {
+    let reply = web.daemon.request(&Request::Inject {
+        version: PROTOCOL_VERSION,
+        fault: FaultDto::ProcessKilled {
+            resource: "demo-app".into(),
+        },
+    });
+    assert!(
+        matches!(reply, Some(Response::Done(_))),
+        "inject kill: {reply:?}"
+    );
+}
+
+#[test]
+fn metrics_agree_with_status_and_pass_promtool() {
+    let home = tempdir();
+    let mut web = WebDaemon::start(home.path());
+    let r = web.get("/metrics", &[]);
+    assert_eq!(r.status, 200);
+    assert!(
+        r.header("content-type")
+            .is_some_and(|c| c.contains("version=0.0.4")),
+        "{:?}",
+        r.headers
+    );
+    let status = web.daemon.status().expect("status");
+    let pid_before = status.groups[0].resources[0].pid;
+    let up = r#"upkeep_resource_up{group="demo",resource="demo-app"}"#;
+    assert_eq!(sample(&r.body, up), Some(1.0), "{}", r.body);
+    assert_eq!(
+        sample(&r.body, r#"upkeep_build_info{version="0.1.0"}"#),
+        Some(1.0)
+    );
+    assert_eq!(sample(&r.body, "upkeep_recovery_reboot_limit"), Some(3.0));
+    assert!(sample(&r.body, r#"upkeep_events_total{level="info",module="rc"}"#).is_some());
+
+    kill_demo(&web);
+    let after: StatusReply = web.daemon.wait_for("a restart", |s| {
+        let r = &s.groups[0].resources[0];
+        r.restarts >= 1 && r.state == "online" && r.pid != pid_before
+    });
+    let r = web.get("/metrics", &[]);
+    let restarts = r#"upkeep_resource_restarts_total{group="demo",resource="demo-app"}"#;
+    assert_eq!(
+        sample(&r.body, restarts),
+        Some(f64::from(after.groups[0].resources[0].restarts)),
+        "/metrics says what status says"
+    );
+
+    if !have("promtool") {
+        return skip(
+            "web::metrics_agree_with_status_and_pass_promtool (promtool part)",
+            "no promtool (Debian package `prometheus`)",
+        );
+    }
+    let mut check = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool");
+    check
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(r.body.as_bytes())
+        .expect("feed promtool");
+    let out = check.wait_with_output().expect("promtool");
+    assert!(
+        out.status.success(),
+        "promtool check metrics: {}{}\n{}",
+        text(&out.stdout),
+        text(&out.stderr),
+        r.body
+    );
+}
+
+#[test]
+fn the_example_alerting_rules_pass_promtool() {
+    if !have("promtool") {
+        return skip(
+            "web::the_example_alerting_rules_pass_promtool",
+            "no promtool (Debian package `prometheus`)",
+        );
+    }
+    let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/examples/upkeep-rules.yml");
+    let out = output(
+        Command::new("promtool")
+            .arg("check")
+            .arg("rules")
+            .arg(&rules),
+    );
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stdout).contains("SUCCESS"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+/// A Prometheus server of the test's own, stopped with SIGTERM when dropped.
+struct Prometheus {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(self.child.id()).unwrap_or(i32::MAX));
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while let Ok(None) = self.child.try_wait() {
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Prometheus {
+    /// The value of the first series `query` returns, once there is one.
+    fn wait_value(&self, query: &str, ok: impl Fn(f64) -> bool) -> f64 {
+        let path = format!("/api/v1/query?query={}", urlencode(query));
+        let deadline = Instant::now() + Duration::from_secs(45);
+        let mut last = String::new();
+        while Instant::now() < deadline {
+            if let Ok(r) = http(self.port, "GET", &path, &[], "") {
+                if let Ok(v) = serde_json::from_str::<serde_json::Value>(&r.body) {
+                    if let Some(x) = v["data"]["result"][0]["value"][1]
+                        .as_str()
+                        .and_then(|s| s.parse::<f64>().ok())
+                    {
+                        if ok(x) {
+                            return x;
+                        }
+                    }
+                }
+                last = r.body;
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        panic!("prometheus never answered {query:?} as wanted; last {last}");
+    }
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[test]
+fn a_real_prometheus_scrapes_the_daemon_and_sees_a_restart() {
+    if !have("prometheus") {
+        return skip(
+            "web::a_real_prometheus_scrapes_the_daemon_and_sees_a_restart",
+            "no prometheus server (Debian package `prometheus`)",
+        );
+    }
+    let home = tempdir();
+    let mut web = WebDaemon::start(home.path());
+    let dir = home.path().join("prom");
+    std::fs::create_dir_all(&dir).expect("prom dir");
+    let config = dir.join("p.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global: {{scrape_interval: 1s, evaluation_interval: 1s}}\nscrape_configs: [{{job_name: upkeep, static_configs: [{{targets: ['127.0.0.1:{}']}}]}}]\n",
+            web.port
+        ),
+    )
+    .expect("prometheus config");
+    let port = free_port();
+    let log = std::fs::File::create(dir.join("prometheus.log")).expect("log");
+    let child = Command::new("prometheus")
+        .arg(format!("--config.file={}", config.display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.join("data").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .stdout(log.try_clone().expect("log"))
+        .stderr(log)
+        .spawn()
+        .expect("start prometheus");
+    let prometheus = Prometheus { child, port };
+    prometheus.wait_value(r#"up{job="upkeep"} == 1"#, |v| v == 1.0);
+    let pid_before = web.daemon.status().expect("status").groups[0].resources[0].pid;
+    kill_demo(&web);
+    web.daemon.wait_for("a restart", |s| {
+        let r = &s.groups[0].resources[0];
+        r.restarts >= 1 && r.pid != pid_before
+    });
+    let restarts = prometheus.wait_value(
+        r#"upkeep_resource_restarts_total{job="upkeep",resource="demo-app"}"#,
+        |v| v >= 1.0,
+    );
+    assert!(restarts >= 1.0);
+}
