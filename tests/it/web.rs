@@ -471,3 +471,183 @@ fn a_real_prometheus_scrapes_the_daemon_and_sees_a_restart() {
     );
     assert!(restarts >= 1.0);
 }
+
+#[test]
+fn the_api_answers_with_the_sockets_own_types() {
+    let home = tempdir();
+    let web = WebDaemon::start(home.path());
+    let over_http: Response = serde_json::from_str(&web.get("/api/v1/status", &[]).body)
+        .expect("the protocol's Response");
+    let (Response::Status(mut http_status), Some(mut socket_status)) =
+        (over_http, web.daemon.status())
+    else {
+        panic!("a status both ways");
+    };
+    http_status.server.uptime_s = 0;
+    socket_status.server.uptime_s = 0;
+    assert_eq!(http_status.groups, socket_status.groups);
+    assert_eq!(http_status.server, socket_status.server);
+
+    let explain = web.get("/api/v1/explain/demo-pid", &[]);
+    assert_eq!(explain.status, 200);
+    assert_eq!(explain.json()["type"], "Explain");
+    let unknown = web.get("/api/v1/explain/nosuch", &[]);
+    assert_eq!(
+        (unknown.status, unknown.json()["kind"].as_str()),
+        (404, Some("unknown"))
+    );
+    let tree = web.get("/api/v1/tree", &[]);
+    assert_eq!(tree.json()["type"], "Tree");
+    let events = web.get("/api/v1/events?module=rc&level=info", &[]);
+    let list = events.json()["events"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        !list.is_empty() && list.iter().all(|e| e["module"] == "rc"),
+        "{list:?}"
+    );
+
+    // With no account on loopback: view-only, operations off, said in JSON.
+    let refused = web.post("/api/v1/groups/demo/stop", &[], "");
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert_eq!(refused.json()["kind"], "denied");
+    assert!(refused.json()["message"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("upkeep web passwd"));
+    assert_eq!(
+        web.daemon.status().expect("status").groups[0].state,
+        "online"
+    );
+    // What ends the process or reveals the configuration stays on the socket.
+    let token = web.token("root-ci", "operator");
+    let bearer = format!("Bearer {token}");
+    let down = web.post(
+        "/api/v1/request",
+        &[("authorization", &bearer)],
+        r#"{"type":"ConfigPull","version":1}"#,
+    );
+    assert_eq!(down.status, 403, "{}", down.body);
+}
+
+#[test]
+fn viewers_and_forged_or_cross_site_posts_are_refused() {
+    let home = tempdir();
+    let web = WebDaemon::start(home.path());
+    web.account("alice", "operator", "alice-secret-1");
+    web.account("bob", "viewer", "bob-secret-12");
+    // Accounts exist: nobody views anonymously any more.
+    assert_eq!(web.get("/api/v1/status", &[]).status, 401);
+
+    let (bob, bob_csrf) = web.login("bob", "bob-secret-12");
+    assert_eq!(web.get("/api/v1/status", &[("cookie", &bob)]).status, 200);
+    let forged = web.post(
+        "/api/v1/groups/demo/stop",
+        &[("cookie", &bob), ("x-csrf-token", &bob_csrf)],
+        "",
+    );
+    assert_eq!(forged.status, 403, "a viewer's POST: {}", forged.body);
+    assert!(forged.body.contains("viewer"), "{}", forged.body);
+
+    let (alice, csrf) = web.login("alice", "alice-secret-1");
+    let no_token = web.post("/api/v1/groups/demo/stop", &[("cookie", &alice)], "");
+    assert_eq!(no_token.status, 403, "{}", no_token.body);
+    assert!(no_token.body.contains("CSRF"), "{}", no_token.body);
+    let cross_site = web.post(
+        "/api/v1/groups/demo/stop",
+        &[
+            ("cookie", &alice),
+            ("x-csrf-token", &csrf),
+            ("sec-fetch-site", "cross-site"),
+        ],
+        "",
+    );
+    assert_eq!(cross_site.status, 403, "{}", cross_site.body);
+    let foreign = web.post(
+        "/api/v1/groups/demo/stop",
+        &[
+            ("cookie", &alice),
+            ("x-csrf-token", &csrf),
+            ("origin", "http://evil.example"),
+        ],
+        "",
+    );
+    assert_eq!(foreign.status, 403, "{}", foreign.body);
+    assert_eq!(
+        web.daemon.status().expect("status").groups[0].state,
+        "online",
+        "nothing stopped"
+    );
+
+    let ok = web.post(
+        "/api/v1/groups/demo/stop",
+        &[
+            ("cookie", &alice),
+            ("x-csrf-token", &csrf),
+            ("origin", &web.url()),
+            ("sec-fetch-site", "same-origin"),
+        ],
+        "",
+    );
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    assert_eq!(ok.json()["type"], "Done");
+    assert_eq!(
+        web.daemon.status().expect("status").groups[0].state,
+        "offline"
+    );
+    let again = web.post(
+        "/api/v1/groups/demo/start",
+        &[("cookie", &alice), ("x-csrf-token", &csrf)],
+        "",
+    );
+    assert_eq!(again.status, 200, "{}", again.body);
+
+    // Tokens: a viewer token reads, an operator token acts, a made-up one is nobody.
+    let viewer = format!("Bearer {}", web.token("grafana", "viewer"));
+    let operator = format!("Bearer {}", web.token("ci", "operator"));
+    assert_eq!(
+        web.get("/api/v1/status", &[("authorization", &viewer)])
+            .status,
+        200
+    );
+    let by_viewer = web.post("/api/v1/daemon/suspend", &[("authorization", &viewer)], "");
+    assert_eq!(by_viewer.status, 403);
+    let by_operator = web.post(
+        "/api/v1/daemon/suspend",
+        &[("authorization", &operator)],
+        "",
+    );
+    assert_eq!(by_operator.status, 200, "{}", by_operator.body);
+    assert!(web.daemon.status().expect("status").server.suspended);
+    let guess = web.get("/api/v1/status", &[("authorization", "Bearer upkeep_0000")]);
+    assert_eq!(guess.status, 401);
+    // A refused state (already suspended) maps to 409, like exit 1 on the CLI.
+    let twice = web.post("/api/v1/daemon/start", &[("authorization", &operator)], "");
+    assert_eq!(
+        (twice.status, twice.json()["kind"].as_str()),
+        (409, Some("refused"))
+    );
+}
+
+#[test]
+fn wrong_passwords_are_rate_limited() {
+    let home = tempdir();
+    let web = WebDaemon::start(home.path());
+    web.account("alice", "operator", "alice-secret-1");
+    let attempt = |password: &str| {
+        web.post(
+            "/login",
+            &[("content-type", "application/json")],
+            &format!(r#"{{"name":"alice","password":"{password}"}}"#),
+        )
+    };
+    for i in 0..5 {
+        assert_eq!(attempt(&format!("guess-{i}")).status, 401);
+    }
+    let limited = attempt("guess-5");
+    assert_eq!(limited.status, 429, "{}", limited.body);
+    assert!(limited.header("retry-after").is_some());
+    // Even the right password waits: a guesser cannot tell it found it.
+    assert_eq!(attempt("alice-secret-1").status, 429);
+}
