@@ -651,3 +651,54 @@ fn wrong_passwords_are_rate_limited() {
     // Even the right password waits: a guesser cannot tell it found it.
     assert_eq!(attempt("alice-secret-1").status, 429);
 }
+
+/// docs/API.md: every ```sh block runs, in order, against a test daemon with an operator token.
+#[test]
+fn api_doc_examples_run() {
+    if !have("curl") {
+        return skip("web::api_doc_examples_run", "no curl");
+    }
+    let home = tempdir();
+    let web = WebDaemon::start(home.path());
+    let token = web.token("docs", "operator");
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/API.md"))
+        .expect("docs/API.md");
+    let mut blocks = Vec::new();
+    let mut current: Option<String> = None;
+    for line in doc.lines() {
+        match (&mut current, line.trim_start()) {
+            (None, "```sh") => current = Some(String::new()),
+            (Some(block), "```") => {
+                blocks.push(std::mem::take(block));
+                current = None;
+            }
+            (Some(block), _) => {
+                block.push_str(line);
+                block.push('\n');
+            }
+            _ => {}
+        }
+    }
+    assert!(blocks.len() >= 4, "API.md has its examples: {blocks:?}");
+    for block in blocks {
+        let out = output(
+            Command::new("sh")
+                .arg("-ec")
+                .arg(&block)
+                .env("UPKEEP_URL", web.url())
+                .env("UPKEEP_TOKEN", &token),
+        );
+        assert!(
+            out.status.success(),
+            "docs/API.md block failed:\n{block}\n{}{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+        for line in text(&out.stdout)
+            .split('}')
+            .filter(|l| l.contains("\"type\""))
+        {
+            assert!(!line.contains("\"Error\""), "{block}: {line}");
+        }
+    }
+}
