@@ -110,6 +110,9 @@ impl WebServer {
         let make = app.into_make_service_with_connect_info::<SocketAddr>();
         let task = match &settings.tls {
             Some(tls) => {
+                // One TLS provider for the process, ring (NOTES-ROUND2 §5): chosen here rather
+                // than by feature unification, which a dependency could tip.
+                let _ = rustls::crypto::ring::default_provider().install_default();
                 let config =
                     axum_server::tls_rustls::RustlsConfig::from_pem_file(&tls.cert, &tls.key)
                         .await

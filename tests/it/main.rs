@@ -23,3 +23,4 @@ mod rights;
 mod sim;
 mod supervision;
 mod web;
+mod web_browser;

@@ -64,7 +64,6 @@ pub(crate) struct WebDaemon {
     pub daemon: Daemon,
     pub port: u16,
     pub home: PathBuf,
-    pub config: PathBuf,
 }
 
 impl WebDaemon {
@@ -79,7 +78,6 @@ impl WebDaemon {
             daemon,
             port,
             home: home.to_path_buf(),
-            config,
         };
         let deadline = Instant::now() + Duration::from_secs(10);
         while web.try_get("/api/v1/session").is_none() {
