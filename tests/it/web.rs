@@ -17,7 +17,9 @@ use crate::real_daemon::{output, text, upkeep, Daemon};
 /// prints) and returns.
 pub(crate) fn skip(test: &str, why: &str) {
     eprintln!("SKIPPED {test}: {why}");
-    let list = std::env::temp_dir().join("upkeep-skipped-tests.txt");
+    let list = std::env::var_os("UPKEEP_SKIPPED_LIST")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| std::env::temp_dir().join("upkeep-skipped-tests.txt"));
     if let Ok(mut f) = std::fs::OpenOptions::new()
         .append(true)
         .create(true)
@@ -43,7 +45,8 @@ pub(crate) fn free_port() -> u16 {
 }
 
 /// config/examples/web.ron on `port`, written into `home`.
-pub(crate) fn web_config(home: &Path, port: u16) -> PathBuf {
+/// config/examples/web.ron on `port`, changed by `edit`.
+pub(crate) fn web_config_with(home: &Path, port: u16, edit: impl Fn(String) -> String) -> PathBuf {
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/examples/web.ron");
     let text = std::fs::read_to_string(&example).expect("web.ron");
     assert!(
@@ -53,7 +56,7 @@ pub(crate) fn web_config(home: &Path, port: u16) -> PathBuf {
     let path = home.join("web.ron");
     std::fs::write(
         &path,
-        text.replace("127.0.0.1:9180", &format!("127.0.0.1:{port}")),
+        edit(text.replace("127.0.0.1:9180", &format!("127.0.0.1:{port}"))),
     )
     .expect("write config");
     path
@@ -68,8 +71,13 @@ pub(crate) struct WebDaemon {
 
 impl WebDaemon {
     pub(crate) fn start(home: &Path) -> WebDaemon {
+        WebDaemon::start_with(home, |t| t)
+    }
+
+    /// With config/examples/web.ron changed by `edit`; `https` when it turns TLS on.
+    pub(crate) fn start_with(home: &Path, edit: impl Fn(String) -> String) -> WebDaemon {
         let port = free_port();
-        let config = web_config(home, port);
+        let config = web_config_with(home, port, edit);
         let mut daemon = Daemon::on(home, Some(&config), "web");
         daemon.wait_for("demo online", |s| {
             s.groups[0].resources[0].state == "online"
@@ -80,7 +88,7 @@ impl WebDaemon {
             home: home.to_path_buf(),
         };
         let deadline = Instant::now() + Duration::from_secs(10);
-        while web.try_get("/api/v1/session").is_none() {
+        while std::net::TcpStream::connect(("127.0.0.1", web.port)).is_err() {
             assert!(
                 Instant::now() < deadline,
                 "web never answered\n{}",
@@ -93,10 +101,6 @@ impl WebDaemon {
 
     pub(crate) fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
-    }
-
-    fn try_get(&self, path: &str) -> Option<Reply> {
-        http(self.port, "GET", path, &[], "").ok()
     }
 
     pub(crate) fn get(&self, path: &str, headers: &[(&str, &str)]) -> Reply {
@@ -699,4 +703,102 @@ fn api_doc_examples_run() {
             assert!(!line.contains("\"Error\""), "{block}: {line}");
         }
     }
+}
+
+#[test]
+fn sessions_end_after_the_idle_timeout() {
+    let home = tempdir();
+    let web = WebDaemon::start_with(home.path(), |t| {
+        t.replace(r#"idle_timeout: "30m""#, r#"idle_timeout: "2s""#)
+    });
+    web.account("alice", "operator", "alice-secret-1");
+    let (cookie, _) = web.login("alice", "alice-secret-1");
+    assert_eq!(
+        web.get("/api/v1/status", &[("cookie", &cookie)]).status,
+        200
+    );
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(
+        web.get("/api/v1/status", &[("cookie", &cookie)]).status,
+        401,
+        "an idle session is over"
+    );
+}
+
+#[test]
+fn tls_serves_https_with_secure_cookies() {
+    if !have("openssl") || !have("curl") {
+        return skip(
+            "web::tls_serves_https_with_secure_cookies",
+            "no openssl or curl",
+        );
+    }
+    let home = tempdir();
+    let (cert, key) = (home.path().join("web.crt"), home.path().join("web.key"));
+    let made = output(
+        Command::new("openssl")
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:prime256v1",
+            ])
+            .args(["-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"])
+            .args(["-addext", "subjectAltName=IP:127.0.0.1", "-keyout"])
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert),
+    );
+    assert!(made.status.success(), "openssl: {}", text(&made.stderr));
+    let tls = format!(
+        r#"metrics: true, tls: (cert: "{}", key: "{}"),"#,
+        cert.display(),
+        key.display()
+    );
+    let web = WebDaemon::start_with(home.path(), |t| t.replace("metrics: true,", &tls));
+    web.account("alice", "operator", "alice-secret-1");
+    let url = format!("https://127.0.0.1:{}", web.port);
+    let status = output(
+        Command::new("curl")
+            .args(["-sf", "--cacert"])
+            .arg(&cert)
+            .arg(format!("{url}/api/v1/session")),
+    );
+    assert!(status.status.success(), "https: {}", text(&status.stderr));
+    let login = output(
+        Command::new("curl")
+            .args(["-si", "--cacert"])
+            .arg(&cert)
+            .args(["-H", "content-type: application/json", "-d"])
+            .arg(r#"{"name":"alice","password":"alice-secret-1"}"#)
+            .arg(format!("{url}/login")),
+    );
+    let head = text(&login.stdout);
+    assert!(head.lines().next().is_some_and(|l| l.contains(" 200")), "{head}");
+    assert!(
+        head.to_ascii_lowercase().contains("; secure"),
+        "Secure cookie over TLS: {head}"
+    );
+    let plain = http(web.port, "GET", "/api/v1/session", &[], "");
+    assert!(
+        plain.map_or(true, |r| r.status != 200),
+        "no clear-text answer on the TLS port"
+    );
+}
+
+#[test]
+fn a_network_address_without_tls_is_refused_at_start() {
+    let home = tempdir();
+    let config = web_config_with(home.path(), free_port(), |t| {
+        t.replace(r#"listen: "127.0.0.1:"#, r#"listen: "0.0.0.0:"#)
+    });
+    let out = output(upkeep(home.path()).args(["config", "check"]).arg(&config));
+    assert_eq!(out.status.code(), Some(78), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("web.listen") && err.contains("behind_proxy"),
+        "{err}"
+    );
 }
