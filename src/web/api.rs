@@ -78,7 +78,7 @@ async fn dispatch(web: &Web, headers: &HeaderMap, request: Request) -> HttpRespo
     let who: Who = if request.changes_state() {
         match auth::check_change(web, headers) {
             Ok(w) => w,
-            Err(r) => return r,
+            Err(r) => return *r,
         }
     } else {
         match auth::who(web, headers) {

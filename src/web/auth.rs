@@ -210,9 +210,9 @@ fn load(web: &Web) -> Accounts {
 
 /// A state change: an operator, and for a cookie session the CSRF token and same-site
 /// headers. `Err` is the reply.
-pub fn check_change(web: &Web, headers: &HeaderMap) -> Result<Who, Response> {
+pub fn check_change(web: &Web, headers: &HeaderMap) -> Result<Who, Box<Response>> {
     let Some(who) = who(web, headers) else {
-        return Err(unauthenticated());
+        return Err(Box::new(unauthenticated()));
     };
     if let Via::Session { csrf } = &who.via {
         if headers
@@ -220,11 +220,11 @@ pub fn check_change(web: &Web, headers: &HeaderMap) -> Result<Who, Response> {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|s| s == "cross-site" || s == "same-site")
         {
-            return Err(error(
+            return Err(Box::new(error(
                 StatusCode::FORBIDDEN,
                 ErrorKind::Denied,
                 "refused: a state change from another site",
-            ));
+            )));
         }
         if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
             let host = headers
@@ -233,11 +233,11 @@ pub fn check_change(web: &Web, headers: &HeaderMap) -> Result<Who, Response> {
                 .unwrap_or("");
             let origin_host = origin.split_once("://").map_or(origin, |(_, h)| h);
             if origin_host != host {
-                return Err(error(
+                return Err(Box::new(error(
                     StatusCode::FORBIDDEN,
                     ErrorKind::Denied,
                     format!("refused: a state change from the foreign origin `{origin}`"),
-                ));
+                )));
             }
         }
         let sent = headers
@@ -245,16 +245,16 @@ pub fn check_change(web: &Web, headers: &HeaderMap) -> Result<Who, Response> {
             .map(HeaderValue::as_bytes)
             .unwrap_or(b"");
         if !accounts::constant_time_eq(sent, csrf.as_bytes()) {
-            return Err(error(
+            return Err(Box::new(error(
                 StatusCode::FORBIDDEN,
                 ErrorKind::Denied,
                 "refused: missing or wrong CSRF token (reload the page)",
-            ));
+            )));
         }
     }
     if who.role < Role::Operator {
         tracing::warn!(user = %who.name, "web: refused a state change by a viewer");
-        return Err(error(
+        return Err(Box::new(error(
             StatusCode::FORBIDDEN,
             ErrorKind::Denied,
             if who.via == Via::Anonymous {
@@ -265,7 +265,7 @@ pub fn check_change(web: &Web, headers: &HeaderMap) -> Result<Who, Response> {
                     who.name
                 )
             },
-        ));
+        )));
     }
     Ok(who)
 }

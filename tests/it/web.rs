@@ -776,7 +776,10 @@ fn tls_serves_https_with_secure_cookies() {
             .arg(format!("{url}/login")),
     );
     let head = text(&login.stdout);
-    assert!(head.lines().next().is_some_and(|l| l.contains(" 200")), "{head}");
+    assert!(
+        head.lines().next().is_some_and(|l| l.contains(" 200")),
+        "{head}"
+    );
     assert!(
         head.to_ascii_lowercase().contains("; secure"),
         "Secure cookie over TLS: {head}"
