@@ -97,6 +97,15 @@ impl Auth {
         })
     }
 
+    /// Whether session `id` is still alive, without counting this as use (a page left open is
+    /// not activity).
+    pub fn alive(&self, id: &str) -> bool {
+        let sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
+        sessions
+            .get(id)
+            .is_some_and(|s| Instant::now().duration_since(s.last) < self.idle)
+    }
+
     fn open(&self, name: &str, role: Role) -> Result<(String, String), String> {
         let id = accounts::random_hex(32)?;
         let csrf = accounts::random_hex(32)?;
@@ -158,7 +167,7 @@ impl Auth {
         failures.entry(ip).or_default().push_back(Instant::now());
     }
 
-    fn cookie_value<'h>(&self, headers: &'h HeaderMap) -> Option<&'h str> {
+    pub fn cookie_value<'h>(&self, headers: &'h HeaderMap) -> Option<&'h str> {
         headers
             .get_all(header::COOKIE)
             .iter()
@@ -201,7 +210,20 @@ pub fn who(web: &Web, headers: &HeaderMap) -> Option<Who> {
     None
 }
 
+/// The accounts file as it is now; one that others could write (or is not ours or root's)
+/// counts as empty: an account planted there must not open the door.
 fn load(web: &Web) -> Accounts {
+    use std::os::unix::fs::MetadataExt;
+    if let Ok(meta) = std::fs::metadata(&web.accounts_file) {
+        let me = nix::unistd::geteuid().as_raw();
+        if meta.mode() & 0o022 != 0 || (meta.uid() != 0 && meta.uid() != me) {
+            tracing::warn!(
+                file = %web.accounts_file.display(),
+                "web: the accounts file is writable by others or owned by another user; nobody can sign in until it is `chmod 600` and owned by root"
+            );
+            return Accounts::default();
+        }
+    }
     Accounts::load(&web.accounts_file).unwrap_or_else(|e| {
         tracing::warn!("web: {e}; nobody can sign in until it is fixed");
         Accounts::default()

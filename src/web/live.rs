@@ -23,6 +23,8 @@ const LOOK: Duration = Duration::from_secs(1);
 
 struct Live {
     web: Arc<Web>,
+    /// The session cookie the stream was opened with: the stream ends with the session.
+    session: Option<String>,
     events: tokio::sync::broadcast::Receiver<crate::control::proto::EventDto>,
     last: String,
     tick: tokio::time::Interval,
@@ -30,15 +32,20 @@ struct Live {
 }
 
 pub async fn stream(State(web): State<Arc<Web>>, headers: HeaderMap) -> Response {
-    if auth::who(&web, &headers).is_none() {
+    let Some(who) = auth::who(&web, &headers) else {
         return auth::unauthenticated();
-    }
+    };
+    let session = match who.via {
+        auth::Via::Session { .. } => web.auth.cookie_value(&headers).map(str::to_string),
+        _ => None,
+    };
     let last_seq = web.ops.feed.last_seq();
     let (_, events) = web.ops.feed.since(last_seq);
     let mut tick = tokio::time::interval(LOOK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let live = Live {
         web,
+        session,
         events,
         last: String::new(),
         tick,
@@ -73,6 +80,10 @@ pub async fn stream(State(web): State<Arc<Web>>, headers: HeaderMap) -> Response
                     Err(RecvError::Closed) => return None,
                 },
                 _ = live.tick.tick() => {
+                    // An idle session's page stops getting news (it then asks to sign in).
+                    if live.session.as_deref().is_some_and(|id| !live.web.auth.alive(id)) {
+                        return None;
+                    }
                     if let Some(e) = status_event(&mut live) {
                         return Some((Ok(e), live));
                     }

@@ -805,3 +805,28 @@ fn a_network_address_without_tls_is_refused_at_start() {
         "{err}"
     );
 }
+
+#[test]
+fn an_accounts_file_others_can_write_opens_no_door() {
+    use std::os::unix::fs::PermissionsExt;
+    let home = tempdir();
+    let web = WebDaemon::start(home.path());
+    web.account("alice", "operator", "alice-secret-1");
+    let file = home.path().join("st/web-accounts");
+    let mode = std::fs::metadata(&file)
+        .expect("accounts file")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "written private");
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o666)).expect("chmod");
+    let r = web.post(
+        "/login",
+        &[("content-type", "application/json")],
+        r#"{"name":"alice","password":"alice-secret-1"}"#,
+    );
+    assert_eq!(
+        r.status, 401,
+        "a planted account must not sign in: {}",
+        r.body
+    );
+}

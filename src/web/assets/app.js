@@ -274,7 +274,13 @@ function connect() {
   if (stream) stream.close();
   stream = new EventSource('/api/v1/stream');
   stream.addEventListener('open', () => { $('#live').className = 'live on'; $('#live').textContent = 'live'; });
-  stream.addEventListener('error', () => { $('#live').className = 'live off'; $('#live').textContent = 'reconnecting'; });
+  stream.addEventListener('error', async () => {
+    $('#live').className = 'live off';
+    $('#live').textContent = 'reconnecting';
+    // A session that ended (idle timeout, sign-out elsewhere): ask to sign in again.
+    await loadSession();
+    if (!session.role) { stream.close(); $('#live').textContent = 'signed out'; $('#login-dialog').showModal(); }
+  });
   stream.addEventListener('status', (m) => {
     status = JSON.parse(m.data);
     render();
