@@ -343,3 +343,82 @@ impl Metrics {
         let _ = writeln!(self.out, " {value}");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::control::proto::{GovernorDto, GroupDto, ResourceDto, ServerDto};
+
+    #[test]
+    fn labels_are_escaped_and_unknown_states_still_show() {
+        let status = StatusReply {
+            version: 1,
+            server: ServerDto {
+                name: "SSS".into(),
+                host: "h".into(),
+                state: "online".into(),
+                suspended: false,
+                uptime_s: 5,
+                pid: 1,
+                os_actions: "simulated".into(),
+                containment: String::new(),
+            },
+            groups: vec![GroupDto {
+                name: "we\"b\\".into(),
+                state: "brand_new_state".into(),
+                since: String::new(),
+                resources: vec![ResourceDto {
+                    name: "app".into(),
+                    state: "online".into(),
+                    pid: Some(7),
+                    last_exit: None,
+                    since: String::new(),
+                    restarts: 4,
+                    reason: None,
+                    next_attempt: None,
+                }],
+            }],
+            monitors: vec![],
+            governor: GovernorDto {
+                count: 1,
+                max: 3,
+                last_error: None,
+                damaged: false,
+            },
+            last_event_seq: 0,
+        };
+        let mut probes = std::collections::BTreeMap::new();
+        let mut h = Histogram::default();
+        h.buckets[3] = 1;
+        h.count = 1;
+        h.sum = 0.02;
+        probes.insert("tcp", h);
+        let text = render(
+            &status,
+            &Extra {
+                version: "9.9",
+                events: &[(("error".into(), "rm".into()), 2)],
+                probes: &probes,
+            },
+        );
+        assert!(
+            text.contains(r#"upkeep_group_state{group="we\"b\\",state="brand_new_state"} 1"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"upkeep_resource_restarts_total{group="we\"b\\",resource="app"} 4"#)
+        );
+        assert!(text.contains(r#"upkeep_probe_duration_seconds_bucket{kind="tcp",le="+Inf"} 1"#));
+        assert!(text.contains(r#"upkeep_events_total{level="error",module="rm"} 2"#));
+        assert!(text.contains("upkeep_recovery_reboots 1\n"));
+        // Every sample belongs to a family announced just before it.
+        let mut family = "";
+        for line in text.lines() {
+            if let Some(rest) = line.strip_prefix("# TYPE ") {
+                family = rest.split(' ').next().unwrap_or_default();
+            } else if !line.starts_with('#') {
+                assert!(line.starts_with(family), "{line} outside {family}");
+            }
+        }
+    }
+}
