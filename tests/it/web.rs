@@ -206,8 +206,20 @@ pub(crate) fn http(
     request.push_str("\r\n");
     request.push_str(body);
     stream.write_all(request.as_bytes())?;
+    // Read until the message is complete: some servers (chromedriver) keep the connection
+    // open whatever `Connection: close` says.
     let mut raw = Vec::new();
-    stream.read_to_end(&mut raw)?;
+    let mut buf = [0u8; 8192];
+    loop {
+        if message_complete(&raw) {
+            break;
+        }
+        let n = stream.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        raw.extend_from_slice(&buf[..n]);
+    }
     let raw = String::from_utf8_lossy(&raw).into_owned();
     let (head, rest) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
     let mut lines = head.lines();
@@ -233,6 +245,26 @@ pub(crate) fn http(
         headers,
         body,
     })
+}
+
+/// Whether `raw` holds a whole response: headers and the body their length says.
+fn message_complete(raw: &[u8]) -> bool {
+    let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return false;
+    };
+    let head = String::from_utf8_lossy(&raw[..end]).to_ascii_lowercase();
+    let body = &raw[end + 4..];
+    if let Some(len) = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse::<usize>().ok())
+    {
+        return body.len() >= len;
+    }
+    if head.contains("transfer-encoding: chunked") {
+        return body.ends_with(b"0\r\n\r\n");
+    }
+    false
 }
 
 fn dechunk(mut rest: &str) -> String {
