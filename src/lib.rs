@@ -6,3 +6,4 @@ pub mod cli;
 pub mod control;
 pub mod daemon;
 pub mod host;
+pub mod web;

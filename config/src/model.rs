@@ -37,6 +37,8 @@ pub struct Config {
     pub access: AccessGroups,
     /// Where events are sent: syslog, the alert log, mail, a program (MSG-1..7).
     pub alerts: Alerts,
+    /// Issue 12: the web manager, HTTP API and `/metrics`; off when `None`.
+    pub web: Option<WebSettings>,
 }
 
 /// Groups whose members are operators or readers on the control socket (docs/SECURITY.md).
@@ -141,6 +143,29 @@ pub struct Program {
     pub args: Vec<String>,
     pub timeout: Duration,
     pub queue: usize,
+}
+
+/// Issue 12: where and how the daemon serves HTTP (docs/WEB.md).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebSettings {
+    /// Loopback unless `tls` is set or `behind_proxy` acknowledged.
+    pub listen: std::net::SocketAddr,
+    pub tls: Option<TlsFiles>,
+    /// The accounts file (argon2 hashes); `None` = `web-accounts` in the state folder.
+    pub accounts: Option<PathBuf>,
+    /// The operator acknowledged that a reverse proxy terminates TLS in front of `listen`.
+    pub behind_proxy: bool,
+    /// Serve `/metrics` (Prometheus text format).
+    pub metrics: bool,
+    /// A session unused for this long is logged out.
+    pub idle_timeout: std::time::Duration,
+}
+
+/// PEM files for HTTPS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 /// The procfs and sysfs roots the probes read (soft RAID, NIC link). Settable so that a

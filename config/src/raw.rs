@@ -91,6 +91,10 @@ pub(crate) mod defaults {
     pub(crate) const HTTP_STATUS: u16 = 200;
     pub(crate) const PROCFS: &str = "/proc";
     pub(crate) const SYSFS: &str = "/sys";
+    /// Issue 12: loopback, so turning the web manager on never exposes it by itself.
+    pub(crate) const WEB_LISTEN: &str = "127.0.0.1:9180";
+    /// Issue 12: a forgotten browser tab stops being a live session after this long.
+    pub(crate) const WEB_IDLE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 }
 
 /// The top level of the file.
@@ -106,6 +110,7 @@ pub(crate) struct RawConfig {
     pub paths: Option<RawPaths>,
     pub access: Option<RawAccess>,
     pub alerts: Option<RawAlerts>,
+    pub web: Option<RawWeb>,
     #[serde(default)]
     pub groups: Vec<RawGroup>,
     #[serde(default)]
@@ -216,6 +221,25 @@ pub(crate) struct RawAccess {
 pub(crate) struct RawPaths {
     pub procfs: Option<String>,
     pub sysfs: Option<String>,
+}
+
+/// Issue 12: the web manager, HTTP API and `/metrics`.
+#[derive(Debug, Deserialize)]
+#[serde(rename = "Web", deny_unknown_fields)]
+pub(crate) struct RawWeb {
+    pub listen: Option<String>,
+    pub tls: Option<RawTls>,
+    pub accounts: Option<String>,
+    pub behind_proxy: Option<bool>,
+    pub metrics: Option<bool>,
+    pub idle_timeout: Option<RawDuration>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename = "Tls", deny_unknown_fields)]
+pub(crate) struct RawTls {
+    pub cert: Option<String>,
+    pub key: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

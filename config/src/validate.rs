@@ -46,6 +46,13 @@ const KILL_GRACE: Span = Span {
     max: Duration::from_secs(60 * 60),
     max_text: "1h",
 };
+/// Issue 12: a session's idle timeout, up to a day.
+const WEB_IDLE: Span = Span {
+    nonzero: true,
+    max: Duration::from_secs(24 * 60 * 60),
+    max_text: "24h",
+};
+
 const CORE_PERIOD: Span = Span {
     nonzero: true,
     max: Duration::from_secs(24 * 60 * 60),
@@ -162,6 +169,7 @@ impl Validator<'_> {
         let paths = self.paths(raw.paths.as_ref());
         let access = self.access(raw.access.as_ref());
         let alerts = self.alerts(raw.alerts.as_ref());
+        let web = raw.web.as_ref().map(|w| self.web(w));
 
         let groups = self.groups(&raw.groups);
         let resources: HashMap<String, ResourceInfo> = groups
@@ -186,6 +194,7 @@ impl Validator<'_> {
             paths,
             access,
             alerts,
+            web,
         }
     }
 
@@ -434,6 +443,82 @@ impl Validator<'_> {
             timeout,
             retries: to_u32(retries),
             queue: usize::try_from(queue).unwrap_or(1000),
+        }
+    }
+
+    /// Issue 12: the network reaches the web manager only over TLS, or behind a proxy the
+    /// operator says terminates TLS; loopback needs neither.
+    fn web(&mut self, raw: &raw::RawWeb) -> WebSettings {
+        let default_listen: std::net::SocketAddr = defaults::WEB_LISTEN
+            .parse()
+            .unwrap_or(std::net::SocketAddr::from(([127, 0, 0, 1], 9180)));
+        let listen = match raw.listen.as_deref() {
+            None => default_listen,
+            Some(text) => match text.trim().parse::<std::net::SocketAddr>() {
+                Ok(a) => a,
+                Err(_) => {
+                    self.err(
+                        "web.listen",
+                        format!("must be an address and port such as `\"127.0.0.1:9180\"` or `\"[::1]:9180\"` (got `{text}`)"),
+                    );
+                    default_listen
+                }
+            },
+        };
+        let file = |v: &mut Self, path: &str, given: Option<&str>| -> PathBuf {
+            match given {
+                None | Some("") => {
+                    v.err(
+                        path,
+                        format!(
+                            "missing field `{}`; write the path of a PEM file",
+                            path.rsplit('.').next().unwrap_or(path)
+                        ),
+                    );
+                    PathBuf::new()
+                }
+                Some(p) if p.contains('\0') => {
+                    v.err(path, "must not contain a NUL byte");
+                    PathBuf::new()
+                }
+                Some(p) => v.base_dir.join(p),
+            }
+        };
+        let tls = raw.tls.as_ref().map(|t| TlsFiles {
+            cert: file(self, "web.tls.cert", t.cert.as_deref()),
+            key: file(self, "web.tls.key", t.key.as_deref()),
+        });
+        let accounts = match raw.accounts.as_deref() {
+            None => None,
+            Some("") => {
+                self.err(
+                    "web.accounts",
+                    "must not be empty; leave it out for `web-accounts` in the state folder",
+                );
+                None
+            }
+            Some(p) => Some(self.base_dir.join(p)),
+        };
+        let behind_proxy = raw.behind_proxy.unwrap_or(false);
+        if !listen.ip().is_loopback() && tls.is_none() && !behind_proxy {
+            self.err(
+                "web.listen",
+                format!("`{listen}` is not a loopback address: passwords and cookies would cross the network in clear; add `tls: (cert: \"...\", key: \"...\")`, or `behind_proxy: true` if a reverse proxy terminates TLS in front of it, or listen on `127.0.0.1`"),
+            );
+        }
+        let idle_timeout = self.within(
+            "web.idle_timeout",
+            raw.idle_timeout.as_ref(),
+            WEB_IDLE,
+            defaults::WEB_IDLE_TIMEOUT,
+        );
+        WebSettings {
+            listen,
+            tls,
+            accounts,
+            behind_proxy,
+            metrics: raw.metrics.unwrap_or(true),
+            idle_timeout,
         }
     }
 

@@ -18,6 +18,7 @@ pub mod ops;
 pub mod probe;
 pub mod simulate;
 pub mod status;
+pub mod web;
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -222,6 +223,11 @@ enum Command {
     Messages {
         #[command(subcommand)]
         command: messages::MessagesCommand,
+    },
+    /// The web manager's accounts: `web passwd NAME`, `web token NAME` (docs/WEB.md).
+    Web {
+        #[command(subcommand)]
+        command: web::WebCommand,
     },
 }
 
@@ -547,6 +553,7 @@ pub fn main(args: &[String]) -> ExitCode {
                 },
             )
         }
+        Command::Web { command } => web::run(command),
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
             let mut buf = Vec::new();

@@ -35,6 +35,11 @@ pub fn classify(old: &Config, new: &Config) -> Vec<ChangeDto> {
     if old.alerts != new.alerts {
         push("alerts".into(), "changed", ApplyMethod::UploadOnly);
     }
+    // Issue 12: the web server is bound once per daemon process; a changed `web:` section is
+    // in force after the daemon process restarts (docs/WEB.md).
+    if old.web != new.web {
+        push("web".into(), "changed", ApplyMethod::StopRestart);
+    }
     named(
         "groups",
         &old.groups,

@@ -29,6 +29,8 @@ const HISTORY_LIMIT: usize = 100_000;
 struct Ring {
     seq: u64,
     events: VecDeque<EventDto>,
+    /// Issue 12: events since the daemon started, by (level, module), for `/metrics`.
+    counts: std::collections::BTreeMap<(String, String), u64>,
 }
 
 /// The relayed feed; cheap to clone.
@@ -58,6 +60,7 @@ impl Feed {
             ring: Arc::new(Mutex::new(Ring {
                 seq: last_seq,
                 events: VecDeque::new(),
+                counts: std::collections::BTreeMap::new(),
             })),
             tx,
             alerts,
@@ -81,6 +84,10 @@ impl Feed {
         if let Some(alerts) = &self.alerts {
             event = alerts.route(kind, event);
         }
+        *ring
+            .counts
+            .entry((event.level.clone(), event.module.clone()))
+            .or_default() += 1;
         if ring.events.len() == RING {
             ring.events.pop_front();
         }
@@ -93,6 +100,15 @@ impl Feed {
     /// The newest `seq` handed out.
     pub fn last_seq(&self) -> u64 {
         self.lock().seq
+    }
+
+    /// Events since the daemon started, by (level, module) (issue 12, `/metrics`).
+    pub fn counts(&self) -> Vec<((String, String), u64)> {
+        self.lock()
+            .counts
+            .iter()
+            .map(|(k, n)| (k.clone(), *n))
+            .collect()
     }
 
     /// Events after `since` still kept, and a receiver for the ones that follow. Events older

@@ -116,6 +116,9 @@ pub enum DaemonError {
     /// Issue 11: the message files, the alert log or a channel's settings.
     #[error(transparent)]
     Alerts(#[from] crate::alerts::AlertsError),
+    /// Issue 12: the web manager could not listen.
+    #[error(transparent)]
+    Web(#[from] crate::web::WebError),
     /// DOWN-1, DOWN-2: the groups were stopped for an OS action that then failed.
     #[error("{0} The groups are stopped: exiting non-zero so that a service manager restarts the daemon")]
     OsAction(String),
@@ -143,6 +146,7 @@ impl DaemonError {
             DaemonError::Engine(_) => Exit::Software,
             DaemonError::Alerts(crate::alerts::AlertsError::Log(_)) => Exit::CantCreate,
             DaemonError::Alerts(_) => Exit::Config,
+            DaemonError::Web(_) => Exit::CantCreate,
             DaemonError::OperatorGroup(_) | DaemonError::ReaderGroup(_) => Exit::Usage,
         }
     }
@@ -472,6 +476,20 @@ async fn serve_on<H: Host>(
     };
     let server = server::serve(bound, control);
     tracing::info!(socket = %server.path().display(), "control socket listening");
+    // Issue 12: the web manager, API and /metrics, only when configured.
+    let web = match &config.web {
+        Some(settings) => {
+            match crate::web::WebServer::start(settings.clone(), ops.clone(), &paths.state).await {
+                Ok(web) => Some(web),
+                Err(e) => {
+                    ops.shutdown("web server failed").await;
+                    server.shutdown().await;
+                    return Err(e.into());
+                }
+            }
+        }
+        None => None,
+    };
     let ready = ready_when_online(&ops);
 
     let mut ending = ops.ending();
@@ -506,6 +524,9 @@ async fn serve_on<H: Host>(
             tracing::warn!("the daemon was stopped by a final action")
         }
         Ending::Ops(OpsEnding::Down) => tracing::warn!("the daemon was stopped by `upkeep down`"),
+    }
+    if let Some(web) = web {
+        web.shutdown().await;
     }
     server.shutdown().await;
     // The last events (`pm 3`) into the alert log and syslog before the process ends.

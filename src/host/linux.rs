@@ -191,7 +191,15 @@ impl Processes for LinuxHost {
 
 impl Probes for LinuxHost {
     fn probe(&self, monitor: &Monitor) -> BoxFuture<'static, ProbeResult> {
-        probe::probe(monitor, &self.roots)
+        // Issue 12: timed for `/metrics`; an abandoned (timed-out) probe is not counted.
+        let kind = probe::kind_key(&monitor.kind);
+        let check = probe::probe(monitor, &self.roots);
+        Box::pin(async move {
+            let started = std::time::Instant::now();
+            let result = check.await;
+            probe::timing::observe(kind, started.elapsed());
+            result
+        })
     }
 
     fn userspace_check(&self, spec: &UserSpace) -> BoxFuture<'static, Result<(), String>> {

@@ -25,3 +25,5 @@ mod servers;
 mod sim;
 mod simulate;
 mod supervision;
+mod web;
+mod web_browser;

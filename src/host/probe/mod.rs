@@ -31,6 +31,7 @@ mod nic_link;
 mod raw;
 mod soft_raid;
 mod tcp;
+pub mod timing;
 
 use std::collections::HashSet;
 use std::path::PathBuf;
