@@ -37,10 +37,12 @@ input=corpus/$target
 # A second run continues the first one's queue instead of starting over from the seeds.
 if [ -f "$out/$instance/fuzzer_stats" ]; then input=-; fi
 
-# -t 1000: an input taking longer than 1 s is a hang (every input must cost bounded work).
+# -t 1000: an input taking longer than 1 s is a hang (every input must cost bounded work);
+# AFL_HANG_TMOUT: it is saved as one only if its re-run takes over 10 s too, so that a stall of a
+# shared machine (seen: 3 saved inputs that each run in milliseconds) is not reported as a hang.
 # AFL_SKIP_CPUFREQ / AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES: run on a shared machine without
 # changing its CPU governor or core_pattern (a panic aborts the target; afl sees the signal).
-AFL_NO_UI=1 AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 \
+AFL_NO_UI=1 AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_HANG_TMOUT=10000 \
 	nice -n 19 cargo afl fuzz -i "$input" -o "$out" -x "$dict" -t 1000 -V "$seconds" \
 	${FUZZ_SECONDARY:+-S "$FUZZ_SECONDARY"} ${execs:+-E "$execs"} \
 	"target/release/$target" >"$out-$instance.log" 2>&1 || {
