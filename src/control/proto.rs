@@ -270,6 +270,31 @@ impl Request {
     }
 }
 
+/// One request line, as the daemon's control server reads it from a client (with or without
+/// its `\n`), decoded: `None` for a blank line (skipped), the request, or the `Error` reply to
+/// send back. Any bytes are accepted: invalid UTF-8 is replaced (the JSON parser then reports
+/// where), and an unsupported `version` is refused here, before anything acts on the request.
+/// Numbers inside the request are checked later by [`Request::check`]. This is the code the
+/// fuzz target `control_line` drives (fuzz/README.md), so it must never panic.
+pub fn decode_request_line(line: &[u8]) -> Option<Result<Request, Box<Response>>> {
+    let text = String::from_utf8_lossy(line);
+    let text = text.trim();
+    if text.is_empty() {
+        return None;
+    }
+    let request: Request = match serde_json::from_str(text) {
+        Ok(r) => r,
+        Err(e) => return Some(Err(Box::new(Response::error(format!("bad request: {e}"))))),
+    };
+    let version = request.version();
+    if version == 0 || version > PROTOCOL_VERSION {
+        return Some(Err(Box::new(Response::error(format!(
+            "protocol version {version} is not supported (this daemon speaks {PROTOCOL_VERSION})"
+        )))));
+    }
+    Some(Ok(request))
+}
+
 fn check_times(times: u32) -> Result<(), String> {
     if (1..=MAX_FAULT_TIMES).contains(&times) {
         Ok(())
@@ -672,6 +697,30 @@ mod tests {
             serde_json::from_str(r#"{"type":"Status","version":1,"later_field":true}"#)
                 .expect("unknown fields are ignored");
         assert_eq!(back, Request::status());
+    }
+
+    #[test]
+    fn a_request_line_decodes_like_the_server_reads_it() {
+        // Blank lines (also with only `\r\n`) are skipped, not answered.
+        assert!(decode_request_line(b"\n").is_none());
+        assert!(decode_request_line(b" \r\n").is_none());
+        let status = decode_request_line(b"{\"type\":\"Status\",\"version\":1}\r\n");
+        assert_eq!(status, Some(Ok(Request::status())));
+        let refused = |line: &[u8]| match decode_request_line(line) {
+            Some(Err(reply)) => match *reply {
+                Response::Error(e) => e.message,
+                other => panic!("not an error reply: {other:?}"),
+            },
+            other => panic!("not refused: {other:?}"),
+        };
+        assert!(refused(b"{\"type\":\"Status\",\"version\":0}").contains("version 0"));
+        assert!(refused(b"{\"type\":\"Status\",\"version\":2}").contains("version 2"));
+        assert!(refused(b"{\"type\":\"Nope\",\"version\":1}").starts_with("bad request:"));
+        // Invalid UTF-8 is replaced, as the server always did: the name then matches nothing.
+        let explain =
+            decode_request_line(b"{\"type\":\"Explain\",\"version\":1,\"name\":\"a\xffb\"}");
+        let name = "a\u{fffd}b".to_string();
+        assert_eq!(explain, Some(Ok(Request::Explain { version: 1, name })));
     }
 
     #[test]

@@ -21,7 +21,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::ops::Ops;
-use super::proto::{ErrorKind, EventsReply, Request, Response, MAX_LINE, PROTOCOL_VERSION};
+use super::proto::{
+    decode_request_line, ErrorKind, EventsReply, Request, Response, MAX_LINE, PROTOCOL_VERSION,
+};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -652,13 +654,10 @@ async fn connection(
         if !read_request(&mut reader, &mut write, &mut line).await {
             return;
         }
-        let text = String::from_utf8_lossy(&line);
-        if text.trim().is_empty() {
-            continue;
-        }
-        let request = match parse(text.trim()) {
-            Ok(r) => r,
-            Err(reply) => {
+        let request = match decode_request_line(&line) {
+            None => continue,
+            Some(Ok(r)) => r,
+            Some(Err(reply)) => {
                 if write_reply(&mut write, &reply).await.is_err() {
                     return;
                 }
@@ -781,21 +780,6 @@ async fn write_reply<W: AsyncWriteExt + Unpin>(out: &mut W, reply: &Response) ->
             "client does not read",
         )),
     }
-}
-
-/// One request line → a request, or the error reply.
-fn parse(line: &str) -> Result<Request, Box<Response>> {
-    let request: Request = match serde_json::from_str(line) {
-        Ok(r) => r,
-        Err(e) => return Err(Box::new(Response::error(format!("bad request: {e}")))),
-    };
-    let version = request.version();
-    if version == 0 || version > PROTOCOL_VERSION {
-        return Err(Box::new(Response::error(format!(
-            "protocol version {version} is not supported (this daemon speaks {PROTOCOL_VERSION})"
-        ))));
-    }
-    Ok(request)
 }
 
 #[cfg(test)]

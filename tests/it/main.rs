@@ -10,6 +10,7 @@ mod crashloop;
 mod daemon;
 mod escalation;
 mod exits;
+mod fuzz_props;
 mod governor;
 mod governor_daemon;
 mod hijack;
