@@ -12,6 +12,7 @@ mod exits;
 mod governor;
 mod governor_daemon;
 mod hijack;
+mod install;
 mod linux_host;
 mod monitors;
 mod probe_cli;
