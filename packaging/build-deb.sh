@@ -12,4 +12,4 @@ rm -rf "$stage"
 target/release/upkeep install --root "$stage" --prefix /usr --binary target/release/upkeep >/dev/null
 # --strip: the release profile keeps debug = 1 (backtraces while developing); the package does
 # not need it (60 MB -> a few MB). --fast: lighter xz, the package is built on every CI run.
-cargo deb --no-build --strip --fast 2>&1 | tail -n 1
+cargo deb --no-build --strip --fast
