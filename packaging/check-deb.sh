@@ -22,7 +22,7 @@ contents=$(dpkg-deb --contents "$deb")
 echo "$contents" | awk '{print $6, $7, $8}'
 for path in ./usr/bin/upkeep ./etc/upkeep/upkeep.ron ./usr/lib/systemd/system/upkeep.service \
     ./usr/share/man/man1/upkeep.1.gz ./usr/share/man/man1/upkeep-daemon.1.gz \
-    ./usr/share/man/man1/upkeep-group-start.1.gz \
+    ./usr/share/man/man1/upkeep-group-start.1.gz ./usr/share/man/man8/clpstat.8.gz \
     ./usr/share/bash-completion/completions/upkeep ./usr/share/zsh/vendor-completions/_upkeep \
     ./usr/share/fish/vendor_completions.d/upkeep.fish ./usr/share/doc/upkeep/copyright; do
     echo "$contents" | grep -q " $path\$" || fail "missing $path"

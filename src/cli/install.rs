@@ -110,6 +110,46 @@ pub fn man_pages() -> io::Result<Vec<(String, Vec<u8>)>> {
     Ok(pages)
 }
 
+/// What each of the seed's names runs, for its page in section 8 (they live in sbin).
+const ALIAS_COMMANDS: [(&str, &str, &str); 9] = [
+    ("clpstat", "upkeep status", "upkeep-status"),
+    (
+        "clpcl",
+        "upkeep start, stop, suspend or resume",
+        "upkeep-start",
+    ),
+    ("clpgrp", "upkeep group", "upkeep-group"),
+    ("clpmonctrl", "upkeep monitor", "upkeep-monitor"),
+    ("clpdown", "upkeep down", "upkeep-down"),
+    ("clplogcc", "upkeep logs collect", "upkeep-logs-collect"),
+    ("clplogcf", "upkeep log level", "upkeep-log-level"),
+    ("clpcfctrl", "upkeep config", "upkeep-config"),
+    ("clpbondcf", "upkeep bond, the bonding setup tool", "upkeep"),
+];
+
+/// A short page per seed name (`clpstat.8`...), so `man clpstat` says what it is.
+fn alias_pages() -> Vec<(String, Vec<u8>)> {
+    let version = env!("CARGO_PKG_VERSION");
+    ALIAS_COMMANDS
+        .iter()
+        .map(|(alias, runs, page)| {
+            let text = format!(
+                ".TH {upper} 8 \"\" \"upkeep {version}\"\n\
+                 .SH NAME\n{alias} \\- SingleServerSafe's name for {runs}\n\
+                 .SH SYNOPSIS\n\\fB{alias}\\fR [\\fIOPTIONS\\fR]\n\
+                 .SH DESCRIPTION\nRun under this name, \\fBupkeep\\fR accepts the options of the \
+                 CLUSTERPRO/EXPRESSCLUSTER SingleServerSafe command \\fB{alias}\\fR and runs {runs}. \
+                 Each option and what it maps to: docs/OPERATIONS.md, \"The seed's command names\" \
+                 (/usr/share/doc/upkeep/OPERATIONS.md in the Debian package).\n\
+                 .SH SEE ALSO\n\\fB{}\\fR(1), \\fBupkeep\\fR(1)\n",
+                page.replace('-', "\\-"),
+                upper = alias.to_uppercase(),
+            );
+            (format!("{alias}.8"), text.into_bytes())
+        })
+        .collect()
+}
+
 fn completion(shell: clap_complete::Shell) -> Vec<u8> {
     let mut cmd = super::Cli::command();
     let mut text = Vec::new();
@@ -139,6 +179,9 @@ fn plan(prefix: &Path, binary: &Path) -> io::Result<Vec<Planned>> {
     }
     for (name, text) in man_pages()? {
         plan.push(file(prefix.join("share/man/man1").join(name), text));
+    }
+    for (name, text) in alias_pages() {
+        plan.push(file(prefix.join("share/man/man8").join(name), text));
     }
     use clap_complete::Shell;
     // The folders each shell searches by default: Debian's zsh reads vendor-completions for
