@@ -21,6 +21,7 @@ use clap::{Args, CommandFactory};
 
 use super::exit::Exit;
 use super::{fail, out};
+use crate::host::safe_file;
 use manifest::Entry;
 
 /// The unit shipped in the repository (and in the .deb); `ExecStart` names the binary the .deb
@@ -361,15 +362,13 @@ impl Installer<'_> {
             self.make_parents(&item.path)?;
             let temp = temp_name(&real);
             let written = match &item.what {
-                What::Text(text) => std::fs::write(&temp, text),
-                What::Copy(source) => std::fs::copy(source, &temp).map(|_| ()),
+                What::Text(text) => write_new(&temp, text.as_slice(), item.mode),
+                What::Copy(source) => {
+                    std::fs::File::open(source).and_then(|from| write_new(&temp, from, item.mode))
+                }
                 What::Link(_) => unreachable!("links are placed above"),
             };
-            let placed = written
-                .and_then(|()| {
-                    std::fs::set_permissions(&temp, std::fs::Permissions::from_mode(item.mode))
-                })
-                .and_then(|()| std::fs::rename(&temp, &real));
+            let placed = written.and_then(|()| std::fs::rename(&temp, &real));
             if let Err(e) = placed {
                 let _ = std::fs::remove_file(&temp);
                 return Err(e);
@@ -380,11 +379,21 @@ impl Installer<'_> {
 }
 
 /// A name beside `path` for writing it whole before renaming it over `path`, so a reader never
-/// sees half a file and a running binary is replaced, not overwritten.
+/// sees half a file and a running binary is replaced, not overwritten. Unguessable, and created
+/// new without following links (docs/SECURITY.md), as every file root writes.
 fn temp_name(path: &Path) -> PathBuf {
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(format!(".upkeep-new-{}", std::process::id()));
+    let mut name = std::ffi::OsString::from(".");
+    name.push(path.file_name().unwrap_or_default());
+    name.push(format!(".{}.tmp", safe_file::unpredictable_suffix()));
     path.with_file_name(name)
+}
+
+/// Writes `temp` new (`O_CREAT|O_EXCL|O_NOFOLLOW`) from `from`, with `mode` whatever the umask.
+fn write_new(temp: &Path, mut from: impl io::Read, mode: u32) -> io::Result<()> {
+    let mut file = safe_file::create_new(temp, 0o600)?;
+    io::copy(&mut from, &mut file)?;
+    file.set_permissions(std::fs::Permissions::from_mode(mode))?;
+    file.sync_all()
 }
 
 fn read_manifest(root: &Path) -> Result<Option<Vec<Entry>>, String> {
@@ -404,9 +413,11 @@ fn read_manifest(root: &Path) -> Result<Option<Vec<Entry>>, String> {
 fn write_manifest(root: &Path, entries: &[Entry]) -> io::Result<()> {
     let path = inside(root, Path::new(manifest::PATH));
     let temp = temp_name(&path);
-    std::fs::write(&temp, manifest::render(entries))?;
-    std::fs::set_permissions(&temp, std::fs::Permissions::from_mode(0o600))?;
-    std::fs::rename(&temp, &path)
+    write_new(&temp, manifest::render(entries).as_bytes(), 0o600)
+        .and_then(|()| std::fs::rename(&temp, &path))
+        .inspect_err(|_| {
+            let _ = std::fs::remove_file(&temp);
+        })
 }
 
 pub fn run(args: &InstallArgs) -> Exit {
