@@ -62,7 +62,7 @@ inside() {
     in_root env DEBIAN_FRONTEND=noninteractive dpkg -i /tmp/upkeep.deb
     echo "--- upkeep --version (installed)"
     in_root upkeep --version
-    in_root /usr/sbin/clpstat --help >/dev/null 2>&1 || true
+    [[ $(in_root readlink -f /usr/sbin/clpstat) == /usr/bin/upkeep ]] || { echo "clpstat does not reach the binary" >&2; return 1; }
     [[ $(in_root stat -c %a /var/lib/upkeep) == 700 ]] || { echo "/var/lib/upkeep is not 0700" >&2; return 1; }
     [[ $(in_root stat -c %a /var/log/upkeep) == 750 ]] || { echo "/var/log/upkeep is not 0750" >&2; return 1; }
     [[ -L $r/etc/systemd/system/multi-user.target.wants/upkeep.service ]] ||
