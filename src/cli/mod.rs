@@ -198,8 +198,12 @@ enum Command {
     },
     /// Print the man page (roff).
     Man,
-    /// Install the systemd unit and the clp* command links.
+    /// Install the binary, man pages, completions, the systemd unit, the clp* command links and
+    /// the demo configuration; an edited file is kept (the difference shown) unless --force.
     Install(install::InstallArgs),
+    /// Remove what `upkeep install` wrote (its manifest lists it); edited files stay unless
+    /// --force.
+    Uninstall(install::UninstallArgs),
     /// Rehearse a failure scenario offline: the real engine in virtual time on a simulated host,
     /// OS actions never taken (docs/SIMULATE.md).
     Simulate(simulate::SimulateArgs),
@@ -561,9 +565,9 @@ pub fn main(args: &[String]) -> ExitCode {
             out(&String::from_utf8_lossy(&buf))
         }
         Command::Man => {
-            let mut buf = Vec::new();
-            match clap_mangen::Man::new(Cli::command()).render(&mut buf) {
-                Ok(()) => out(&String::from_utf8_lossy(&buf)),
+            // The page `upkeep install` writes as upkeep.1.
+            match install::man_pages() {
+                Ok(pages) => out(&String::from_utf8_lossy(&pages[0].1)),
                 Err(e) => {
                     fail(format!("cannot render the man page: {e}"));
                     Exit::Software
@@ -571,6 +575,7 @@ pub fn main(args: &[String]) -> ExitCode {
             }
         }
         Command::Install(args) => install::run(&args),
+        Command::Uninstall(args) => install::uninstall(&args),
         Command::Simulate(args) => simulate::run(&args, g.json),
         Command::Messages { command } => messages::run(command, g.json),
         Command::Alerts {

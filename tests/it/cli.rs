@@ -1010,7 +1010,10 @@ fn completions_man_page_and_install_come_from_the_clap_definitions() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let unit =
         fs::read_to_string(root.path().join("etc/systemd/system/upkeep.service")).expect("unit");
-    assert!(unit.contains("Type=notify") && unit.contains(BIN), "{unit}");
+    assert!(
+        unit.contains("Type=notify") && unit.contains("ExecStart=/usr/local/bin/upkeep "),
+        "{unit}"
+    );
     assert!(root
         .path()
         .join("usr/local/sbin/clpcl")

@@ -14,6 +14,7 @@ mod fuzz_props;
 mod governor;
 mod governor_daemon;
 mod hijack;
+mod install;
 mod linux_host;
 mod monitors;
 mod probe_cli;
