@@ -142,7 +142,7 @@ impl Ops {
     /// The server wrote the reply to `down` (or lost its client): end the process now.
     pub fn signal_reply_sent(&self) {
         if self.down_pending.load(std::sync::atomic::Ordering::SeqCst) {
-            let _ = self.ending.send(Some(Ending::Down));
+            self.ending.send_replace(Some(Ending::Down));
         }
     }
 
@@ -189,7 +189,10 @@ impl Ops {
                 if let Some(relay) = slot.relay.take() {
                     relay.finish().await;
                 }
-                let _ = ops.ending.send(Some(Ending::FinalAction));
+                // `send_replace`, not `send`: with nobody subscribed yet (a final action in
+                // the daemon's first milliseconds, before `serve_on` waits on it) `send` drops
+                // the value, and the daemon would wait forever with its groups stopped.
+                ops.ending.send_replace(Some(Ending::FinalAction));
                 return;
             }
         });
