@@ -462,8 +462,20 @@ impl Ops {
                     return stopped_error();
                 };
                 let suspend = action == DaemonAction::Suspend;
+                let done = engine.suspend(suspend).await;
+                if done.is_ok() {
+                    // The status reads `suspended` from the event feed, which follows the
+                    // engine by a moment: answer once it shows, so a `status` right after
+                    // `suspend` is true (bounded: the engine has done it either way).
+                    let mut life = self.view().life;
+                    let _ = tokio::time::timeout(
+                        Duration::from_secs(2),
+                        life.wait_for(|l| l.suspended == suspend),
+                    )
+                    .await;
+                }
                 result(
-                    engine.suspend(suspend).await,
+                    done,
                     if suspend {
                         "daemon suspended: monitors stopped, groups keep running"
                     } else {
