@@ -15,6 +15,10 @@ use super::proto::{Request, Response};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const REPLY_TIMEOUT: Duration = Duration::from_secs(30);
+/// An operation (a group stop with its scripts' timeouts, a stop/restart apply) may rightly take
+/// much longer than a read: the engine bounds each at one hour, so the CLI waits as long (plus a
+/// margin) instead of giving up at 30 s while the operation goes on.
+const OPERATION_TIMEOUT: Duration = Duration::from_secs(3600 + 60);
 /// Replies are bounded too: a status of a few thousand objects stays far below this.
 const MAX_REPLY: u64 = 64 * 1024 * 1024;
 
@@ -25,7 +29,7 @@ pub enum ClientError {
     NotRunning { path: PathBuf },
     #[error("cannot connect to the daemon at {}: {source}", path.display())]
     Connect { path: PathBuf, source: io::Error },
-    #[error("the daemon at {} did not {what} within {}s", path.display(), after.as_secs())]
+    #[error("the daemon at {} did not {what} within {}s; an operation may still be running: see `upkeep status` and `upkeep events`", path.display(), after.as_secs())]
     Timeout {
         path: PathBuf,
         what: &'static str,
@@ -44,10 +48,19 @@ impl ClientError {
     }
 }
 
+/// How long to wait for the reply: a read is quick, an operation waits for the engine.
+fn reply_limit(request: &Request) -> Duration {
+    if request.changes_state() {
+        OPERATION_TIMEOUT
+    } else {
+        REPLY_TIMEOUT
+    }
+}
+
 /// Send one request and read its reply.
 pub async fn request(path: &Path, request: &Request) -> Result<Response, ClientError> {
     let mut reply = None;
-    exchange(path, request, Some(REPLY_TIMEOUT), |r| {
+    exchange(path, request, Some(reply_limit(request)), |r| {
         reply = Some(r);
         false
     })
@@ -132,5 +145,24 @@ async fn connect(path: &Path) -> Result<UnixStream, ClientError> {
             source,
         }),
         Ok(Ok(stream)) => Ok(stream),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::control::proto::{Toggle, PROTOCOL_VERSION};
+
+    /// A `group stop` whose stop script runs for minutes is not reported as a dead daemon
+    /// after 30 s; a `status` still is.
+    #[test]
+    fn operations_wait_for_the_engine_and_reads_do_not() {
+        assert_eq!(reply_limit(&Request::status()), REPLY_TIMEOUT);
+        let stop = Request::Group {
+            version: PROTOCOL_VERSION,
+            name: "web".into(),
+            action: Toggle::Stop,
+        };
+        assert!(reply_limit(&stop) > Duration::from_secs(3600));
     }
 }
