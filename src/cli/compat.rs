@@ -6,17 +6,8 @@
 /// `Some(upkeep argv)` when `argv0` is a seed name; `Some(Err)` for options the seed command
 /// does not have here; `None` for `upkeep` itself.
 pub fn translate(argv0: &str, args: &[String]) -> Option<Result<Vec<String>, String>> {
-    const NAMES: [&str; 8] = [
-        "clpstat",
-        "clpcl",
-        "clpgrp",
-        "clpmonctrl",
-        "clpdown",
-        "clplogcc",
-        "clplogcf",
-        "clpcfctrl",
-    ];
-    if !NAMES.contains(&argv0) {
+    // The installed names (one list, `install::ALIASES`); `clpbondcf` is the bonding tool's.
+    if argv0 == "clpbondcf" || !super::install::ALIASES.contains(&argv0) {
         return None;
     }
     let mut out = vec!["upkeep".to_string()];
@@ -107,7 +98,7 @@ pub fn translate(argv0: &str, args: &[String]) -> Option<Result<Vec<String>, Str
 
 /// `-h HOST` (every seed command takes it) must name this server: upkeep manages only the
 /// server it runs on. The other arguments, without it.
-/// Only names of `NAMES` get to the match.
+/// Only names of `install::ALIASES` get to the match.
 fn unreachable_name() -> Result<(), String> {
     Err("not a seed command name".into())
 }
