@@ -231,22 +231,31 @@ fn event_line(e: &EventDto) -> String {
     )
 }
 
-pub fn events(g: &Global, follow: bool, since: Option<&str>) -> Exit {
-    let since = match since.map(parse_since).transpose() {
-        Ok(s) => s,
+/// `--since` of `events` and `alerts`: the sequence number to ask the daemon from, and the
+/// time before which events are left out; a malformed value is a usage error (said here).
+fn since_window(since: Option<&str>) -> Result<(u64, Option<SystemTime>), Exit> {
+    match since.map(parse_since).transpose() {
+        Ok(Some(Since::Seq(n))) => Ok((n, None)),
+        Ok(Some(Since::Time(t))) => Ok((0, Some(t))),
+        Ok(None) => Ok((0, None)),
         Err(message) => {
             fail(message);
-            return Exit::Usage;
+            Err(Exit::Usage)
         }
+    }
+}
+
+/// Whether `e` happened at or after `after` (always, without a time or with an unreadable one).
+fn at_or_after(e: &EventDto, after: Option<SystemTime>) -> bool {
+    after.is_none_or(|t| humantime::parse_rfc3339_weak(&e.at).map_or(true, |at| at >= t))
+}
+
+pub fn events(g: &Global, follow: bool, since: Option<&str>) -> Exit {
+    let (seq, after) = match since_window(since) {
+        Ok(window) => window,
+        Err(exit) => return exit,
     };
-    let (seq, after) = match since {
-        Some(Since::Seq(n)) => (n, None),
-        Some(Since::Time(t)) => (0, Some(t)),
-        None => (0, None),
-    };
-    let keep = |e: &EventDto| {
-        after.is_none_or(|t| humantime::parse_rfc3339_weak(&e.at).map_or(true, |at| at >= t))
-    };
+    let keep = |e: &EventDto| at_or_after(e, after);
     if !follow {
         return match call(g, &Request::events(seq)) {
             Ok(Response::Events(mut reply)) => {
@@ -522,22 +531,12 @@ fn render_apply(reply: &ApplyReply, dry_run: bool) -> String {
 
 /// `upkeep alerts` (issue 11): the persistent alert log, then (with --follow) each new alert.
 pub fn alerts(g: &Global, follow: bool, since: Option<&str>, all: bool, limit: u32) -> Exit {
-    let since = match since.map(parse_since).transpose() {
-        Ok(s) => s,
-        Err(message) => {
-            fail(message);
-            return Exit::Usage;
-        }
+    let (seq, after) = match since_window(since) {
+        Ok(window) => window,
+        Err(exit) => return exit,
     };
-    let (seq, after) = match since {
-        Some(Since::Seq(n)) => (n, None),
-        Some(Since::Time(t)) => (0, Some(t)),
-        None => (0, None),
-    };
-    let keep = move |e: &EventDto| {
-        (all || crate::alerts::alert_log::is_alert(e))
-            && after.is_none_or(|t| humantime::parse_rfc3339_weak(&e.at).map_or(true, |at| at >= t))
-    };
+    let keep =
+        move |e: &EventDto| (all || crate::alerts::alert_log::is_alert(e)) && at_or_after(e, after);
     let request = Request::Alerts {
         version: PROTOCOL_VERSION,
         since: seq,
