@@ -283,16 +283,7 @@ mod tests {
     use super::*;
 
     fn entry(seq: u64) -> Entry {
-        EventDto {
-            seq,
-            at: "2026-12-02T03:00:00.000Z".into(),
-            module: "rm".into(),
-            event_id: 9,
-            level: "error".into(),
-            text: format!("Monitor m{seq} failed. (gone)"),
-            line: format!("<type: rm><event: 9> Monitor m{seq} failed. (gone)"),
-            send: Some("syslog.alert.mail".into()),
-        }
+        crate::alerts::sample_event(seq)
     }
 
     #[test]

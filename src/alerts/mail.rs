@@ -231,16 +231,7 @@ mod tests {
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
     fn event(seq: u64) -> EventDto {
-        EventDto {
-            seq,
-            at: "2026-12-02T03:00:00.000Z".into(),
-            module: "rm".into(),
-            event_id: 9,
-            level: "error".into(),
-            text: format!("Monitor m{seq} failed. (gone)"),
-            line: format!("<type: rm><event: 9> Monitor m{seq} failed. (gone)"),
-            send: Some("syslog.alert.mail".into()),
-        }
+        crate::alerts::sample_event(seq)
     }
 
     /// The smallest SMTP server that accepts everything; each mail's DATA is sent back.

@@ -16,4 +16,19 @@ pub mod mail;
 pub mod program;
 pub mod syslog;
 
+/// One mailed, logged error event numbered `seq`, for the channels' unit tests.
+#[cfg(test)]
+pub(crate) fn sample_event(seq: u64) -> crate::control::proto::EventDto {
+    crate::control::proto::EventDto {
+        seq,
+        at: "2026-12-02T03:00:00.000Z".into(),
+        module: "rm".into(),
+        event_id: 9,
+        level: "error".into(),
+        text: format!("Monitor m{seq} failed. (gone)"),
+        line: format!("<type: rm><event: 9> Monitor m{seq} failed. (gone)"),
+        send: Some("syslog.alert.mail".into()),
+    }
+}
+
 pub use hub::{load_messages, AlertsError, Hub};
