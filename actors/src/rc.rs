@@ -15,12 +15,12 @@ use crate::task::Task;
 pub struct ResourceControl;
 
 pub enum RcMsg {
-    /// OPS-1: start the groups (all, or only those with `startup: Auto`) in file order.
+    /// OPS-1: start the groups (all, or only those with `startup: Auto`), all at once.
     StartGroups {
         only_auto: bool,
         done: Option<RpcReplyPort<bool>>,
     },
-    /// OPS-5: stop every group, in reverse file order.
+    /// OPS-5: stop every group, all at once.
     StopGroups { done: Option<RpcReplyPort<bool>> },
     /// `group start|stop NAME`, final action StopGroup.
     Group {
@@ -117,27 +117,35 @@ impl RcState {
         }
     }
 
-    /// Run `ops` one after the other in a helper task; reply whether all succeeded.
-    fn sequence(&mut self, ops: Vec<(ActorRef<GroupMsg>, bool)>, done: Option<RpcReplyPort<bool>>) {
+    /// Run the group operations `ops` at once and reply, when every one has answered, whether
+    /// all succeeded (issue 14). Groups do not depend on one another (RES-1 orders resources
+    /// inside a group only), so one slow start never holds the others back; each group still
+    /// runs its own steps, and emits its own events, in order.
+    fn all_at_once(
+        &mut self,
+        ops: Vec<(ActorRef<GroupMsg>, bool)>,
+        done: Option<RpcReplyPort<bool>>,
+    ) {
         self.work.retain(|t| !t.is_finished());
+        let mut answers = Vec::with_capacity(ops.len());
+        for (group, start) in ops {
+            let (port, answer) = ractor::concurrency::oneshot();
+            let reason = "operation".to_string();
+            let done = Some(RpcReplyPort::from(port));
+            let sent = group.cast(if start {
+                GroupMsg::Start { reason, done }
+            } else {
+                GroupMsg::Stop { reason, done }
+            });
+            answers.push(sent.ok().map(|()| answer));
+        }
         self.work.push(Task::spawn(async move {
             let mut all_ok = true;
-            for (group, start) in ops {
-                let reply = group
-                    .call(
-                        |port| {
-                            let done = Some(port);
-                            let reason = "operation".to_string();
-                            if start {
-                                GroupMsg::Start { reason, done }
-                            } else {
-                                GroupMsg::Stop { reason, done }
-                            }
-                        },
-                        None,
-                    )
-                    .await;
-                all_ok &= matches!(reply, Ok(ractor::rpc::CallResult::Success(true)));
+            for answer in answers {
+                all_ok &= match answer {
+                    Some(answer) => answer.await.unwrap_or(false),
+                    None => false,
+                };
             }
             if let Some(done) = done {
                 let _ = done.send(all_ok);
@@ -203,7 +211,7 @@ impl Actor for ResourceControl {
             .filter_map(|g| state.groups.get(g).map(|a| (a.clone(), true)))
             .collect::<Vec<_>>();
         if !ops.is_empty() {
-            state.sequence(ops, None);
+            state.all_at_once(ops, None);
         }
         Ok(())
     }
@@ -231,7 +239,7 @@ impl Actor for ResourceControl {
                     .filter(|g| !only_auto || g.startup == Startup::Auto)
                     .filter_map(|g| state.groups.get(&g.name).map(|a| (a.clone(), true)))
                     .collect();
-                state.sequence(ops, done);
+                state.all_at_once(ops, done);
             }
             RcMsg::StopGroups { done } => {
                 let ops = state
@@ -242,7 +250,7 @@ impl Actor for ResourceControl {
                     .rev()
                     .filter_map(|g| state.groups.get(&g.name).map(|a| (a.clone(), false)))
                     .collect();
-                state.sequence(ops, done);
+                state.all_at_once(ops, done);
             }
             RcMsg::Group {
                 group,

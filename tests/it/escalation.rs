@@ -61,6 +61,63 @@ async fn boot_starts_groups_then_monitors_with_the_seed_lines() {
     );
 }
 
+/// Issue 14: independent groups start at once, so a group whose start script takes 20 s
+/// holds no other group back; each group's own lines stay in order.
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn a_slow_group_start_holds_no_other_group_back() {
+    let host = upkeep_actors::sim::SimulatedHost::default();
+    host.script(
+        "/sim/slow",
+        [upkeep_actors::sim::SimRun::ExitAfter(
+            0,
+            Duration::from_secs(20),
+        )],
+    );
+    let mut sim = Sim::boot_on(
+        r#"(
+    name: "SSS", edition: "SSS",
+    groups: [
+        (name: "slow", resources: [(name: "init", start: (program: "/sim/slow"), mode: Sync)]),
+        (name: "fast", resources: [(name: "app", start: (program: "/sim/app"), mode: Async)]),
+    ],
+)"#,
+        host,
+    )
+    .await;
+    let state = |sim: &Sim, g: &str| sim.engine().board().group(g).map(|s| s.state);
+    assert_eq!(
+        state(&sim, "fast"),
+        Some(upkeep_actors::board::GroupState::Online)
+    );
+    assert_eq!(
+        state(&sim, "slow"),
+        Some(upkeep_actors::board::GroupState::Starting)
+    );
+    assert_eq!(
+        sim.take()[2..],
+        [
+            ev!("rc", 10, "The start processing of a group slow started."),
+            ev!("rc", 10, "The start processing of a group fast started."),
+            ev!("rc", 30, "The start processing of a resource init started."),
+            ev!("rc", 30, "The start processing of a resource app started."),
+            ev!("rc", 31, "The start processing of a resource app ended."),
+            ev!("rc", 11, "The start processing of a group fast ended."),
+        ]
+    );
+    sim.run_for(Duration::from_secs(20)).await;
+    assert_eq!(
+        state(&sim, "slow"),
+        Some(upkeep_actors::board::GroupState::Online)
+    );
+    assert_eq!(
+        sim.take(),
+        [
+            ev!("rc", 31, "The start processing of a resource init ended."),
+            ev!("rc", 11, "The start processing of a group slow ended."),
+        ]
+    );
+}
+
 fn kill_app(sim: &Sim) {
     assert!(
         sim.host.kill("/sim/app", 9).is_some(),
