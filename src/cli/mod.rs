@@ -637,13 +637,18 @@ fn run_status(g: &Global) -> Exit {
 /// The status as printed: a `Status` JSON line, or the table (coloured on a terminal);
 /// `in_place` first moves to the top of the terminal and clears it.
 fn status_text(g: &Global, in_place: bool) -> Result<String, Exit> {
+    if g.json {
+        let line = ops::call_for_json(g, &Request::status(), "Status")?;
+        let mut text = String::from_utf8(line).map_err(|e| {
+            fail(format!("the daemon's status is not UTF-8: {e}"));
+            Exit::Protocol
+        })?;
+        if !text.ends_with('\n') {
+            text.push('\n');
+        }
+        return Ok(text);
+    }
     match ops::call(g, &Request::status()) {
-        Ok(Response::Status(status)) if g.json => serde_json::to_string(&Response::Status(status))
-            .map(|line| format!("{line}\n"))
-            .map_err(|e| {
-                fail(format!("cannot print JSON: {e}"));
-                Exit::Software
-            }),
         Ok(Response::Status(status)) => {
             let mut text = status::render(&status);
             if ops::use_colour() {

@@ -21,7 +21,40 @@ use crate::host::safe_file;
 pub fn call(g: &Global, request: &Request) -> Result<Response, Exit> {
     let socket = g.client_socket_path();
     let runtime = runtime()?;
-    match runtime.block_on(client::request(&socket, request)) {
+    answered(g, runtime.block_on(client::request(&socket, request)))
+}
+
+/// `--json` of a read whose reply may be large (`status` at 1,000 groups is 400 KB): the reply
+/// line exactly as the daemon wrote it when it is of type `expected`, without parsing and
+/// writing it again; any other reply (an error) is handled as [`call`] does.
+pub fn call_for_json(g: &Global, request: &Request, expected: &str) -> Result<Vec<u8>, Exit> {
+    #[derive(serde::Deserialize)]
+    struct Type<'a> {
+        #[serde(rename = "type", borrow)]
+        kind: &'a str,
+    }
+    let socket = g.client_socket_path();
+    let runtime = runtime()?;
+    let line = match runtime.block_on(client::request_line(&socket, request)) {
+        Ok(line) => line,
+        Err(e) => return answered(g, Err(e)).map(|_| Vec::new()),
+    };
+    if serde_json::from_slice::<Type<'_>>(&line).is_ok_and(|t| t.kind == expected) {
+        return Ok(line);
+    }
+    let reply = serde_json::from_slice(&line).map_err(|e| client::ClientError::Protocol {
+        path: socket,
+        detail: e.to_string(),
+    });
+    match answered(g, reply) {
+        Ok(other) => Err(unexpected(g, other)),
+        Err(exit) => Err(exit),
+    }
+}
+
+/// A reply (or the failure to get one) as the commands see it: errors are reported here.
+fn answered(g: &Global, reply: Result<Response, client::ClientError>) -> Result<Response, Exit> {
+    match reply {
         Ok(Response::Error(e)) => {
             let exit = error_exit(e.kind);
             if g.json {

@@ -82,6 +82,52 @@ pub async fn exchange(
     timeout: Option<Duration>,
     mut each: impl FnMut(Response) -> bool,
 ) -> Result<(), ClientError> {
+    let mut failed = None;
+    exchange_lines(
+        path,
+        request,
+        timeout,
+        |line| match serde_json::from_slice(line) {
+            Ok(response) => each(response),
+            Err(e) => {
+                failed = Some(ClientError::Protocol {
+                    path: path.to_path_buf(),
+                    detail: e.to_string(),
+                });
+                false
+            }
+        },
+    )
+    .await?;
+    failed.map_or(Ok(()), Err)
+}
+
+/// Send one request and return its reply line as the daemon wrote it (with its `\n`), so that
+/// `--json` can print a large reply without parsing and writing it again (issue 14: at 1,000
+/// groups and 1,000 monitors that took the CLI 3.5 ms of its 5).
+pub async fn request_line(path: &Path, request: &Request) -> Result<Vec<u8>, ClientError> {
+    let mut reply = None;
+    exchange_lines(path, request, Some(reply_limit(request)), |line| {
+        reply = Some(line.to_vec());
+        false
+    })
+    .await?;
+    reply.ok_or_else(|| ClientError::Io {
+        path: path.to_path_buf(),
+        source: io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "the daemon closed the connection without answering",
+        ),
+    })
+}
+
+/// [`exchange`] on the raw reply lines.
+async fn exchange_lines(
+    path: &Path,
+    request: &Request,
+    timeout: Option<Duration>,
+    mut each: impl FnMut(&[u8]) -> bool,
+) -> Result<(), ClientError> {
     let stream = connect(path).await?;
     let io_err = |source| ClientError::Io {
         path: path.to_path_buf(),
@@ -112,11 +158,7 @@ pub async fn exchange(
         if n == 0 {
             return Ok(());
         }
-        let response = serde_json::from_slice(&reply).map_err(|e| ClientError::Protocol {
-            path: path.to_path_buf(),
-            detail: e.to_string(),
-        })?;
-        if !each(response) {
+        if !each(&reply) {
             return Ok(());
         }
     }
