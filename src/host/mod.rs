@@ -17,6 +17,7 @@ pub mod reaper;
 pub mod safe_file;
 mod state;
 mod userspace;
+pub mod vfork;
 pub mod watchdog;
 
 pub use linux::LinuxHost;
