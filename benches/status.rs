@@ -141,7 +141,7 @@ fn bench(c: &mut Criterion) {
         let mut cmd_samples = Vec::new();
         let mut group = c.benchmark_group("command");
         group.sample_size(20);
-        group.bench_function(&format!("upkeep status --json ({n}+{n})"), |b| {
+        group.bench_function(format!("upkeep status --json ({n}+{n})"), |b| {
             b.iter(|| {
                 let t = Instant::now();
                 let out = Command::new(BIN)
