@@ -340,8 +340,26 @@ impl Supervisor {
         }
     }
 
-    /// SIGTERM, then wait until it exited (it stops and reaps its children itself).
+    /// SIGTERM, then wait until it exited (it stops and reaps its children itself); a cgroup of
+    /// upkeep's left behind is reported.
     fn stop(mut self) {
+        self.stop_process();
+        if self.kind == Kind::Upkeep {
+            let state = self._dir.path().join("state");
+            let instance = upkeep::host::cgroup::instance_name(&state);
+            for root in ["/sys/fs/cgroup/unified/upkeep", "/sys/fs/cgroup/upkeep"] {
+                let left = Path::new(root).join(&instance);
+                if left.exists() {
+                    println!(
+                        "LEFTOVER: cgroup {} after the daemon stopped",
+                        left.display()
+                    );
+                }
+            }
+        }
+    }
+
+    fn stop_process(&mut self) {
         let _ = kill(Pid::from_raw(self.pid()), Signal::SIGTERM);
         let deadline = Instant::now() + Duration::from_secs(120);
         loop {
