@@ -1,6 +1,7 @@
-//! `upkeep status --json` round trip with 100 resources and 100 monitors (issue 3, CMD-1;
-//! PERFORMANCE.md): the real daemon binary runs a generated configuration of 100 async
-//! `/bin/sleep` resources and 100 pid monitors; two figures are measured.
+//! `upkeep status --json` round trip with 100 resources and 100 monitors, then 1,000 and 1,000
+//! (issue 3, CMD-1; issue 14: command p99 <= 5 ms and <= 20 ms, PASS/MISS printed at the end):
+//! the real daemon binary runs a generated configuration of N async `/bin/sleep` resources, one
+//! group each, and N pid monitors; two figures are measured.
 //!
 //! * socket: one `Status` request and its reply over a fresh connection, as any client sees it
 //!   (connect, write, read, parse the `StatusReply`);
@@ -100,7 +101,8 @@ fn status(socket: &Path) -> Option<Response> {
     serde_json::from_str(&reply).ok()
 }
 
-fn percentiles(name: &str, mut samples: Vec<Duration>) {
+/// Prints the median, p99 and max of `samples`; returns the p99.
+fn percentiles(name: &str, mut samples: Vec<Duration>) -> Duration {
     samples.sort();
     let at = |q: f64| samples[((samples.len() as f64 - 1.0) * q).round() as usize];
     println!(
@@ -110,38 +112,64 @@ fn percentiles(name: &str, mut samples: Vec<Duration>) {
         at(0.99),
         at(1.0)
     );
+    at(0.99)
 }
 
+/// Issue 14's targets for the command's p99: resources + monitors, and the limit.
+const SIZES: [(usize, Duration); 2] = [
+    (100, Duration::from_millis(5)),
+    (1000, Duration::from_millis(20)),
+];
+
 fn bench(c: &mut Criterion) {
-    let d = start(100);
-    let socket = d.socket.clone();
-    let mut sock_samples = Vec::new();
-    c.bench_function("status round trip over the socket (100+100)", |b| {
-        b.iter(|| {
-            let t = Instant::now();
-            let reply = status(&socket);
-            sock_samples.push(t.elapsed());
-            assert!(matches!(reply, Some(Response::Status(_))));
-        })
-    });
-    let mut cmd_samples = Vec::new();
-    let mut group = c.benchmark_group("command");
-    group.sample_size(20);
-    group.bench_function("upkeep status --json (100+100)", |b| {
-        b.iter(|| {
-            let t = Instant::now();
-            let out = Command::new(BIN)
-                .args(["status", "--json", "--socket"])
-                .arg(&socket)
-                .output()
-                .expect("status");
-            cmd_samples.push(t.elapsed());
-            assert!(out.status.success());
-        })
-    });
-    group.finish();
-    percentiles("socket Status round trip", sock_samples);
-    percentiles("`upkeep status --json` command", cmd_samples);
+    let mut verdicts = Vec::new();
+    for (n, target) in SIZES {
+        let d = start(n);
+        let socket = d.socket.clone();
+        let mut sock_samples = Vec::new();
+        c.bench_function(
+            &format!("status round trip over the socket ({n}+{n})"),
+            |b| {
+                b.iter(|| {
+                    let t = Instant::now();
+                    let reply = status(&socket);
+                    sock_samples.push(t.elapsed());
+                    assert!(matches!(reply, Some(Response::Status(_))));
+                })
+            },
+        );
+        let mut cmd_samples = Vec::new();
+        let mut group = c.benchmark_group("command");
+        group.sample_size(20);
+        group.bench_function(format!("upkeep status --json ({n}+{n})"), |b| {
+            b.iter(|| {
+                let t = Instant::now();
+                let out = Command::new(BIN)
+                    .args(["status", "--json", "--socket"])
+                    .arg(&socket)
+                    .output()
+                    .expect("status");
+                cmd_samples.push(t.elapsed());
+                assert!(out.status.success());
+            })
+        });
+        group.finish();
+        drop(d);
+        percentiles(&format!("socket Status round trip ({n}+{n})"), sock_samples);
+        let p99 = percentiles(
+            &format!("`upkeep status --json` command ({n}+{n})"),
+            cmd_samples,
+        );
+        verdicts.push(format!(
+            "`upkeep status --json` p99 at {n} + {n}: {:.2} ms, target <= {} ms: {}",
+            p99.as_secs_f64() * 1e3,
+            target.as_millis(),
+            if p99 <= target { "PASS" } else { "MISS" }
+        ));
+    }
+    for v in verdicts {
+        println!("{v}");
+    }
 }
 
 criterion_group!(benches, bench);
