@@ -58,6 +58,7 @@ use super::cgroup::{self, Tree};
 use super::pgroups::Record;
 use super::reaper;
 
+mod launch;
 mod output;
 
 /// The exit reported when the real status cannot be known: the child was reaped by someone else
