@@ -1,0 +1,102 @@
+#![allow(dead_code)] // Wired into process.rs next (issue 14).
+//! Starting a run's child with [`crate::host::vfork`] instead of `fork` (issue 14): the same
+//! steps as `prepare_child` (cgroup, umask, groups, gid, uid) and the same environment, working
+//! directory and streams as `command`, without copying the daemon's page tables, and with the
+//! cgroup joined as the child is created rather than by a migration afterwards.
+
+use std::ffi::CString;
+use std::fs::File;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+
+use nix::fcntl::OFlag;
+use upkeep_actors::host::ScriptRun;
+
+use super::{environment, Identity};
+use crate::host::cgroup;
+use crate::host::vfork::Spawn;
+
+/// A started child: its pid and the daemon's ends of its stdout and stderr (non-blocking,
+/// close-on-exec).
+pub(super) struct Launched {
+    pub pid: u32,
+    pub stdout: OwnedFd,
+    pub stderr: OwnedFd,
+}
+
+fn c_string(bytes: &[u8], what: &str) -> Result<CString, String> {
+    CString::new(bytes).map_err(|_| format!("{what} contains a NUL byte"))
+}
+
+/// A pipe whose read end (ours) does not block; the write end goes to the child.
+fn pipe() -> Result<(OwnedFd, OwnedFd), String> {
+    nix::unistd::pipe2(OFlag::O_CLOEXEC)
+        .and_then(|(read, write)| {
+            let flags = nix::fcntl::fcntl(&read, nix::fcntl::FcntlArg::F_GETFL)?;
+            let flags = OFlag::from_bits_truncate(flags) | OFlag::O_NONBLOCK;
+            nix::fcntl::fcntl(&read, nix::fcntl::FcntlArg::F_SETFL(flags))?;
+            Ok((read, write))
+        })
+        .map_err(|e| format!("cannot create a pipe: {e}"))
+}
+
+/// Start `run` as `id`, in `cell` when given. The working directory must have been checked.
+pub(super) fn launch(
+    run: &ScriptRun,
+    id: &Identity,
+    cell: Option<&cgroup::Cell>,
+) -> Result<Launched, String> {
+    let program = &run.command.program;
+    let shown = program.display();
+    let program_c = c_string(program.as_os_str().as_bytes(), "the program path")?;
+    let args = run
+        .command
+        .args
+        .iter()
+        .map(|a| c_string(a.as_bytes(), "an argument"))
+        .collect::<Result<Vec<_>, _>>()?;
+    let env = environment(run, id)
+        .into_iter()
+        .map(|(k, v)| {
+            let mut pair = k.as_bytes().to_vec();
+            pair.push(b'=');
+            pair.extend_from_slice(v.as_bytes());
+            c_string(&pair, "an environment variable")
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let cwd = c_string(
+        run.context.working_dir.as_os_str().as_bytes(),
+        "the working directory",
+    )?;
+    let null = File::open("/dev/null").map_err(|e| format!("cannot open /dev/null: {e}"))?;
+    let (stdout, stdout_child) = pipe()?;
+    let (stderr, stderr_child) = pipe()?;
+    let cgroup_dir = cell
+        .map(|cell| File::open(&cell.dir))
+        .transpose()
+        .map_err(|e| format!("cannot open its cgroup: {e}"))?;
+    let mut spawn = Spawn::new(
+        &program_c,
+        &args,
+        &env,
+        &cwd,
+        [
+            null.as_raw_fd(),
+            stdout_child.as_raw_fd(),
+            stderr_child.as_raw_fd(),
+        ],
+    );
+    spawn.cgroup = cell
+        .zip(cgroup_dir.as_ref())
+        .map(|(cell, dir)| (dir.as_raw_fd(), cell.procs.as_raw_fd()));
+    spawn.umask = libc::mode_t::try_from(run.context.umask & 0o777).unwrap_or(0o022);
+    spawn.groups = id.groups.clone();
+    spawn.gid = id.gid;
+    spawn.uid = id.uid;
+    let pid = spawn.spawn().map_err(|e| format!("{shown}: {e}"))?;
+    Ok(Launched {
+        pid: u32::try_from(pid).unwrap_or(0),
+        stdout,
+        stderr,
+    })
+}
