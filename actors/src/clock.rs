@@ -9,9 +9,10 @@
 //! Timing is the one a per-monitor `tokio::time::interval` gave: the first tick one interval
 //! after the monitor starts, then every interval, and a tick that comes late (a busy runtime)
 //! moves the following ones (`MissedTickBehavior::Delay`). One allowance: a monitor whose first
-//! tick would fall at most [`JOIN_SLACK`] (and 1 % of its interval) before a batch already
-//! scheduled joins that batch, so monitors started one after another at boot share one wake.
-//! Its first check is then that little later than one interval, never earlier.
+//! tick would fall within [`JOIN_SLACK`] (and 1 % of its interval) of a batch already scheduled
+//! joins that batch, so monitors started one after another at boot share one wake. Its first
+//! tick is then that little (at most 10 ms, intervals being whole seconds) off one interval;
+//! monitors started at the same instant, as in virtual time, are not moved at all.
 //!
 //! A monitor may tell the clock that its next ticks change nothing as long as one board entry
 //! stays as it was ([`Ticket::quiet_while_unchanged`]): the steady normal state of a pid
@@ -29,7 +30,7 @@ use crate::board::ResourceStatus;
 use crate::monitor::MonitorMsg;
 use crate::task::Task;
 
-/// At most this much later than one interval may a monitor's first tick be, to join a batch.
+/// At most this much off one interval may a monitor's first tick be, to join a batch.
 pub const JOIN_SLACK: Duration = Duration::from_millis(10);
 
 /// A tick this much behind its deadline counts as missed (tokio's own tolerance for `interval`).
@@ -91,9 +92,9 @@ impl Clock {
         let slack = JOIN_SLACK.min(interval / 100);
         let deadline = schedule
             .due
-            .range(first..=first + slack)
-            .next()
+            .range(first.checked_sub(slack).unwrap_or(first)..=first + slack)
             .map(|(at, _)| *at)
+            .min_by_key(|at| at.max(&first).duration_since(*at.min(&first)))
             .unwrap_or(first);
         schedule.next_id += 1;
         let id = schedule.next_id;
@@ -215,5 +216,125 @@ async fn run(shared: Arc<Shared>) {
             // A monitor that is gone drops its ticket with its state; nothing to do here.
             let _ = monitor.cast(MonitorMsg::Tick);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ractor::{Actor, ActorProcessingErr};
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    /// Counts the ticks it gets.
+    struct Counter;
+
+    impl Actor for Counter {
+        type Msg = MonitorMsg;
+        type State = Arc<AtomicU32>;
+        type Arguments = Arc<AtomicU32>;
+
+        async fn pre_start(
+            &self,
+            _me: ActorRef<MonitorMsg>,
+            count: Arc<AtomicU32>,
+        ) -> Result<Arc<AtomicU32>, ActorProcessingErr> {
+            Ok(count)
+        }
+
+        async fn handle(
+            &self,
+            _me: ActorRef<MonitorMsg>,
+            msg: MonitorMsg,
+            count: &mut Arc<AtomicU32>,
+        ) -> Result<(), ActorProcessingErr> {
+            if matches!(msg, MonitorMsg::Tick) {
+                count.fetch_add(1, Ordering::SeqCst);
+            }
+            Ok(())
+        }
+    }
+
+    async fn counter() -> (ActorRef<MonitorMsg>, Arc<AtomicU32>) {
+        let count = Arc::new(AtomicU32::new(0));
+        let (actor, _) = Actor::spawn(None, Counter, count.clone())
+            .await
+            .expect("spawn");
+        (actor, count)
+    }
+
+    async fn run_for(ms: u64) {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+    }
+
+    fn status() -> ResourceStatus {
+        ResourceStatus {
+            group: "g".into(),
+            state: crate::board::ResourceState::Online,
+            pid: Some(1),
+            generation: 1,
+            last_exit: None,
+            since: std::time::SystemTime::UNIX_EPOCH,
+            starts: 1,
+            last_failure: None,
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread", start_paused = true)]
+    async fn monitors_started_together_share_one_deadline_and_tick_every_interval() {
+        let (clock, _task) = Clock::start();
+        let (a, ca) = counter().await;
+        let (b, cb) = counter().await;
+        let _ta = clock.register(Duration::from_secs(1), a);
+        run_for(3).await; // within the join slack (10 ms): b joins a's batch
+        let _tb = clock.register(Duration::from_secs(1), b);
+        assert_eq!(clock.0.lock().due.len(), 1, "one batch");
+        run_for(990).await;
+        assert_eq!(
+            (ca.load(Ordering::SeqCst), cb.load(Ordering::SeqCst)),
+            (0, 0)
+        );
+        run_for(10).await; // t = 1.003
+        assert_eq!(
+            (ca.load(Ordering::SeqCst), cb.load(Ordering::SeqCst)),
+            (1, 1)
+        );
+        run_for(3_000).await;
+        assert_eq!(
+            (ca.load(Ordering::SeqCst), cb.load(Ordering::SeqCst)),
+            (4, 4)
+        );
+    }
+
+    #[tokio::test(flavor = "current_thread", start_paused = true)]
+    async fn a_dropped_ticket_leaves_no_entry_and_gets_no_tick() {
+        let (clock, _task) = Clock::start();
+        let (a, ca) = counter().await;
+        let ticket = clock.register(Duration::from_secs(1), a);
+        run_for(1_500).await;
+        assert_eq!(ca.load(Ordering::SeqCst), 1);
+        drop(ticket);
+        assert!(clock.is_empty() && clock.0.lock().due.is_empty());
+        run_for(3_000).await;
+        assert_eq!(ca.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test(flavor = "current_thread", start_paused = true)]
+    async fn a_quiet_monitor_is_skipped_until_its_board_entry_changes() {
+        let (clock, _task) = Clock::start();
+        let (a, ca) = counter().await;
+        let ticket = clock.register(Duration::from_secs(1), a);
+        let (tx, _) = watch::channel(status());
+        ticket.quiet_while_unchanged(Some(tx.subscribe()));
+        run_for(3_500).await;
+        assert_eq!(ca.load(Ordering::SeqCst), 0, "quiet: no tick");
+        tx.send_modify(|s| s.pid = None);
+        run_for(1_000).await;
+        assert_eq!(ca.load(Ordering::SeqCst), 1, "changed: ticked");
+        ticket.quiet_while_unchanged(None);
+        run_for(1_000).await;
+        assert_eq!(ca.load(Ordering::SeqCst), 2, "not quiet: ticked");
     }
 }

@@ -20,7 +20,7 @@ use tokio::sync::watch;
 use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent};
 use upkeep_config::{Monitor, MonitorFinalAction, RecoveryTarget, StartLimit, Timing};
 
-use crate::board::{ExitSubscription, MonitorPhase, ProcessExit, ResourceStatus};
+use crate::board::{BoardSubscription, MonitorPhase, ProcessExit, ResourceStatus};
 use crate::clock::{Clock, Ticket};
 use crate::ctx::Ctx;
 use crate::daemon::{DaemonAction, DaemonMsg};
@@ -134,10 +134,11 @@ pub struct MonitorState {
     /// The last check's verdict was normal.
     last_normal: bool,
     waiting: Option<Task>,
-    target_watch: Option<Task>,
+    /// A `WhenActive` monitor's subscription to its target's state changes (MON-7).
+    target_watch: Option<BoardSubscription>,
     recovery: Option<Task>,
     /// The pid monitor's subscription to its resource's exit reports.
-    exits: Option<ExitSubscription>,
+    exits: Option<BoardSubscription>,
     /// The process incarnation whose exit a check has already counted, so its report does not
     /// count the same exit twice.
     exit_counted: Option<u64>,
@@ -854,22 +855,12 @@ impl Actor for MonitorActor {
         // MON-3: on rm's clock; the first tick comes one interval from now.
         state.ticket = Some(state.clock.register(state.spec.interval, me.clone()));
         if let Some(resource) = state.when_active_target() {
-            if let Some(tx) = state.ctx.board.resources.get(resource) {
-                let mut rx = tx.subscribe();
-                let to = me.clone();
-                state.target_watch = Some(Task::spawn(async move {
-                    let mut last = rx.borrow_and_update().state;
-                    while rx.changed().await.is_ok() {
-                        let now = rx.borrow_and_update().state;
-                        if now != last {
-                            last = now;
-                            if to.cast(MonitorMsg::TargetChanged).is_err() {
-                                break;
-                            }
-                        }
-                    }
-                }));
-            }
+            // MON-7: the board tells of the target's state changes (no task per monitor).
+            let to = me.clone();
+            state.target_watch = state.ctx.board.subscribe_states(
+                resource,
+                Box::new(move |_| to.cast(MonitorMsg::TargetChanged).is_ok()),
+            );
         }
         if let Some(resource) = state.spec.pid_target() {
             // Subscribed before the first check: an exit before this point is on the board
