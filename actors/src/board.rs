@@ -80,10 +80,13 @@ pub type ExitSink = Box<dyn Fn(ProcessExit) -> bool + Send + Sync>;
 /// state. Same contract as [`ExitSink`]: `false` drops it, and it must only cast.
 pub type StateSink = Box<dyn Fn(ResourceState) -> bool + Send + Sync>;
 
+/// One subscriber's callback: `false` once its receiver is gone.
+type Sink<T> = Box<dyn Fn(T) -> bool + Send + Sync>;
+
 /// The subscribers of one resource to one kind of report.
 struct Sinks<T> {
     next_id: u64,
-    sinks: Vec<(u64, Box<dyn Fn(T) -> bool + Send + Sync>)>,
+    sinks: Vec<(u64, Sink<T>)>,
 }
 
 impl<T> Default for Sinks<T> {
@@ -102,7 +105,7 @@ impl<T> fmt::Debug for Sinks<T> {
 }
 
 impl<T: Copy> Sinks<T> {
-    fn add(&mut self, sink: Box<dyn Fn(T) -> bool + Send + Sync>) -> u64 {
+    fn add(&mut self, sink: Sink<T>) -> u64 {
         self.next_id += 1;
         self.sinks.push((self.next_id, sink));
         self.next_id
