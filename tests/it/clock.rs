@@ -151,3 +151,48 @@ async fn monitors_sharing_an_interval_keep_their_schedule_through_suspend_resume
     );
     sim.stop().await;
 }
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn a_configuration_apply_takes_the_old_monitors_off_the_clock_and_puts_the_new_ones_on() {
+    let config = |d2_interval: &str| {
+        format!(
+            r#"(
+    name: "SSS", edition: "SSS",
+    monitors: [
+        (name: "d1", kind: Disk(path: "/dev/sda"), interval: "5s", timeout: "10s", retries: 99,
+            recovery: (target: Sss, final_action: NoOp)),
+        (name: "d2", kind: Disk(path: "/dev/sdb"), interval: "{d2_interval}", timeout: "10s",
+            retries: 99, recovery: (target: Sss, final_action: NoOp)),
+    ],
+)"#
+        )
+    };
+    let mut sim = Sim::boot(&config("5s")).await;
+    sim.host
+        .steady_probe("d1", SimProbe::Answer(ProbeResult::error(1, IO)));
+    sim.host
+        .steady_probe("d2", SimProbe::Answer(ProbeResult::error(1, IO)));
+    sim.run_for(MS(2_480)).await; // t = 2.49
+    sim.take();
+
+    // APPLY-2 #2: the monitors are replaced; the new ones check at once and tick from now on
+    // (d1 at 7.49, 12.49; d2, now at 10 s, at 12.49); the old schedule (5, 10) is gone.
+    let new = std::sync::Arc::new(crate::sim::config(&config("10s")));
+    sim.engine().reconfigure(new).await.expect("apply");
+    sim.run_for(MS(10)).await; // t = 2.50
+    assert_eq!(
+        checks(&sim.take()),
+        [failure("d1", 1, IO), failure("d2", 1, IO)]
+    );
+    sim.run_for(MS(4_980)).await; // t = 7.48: nothing at 5
+    assert_eq!(checks(&sim.take()), Vec::<String>::new());
+    sim.run_for(MS(20)).await; // t = 7.50
+    assert_eq!(checks(&sim.take()), [failure("d1", 2, IO)]);
+    sim.run_for(MS(4_980)).await; // t = 12.48: nothing at 10
+    assert_eq!(checks(&sim.take()), Vec::<String>::new());
+    sim.run_for(MS(20)).await; // t = 12.50: one batch (in the order they came to it)
+    let mut both = checks(&sim.take());
+    both.sort();
+    assert_eq!(both, [failure("d1", 3, IO), failure("d2", 2, IO)]);
+    sim.stop().await;
+}
