@@ -18,7 +18,7 @@
 //! stays as it was ([`Ticket::quiet_while_unchanged`]): the steady normal state of a pid
 //! monitor. The clock then skips the message until that entry changes.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -51,17 +51,33 @@ struct Shared {
     replan: Notify,
 }
 
+/// The entries live in slots (no hashing on the hot path, 10,000 monitors at 1 s); a batch names
+/// them by slot and generation, so a dropped entry is only freed, and the stale key left in its
+/// batch is skipped when that batch comes due (at most one interval later), never matched to a
+/// later entry in the same slot.
 #[derive(Default)]
 struct Schedule {
-    next_id: u64,
-    entries: HashMap<u64, Entry>,
-    /// Deadline -> the entries due then, in registration order.
-    due: BTreeMap<Instant, Vec<u64>>,
+    slots: Vec<Slot>,
+    free: Vec<usize>,
+    live: usize,
+    /// Deadline -> the entries due then, in the order they came to it.
+    due: BTreeMap<Instant, Vec<Key>>,
+}
+
+#[derive(Default)]
+struct Slot {
+    generation: u64,
+    entry: Option<Entry>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Key {
+    slot: usize,
+    generation: u64,
 }
 
 struct Entry {
     interval: Duration,
-    deadline: Instant,
     monitor: ActorRef<MonitorMsg>,
     /// Skip the tick while this board entry has not changed since the monitor looked.
     quiet: Option<watch::Receiver<ResourceStatus>>,
@@ -70,7 +86,7 @@ struct Entry {
 /// A monitor's place on the schedule; dropping it unregisters.
 pub struct Ticket {
     clock: Arc<Shared>,
-    id: u64,
+    key: Key,
 }
 
 impl Clock {
@@ -96,32 +112,26 @@ impl Clock {
             .map(|(at, _)| *at)
             .min_by_key(|at| at.max(&first).duration_since(*at.min(&first)))
             .unwrap_or(first);
-        schedule.next_id += 1;
-        let id = schedule.next_id;
         let earliest = schedule.due.keys().next().is_none_or(|at| deadline < *at);
-        schedule.entries.insert(
-            id,
-            Entry {
-                interval,
-                deadline,
-                monitor,
-                quiet: None,
-            },
-        );
-        schedule.due.entry(deadline).or_default().push(id);
+        let key = schedule.insert(Entry {
+            interval,
+            monitor,
+            quiet: None,
+        });
+        schedule.due.entry(deadline).or_default().push(key);
         drop(schedule);
         if earliest {
             self.0.replan.notify_one();
         }
         Ticket {
             clock: self.0.clone(),
-            id,
+            key,
         }
     }
 
     /// How many monitors are on the schedule (tests: nothing leaks).
     pub fn len(&self) -> usize {
-        self.0.lock().entries.len()
+        self.0.lock().live
     }
 
     pub fn is_empty(&self) -> bool {
@@ -133,7 +143,7 @@ impl Ticket {
     /// The ticks change nothing while `entry` shows what the monitor last read from it; the
     /// monitor's own state allows it (it says so again after every message it handles).
     pub fn quiet_while_unchanged(&self, entry: Option<watch::Receiver<ResourceStatus>>) {
-        if let Some(e) = self.clock.lock().entries.get_mut(&self.id) {
+        if let Some(e) = self.clock.lock().get_mut(self.key) {
             e.quiet = entry;
         }
     }
@@ -141,10 +151,7 @@ impl Ticket {
 
 impl Drop for Ticket {
     fn drop(&mut self) {
-        let mut schedule = self.clock.lock();
-        if let Some(entry) = schedule.entries.remove(&self.id) {
-            schedule.unschedule(entry.deadline, self.id);
-        }
+        self.clock.lock().remove(self.key);
     }
 }
 
@@ -157,11 +164,30 @@ impl Shared {
 }
 
 impl Schedule {
-    fn unschedule(&mut self, deadline: Instant, id: u64) {
-        if let Some(batch) = self.due.get_mut(&deadline) {
-            batch.retain(|x| *x != id);
-            if batch.is_empty() {
-                self.due.remove(&deadline);
+    fn insert(&mut self, entry: Entry) -> Key {
+        let slot = self.free.pop().unwrap_or_else(|| {
+            self.slots.push(Slot::default());
+            self.slots.len() - 1
+        });
+        let s = &mut self.slots[slot];
+        s.generation += 1;
+        s.entry = Some(entry);
+        self.live += 1;
+        Key {
+            slot,
+            generation: s.generation,
+        }
+    }
+
+    fn get_mut(&mut self, key: Key) -> Option<&mut Entry> {
+        live_entry(&mut self.slots, key)
+    }
+
+    fn remove(&mut self, key: Key) {
+        if let Some(s) = self.slots.get_mut(key.slot) {
+            if s.generation == key.generation && s.entry.take().is_some() {
+                self.free.push(key.slot);
+                self.live -= 1;
             }
         }
     }
@@ -175,12 +201,14 @@ impl Schedule {
                 break;
             }
             let (deadline, batch) = entry.remove_entry();
-            let late = now > deadline + LATE;
-            for id in batch {
-                let Some(e) = self.entries.get_mut(&id) else {
-                    continue;
+            let base = if now > deadline + LATE { now } else { deadline };
+            // Entries of one interval stay one batch: moved together, in one map insert.
+            let mut moved: Option<(Instant, Vec<Key>)> = None;
+            for key in batch {
+                let Some(e) = live_entry(&mut self.slots, key) else {
+                    continue; // dropped since: its stale key ends here
                 };
-                e.deadline = if late { now } else { deadline } + e.interval;
+                let next = base + e.interval;
                 let quiet = e
                     .quiet
                     .as_ref()
@@ -188,12 +216,25 @@ impl Schedule {
                 if !quiet {
                     ticks.push(e.monitor.clone());
                 }
-                let next = e.deadline;
-                self.due.entry(next).or_default().push(id);
+                match &mut moved {
+                    Some((at, keys)) if *at == next => keys.push(key),
+                    None => moved = Some((next, vec![key])),
+                    Some(_) => self.due.entry(next).or_default().push(key),
+                }
+            }
+            if let Some((at, keys)) = moved {
+                self.due.entry(at).or_default().extend(keys);
             }
         }
         ticks
     }
+}
+
+fn live_entry(slots: &mut [Slot], key: Key) -> Option<&mut Entry> {
+    slots
+        .get_mut(key.slot)
+        .filter(|s| s.generation == key.generation)
+        .and_then(|s| s.entry.as_mut())
 }
 
 async fn run(shared: Arc<Shared>) {
@@ -316,9 +357,18 @@ mod tests {
         run_for(1_500).await;
         assert_eq!(ca.load(Ordering::SeqCst), 1);
         drop(ticket);
-        assert!(clock.is_empty() && clock.0.lock().due.is_empty());
+        assert!(clock.is_empty());
         run_for(3_000).await;
         assert_eq!(ca.load(Ordering::SeqCst), 1);
+        // Its stale key went with the batch it was in; the slot serves the next monitor.
+        assert!(clock.0.lock().due.is_empty());
+        let (b, cb) = counter().await;
+        let _tb = clock.register(Duration::from_secs(1), b);
+        run_for(2_000).await;
+        assert_eq!(
+            (ca.load(Ordering::SeqCst), cb.load(Ordering::SeqCst)),
+            (1, 2)
+        );
     }
 
     #[tokio::test(flavor = "current_thread", start_paused = true)]
