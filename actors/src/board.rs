@@ -76,32 +76,76 @@ pub struct ProcessExit {
 /// Called from the resource's handler: it must only hand the report on (a cast), never wait.
 pub type ExitSink = Box<dyn Fn(ProcessExit) -> bool + Send + Sync>;
 
-/// The exit subscribers of one resource.
-#[derive(Default)]
-struct ExitSinks {
+/// Where a resource's state changes go (a `WhenActive` monitor's timing, MON-7), with the new
+/// state. Same contract as [`ExitSink`]: `false` drops it, and it must only cast.
+pub type StateSink = Box<dyn Fn(ResourceState) -> bool + Send + Sync>;
+
+/// One subscriber's callback: `false` once its receiver is gone.
+type Sink<T> = Box<dyn Fn(T) -> bool + Send + Sync>;
+
+/// The subscribers of one resource to one kind of report.
+struct Sinks<T> {
     next_id: u64,
-    sinks: Vec<(u64, ExitSink)>,
+    sinks: Vec<(u64, Sink<T>)>,
 }
 
-impl fmt::Debug for ExitSinks {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} exit subscribers", self.sinks.len())
+impl<T> Default for Sinks<T> {
+    fn default() -> Self {
+        Sinks {
+            next_id: 0,
+            sinks: Vec::new(),
+        }
     }
 }
 
-/// An exit subscription; dropping it unsubscribes.
+impl<T> fmt::Debug for Sinks<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} subscribers", self.sinks.len())
+    }
+}
+
+impl<T: Copy> Sinks<T> {
+    fn add(&mut self, sink: Sink<T>) -> u64 {
+        self.next_id += 1;
+        self.sinks.push((self.next_id, sink));
+        self.next_id
+    }
+
+    fn publish(&mut self, report: T) {
+        self.sinks.retain(|(_, sink)| sink(report));
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Reports {
+    Exits,
+    States,
+}
+
+/// A subscription to a resource's exits or state changes; dropping it unsubscribes.
 #[derive(Debug)]
-pub struct ExitSubscription {
+pub struct BoardSubscription {
     board: Weak<Board>,
     resource: String,
+    reports: Reports,
     id: u64,
 }
 
-impl Drop for ExitSubscription {
+impl Drop for BoardSubscription {
     fn drop(&mut self) {
         if let Some(board) = self.board.upgrade() {
-            if let Some(sinks) = board.exits.get(&self.resource) {
-                lock(sinks).sinks.retain(|(id, _)| *id != self.id);
+            let id = self.id;
+            match self.reports {
+                Reports::Exits => {
+                    if let Some(sinks) = board.exits.get(&self.resource) {
+                        lock(sinks).sinks.retain(|(x, _)| *x != id);
+                    }
+                }
+                Reports::States => {
+                    if let Some(sinks) = board.states.get(&self.resource) {
+                        lock(sinks).sinks.retain(|(x, _)| *x != id);
+                    }
+                }
             }
         }
     }
@@ -209,7 +253,10 @@ pub struct Board {
     pub groups_started: watch::Sender<bool>,
     /// Per resource, who hears of its process exits. Kept here rather than in the resource
     /// actor so a subscription outlives restarts of the resource and of the subscriber's peers.
-    exits: BTreeMap<String, Mutex<ExitSinks>>,
+    exits: BTreeMap<String, Mutex<Sinks<ProcessExit>>>,
+    /// Per resource, who hears of its state changes: a callback rather than a task per
+    /// `WhenActive` monitor awaiting the watch (issue 14: no idle task per monitor).
+    states: BTreeMap<String, Mutex<Sinks<ResourceState>>>,
 }
 
 impl Board {
@@ -250,6 +297,12 @@ impl Board {
             .flat_map(|g| g.resources.iter())
             .map(|r| (r.name.clone(), Mutex::default()))
             .collect();
+        let states = config
+            .groups
+            .iter()
+            .flat_map(|g| g.resources.iter())
+            .map(|r| (r.name.clone(), Mutex::default()))
+            .collect();
         let monitors = RwLock::new(
             config
                 .monitors
@@ -270,6 +323,7 @@ impl Board {
             governor,
             groups_started: watch::channel(false).0,
             exits,
+            states,
         })
     }
 
@@ -279,14 +333,28 @@ impl Board {
         self: &Arc<Self>,
         resource: &str,
         sink: ExitSink,
-    ) -> Option<ExitSubscription> {
-        let mut sinks = lock(self.exits.get(resource)?);
-        sinks.next_id += 1;
-        let id = sinks.next_id;
-        sinks.sinks.push((id, sink));
-        Some(ExitSubscription {
+    ) -> Option<BoardSubscription> {
+        let id = lock(self.exits.get(resource)?).add(sink);
+        Some(BoardSubscription {
             board: Arc::downgrade(self),
             resource: resource.to_string(),
+            reports: Reports::Exits,
+            id,
+        })
+    }
+
+    /// Hear of every change of `resource`'s state from now on (MON-7), until the subscription
+    /// is dropped. `None` for an unknown resource.
+    pub fn subscribe_states(
+        self: &Arc<Self>,
+        resource: &str,
+        sink: StateSink,
+    ) -> Option<BoardSubscription> {
+        let id = lock(self.states.get(resource)?).add(sink);
+        Some(BoardSubscription {
+            board: Arc::downgrade(self),
+            resource: resource.to_string(),
+            reports: Reports::States,
             id,
         })
     }
@@ -295,14 +363,25 @@ impl Board {
     /// recording the exit on its entry, so a subscriber reading the board sees it there too.
     pub fn publish_exit(&self, resource: &str, exit: ProcessExit) {
         if let Some(sinks) = self.exits.get(resource) {
-            lock(sinks).sinks.retain(|(_, sink)| sink(exit));
+            lock(sinks).publish(exit);
         }
     }
 
     /// Update a resource entry in place (no-op for an unknown name: the key set is fixed).
+    /// A change of its state goes to the state subscribers, after the entry shows it.
     pub fn update_resource(&self, name: &str, f: impl FnOnce(&mut ResourceStatus)) {
         if let Some(tx) = self.resources.get(name) {
-            tx.send_modify(f);
+            let mut changed = None;
+            tx.send_modify(|s| {
+                let before = s.state;
+                f(s);
+                if s.state != before {
+                    changed = Some(s.state);
+                }
+            });
+            if let (Some(state), Some(sinks)) = (changed, self.states.get(name)) {
+                lock(sinks).publish(state);
+            }
         }
     }
 

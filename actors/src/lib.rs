@@ -9,6 +9,7 @@
 
 pub mod board;
 pub mod chaos;
+pub mod clock;
 pub mod ctx;
 pub mod daemon;
 pub mod event;

@@ -15,10 +15,13 @@
 
 use std::time::Duration;
 
+use tokio::sync::watch;
+
 use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent};
 use upkeep_config::{Monitor, MonitorFinalAction, RecoveryTarget, StartLimit, Timing};
 
-use crate::board::{ExitSubscription, MonitorPhase, ProcessExit};
+use crate::board::{BoardSubscription, MonitorPhase, ProcessExit, ResourceStatus};
+use crate::clock::{Clock, Ticket};
 use crate::ctx::Ctx;
 use crate::daemon::{DaemonAction, DaemonMsg};
 use crate::event::{EventKind, FinalAction};
@@ -42,6 +45,8 @@ pub struct MonitorArgs {
     pub operator_suspended: bool,
     /// MTM-1: the multi-target monitor this one is a member of; its own actions are held.
     pub held_by: Option<String>,
+    /// rm's clock, which ticks every monitor's interval (MON-3).
+    pub clock: Clock,
 }
 
 pub enum MonitorMsg {
@@ -116,12 +121,24 @@ pub struct MonitorState {
     /// The reactivation ladder (MON-12), kept here so it survives its counter's restart.
     ladders: Ladders,
     children: Supervisor<MonitorChild>,
-    ticker: Option<Task>,
+    clock: Clock,
+    /// This monitor's place on rm's clock (MON-3), from `post_start` on.
+    ticket: Option<Ticket>,
+    /// A pid monitor's view of its resource's board entry as of its last check: while the
+    /// entry is unchanged and the check was normal, another check would change nothing.
+    seen: Option<watch::Receiver<ResourceStatus>>,
+    /// `seen` is newer than what the clock was last told.
+    seen_fresh: bool,
+    /// The clock skips this monitor's ticks while `seen` is unchanged.
+    quiet: bool,
+    /// The last check's verdict was normal.
+    last_normal: bool,
     waiting: Option<Task>,
-    target_watch: Option<Task>,
+    /// A `WhenActive` monitor's subscription to its target's state changes (MON-7).
+    target_watch: Option<BoardSubscription>,
     recovery: Option<Task>,
     /// The pid monitor's subscription to its resource's exit reports.
-    exits: Option<ExitSubscription>,
+    exits: Option<BoardSubscription>,
     /// The process incarnation whose exit a check has already counted, so its report does not
     /// count the same exit twice.
     exit_counted: Option<u64>,
@@ -242,16 +259,60 @@ impl MonitorState {
         // trip through the probe: it has no I/O that could hang or crash (PERFORMANCE.md: idle
         // CPU with many monitors).
         if let Some(resource) = self.spec.pid_target() {
-            // One reading, so the incarnation noted is the one the verdict is about.
-            let status = self.ctx.board.resource(resource);
-            let result = crate::probe::pid_result(resource, status.as_ref());
-            self.exit_counted = status.filter(|s| s.pid.is_none()).map(|s| s.generation);
+            // One reading, so the incarnation noted is the one the verdict is about. The
+            // receiver marks what this check saw: the clock skips the ticks that would read the
+            // same (`publish_quiet`).
+            let seen = self
+                .ctx
+                .board
+                .resources
+                .get(resource)
+                .map(|tx| tx.subscribe());
+            let (result, counted) = match &seen {
+                Some(rx) => {
+                    let status = rx.borrow();
+                    let result = crate::probe::pid_result(resource, Some(&status));
+                    (result, status.pid.is_none().then_some(status.generation))
+                }
+                None => (crate::probe::pid_result(resource, None), None),
+            };
+            self.exit_counted = counted;
+            self.seen = seen;
+            self.seen_fresh = true;
             self.on_result(result);
         } else if let Some(result) = crate::probe::board_check(&self.ctx.board, &self.spec.kind) {
             self.on_result(result);
         } else if let Some(probe) = &self.probe {
             let _ = probe.cast(ProbeMsg::Check { epoch: self.epoch });
         }
+    }
+
+    /// Tell the clock whether the next ticks can be skipped (after every handled message).
+    /// Only a pid monitor in its steady normal state qualifies: monitoring, no error pending,
+    /// no MON-15 reset pending, no failed episode or start grace, and the last check normal.
+    /// Such a check reads only its resource's board entry, and a normal reading changes
+    /// nothing, so while that entry is unchanged a tick would be a no-op; any message that
+    /// changes this state comes here before the next skip decision matters (an exit report
+    /// changes the entry first).
+    fn publish_quiet(&mut self) {
+        let quiet = self.seen.is_some()
+            && self.phase == MonitorPhase::Monitoring
+            && self.last_normal
+            && self.failures == 0
+            && !self.awaiting_rung
+            && !self.pending_reset
+            && !self.episode_failed
+            && !self.graced;
+        let Some(ticket) = &self.ticket else {
+            return;
+        };
+        if quiet && (self.seen_fresh || !self.quiet) {
+            ticket.quiet_while_unchanged(self.seen.clone());
+        } else if !quiet && self.quiet {
+            ticket.quiet_while_unchanged(None);
+        }
+        self.quiet = quiet;
+        self.seen_fresh = false;
     }
 
     /// MON-10: an exit report of the watched resource counts as an abnormal check, unless it is
@@ -341,6 +402,7 @@ impl MonitorState {
 
     fn on_result(&mut self, result: ProbeResult) {
         let name = self.name();
+        self.last_normal = result.verdict == Verdict::Normal;
         if result.verdict == Verdict::Error {
             if let Some(until) = self.grace_until() {
                 self.graced = true;
@@ -759,7 +821,12 @@ impl Actor for MonitorActor {
             held_by: args.held_by,
             probe: None,
             counter: None,
-            ticker: None,
+            clock: args.clock,
+            ticket: None,
+            seen: None,
+            seen_fresh: false,
+            quiet: false,
+            last_normal: false,
             waiting: None,
             target_watch: None,
             recovery: None,
@@ -780,39 +847,20 @@ impl Actor for MonitorActor {
         state: &mut MonitorState,
     ) -> Result<(), ActorProcessingErr> {
         state.spawn_counter(&me).await?;
-        state.spawn_probe(&me).await?;
+        // A board-only check (pid, multi-target) runs in the monitor itself: no probe actor.
+        if crate::probe::needs_probe(&state.spec.kind) {
+            state.spawn_probe(&me).await?;
+        }
 
-        // MON-3: the interval ticker; its first tick comes one interval from now.
-        let interval = state.spec.interval.max(Duration::from_millis(1));
-        let ticker_to = me.clone();
-        state.ticker = Some(Task::spawn(async move {
-            let mut ticks =
-                tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
-            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                ticks.tick().await;
-                if ticker_to.cast(MonitorMsg::Tick).is_err() {
-                    break;
-                }
-            }
-        }));
+        // MON-3: on rm's clock; the first tick comes one interval from now.
+        state.ticket = Some(state.clock.register(state.spec.interval, me.clone()));
         if let Some(resource) = state.when_active_target() {
-            if let Some(tx) = state.ctx.board.resources.get(resource) {
-                let mut rx = tx.subscribe();
-                let to = me.clone();
-                state.target_watch = Some(Task::spawn(async move {
-                    let mut last = rx.borrow_and_update().state;
-                    while rx.changed().await.is_ok() {
-                        let now = rx.borrow_and_update().state;
-                        if now != last {
-                            last = now;
-                            if to.cast(MonitorMsg::TargetChanged).is_err() {
-                                break;
-                            }
-                        }
-                    }
-                }));
-            }
+            // MON-7: the board tells of the target's state changes (no task per monitor).
+            let to = me.clone();
+            state.target_watch = state.ctx.board.subscribe_states(
+                resource,
+                Box::new(move |_| to.cast(MonitorMsg::TargetChanged).is_ok()),
+            );
         }
         if let Some(resource) = state.spec.pid_target() {
             // Subscribed before the first check: an exit before this point is on the board
@@ -827,6 +875,7 @@ impl Actor for MonitorActor {
             monitor: state.name(),
         });
         state.arm(&me);
+        state.publish_quiet();
         Ok(())
     }
 
@@ -840,7 +889,9 @@ impl Actor for MonitorActor {
         match msg {
             MonitorMsg::RestartChild(child) => {
                 let missing = match child {
-                    MonitorChild::Probe => state.probe.is_none(),
+                    MonitorChild::Probe => {
+                        state.probe.is_none() && crate::probe::needs_probe(&state.spec.kind)
+                    }
                     MonitorChild::Counter => state.counter.is_none(),
                 };
                 if missing {
@@ -954,6 +1005,7 @@ impl Actor for MonitorActor {
                 state.arm(&me);
             }
         }
+        state.publish_quiet();
         Ok(())
     }
 
@@ -973,7 +1025,7 @@ impl Actor for MonitorActor {
         state: &mut MonitorState,
     ) -> Result<(), ActorProcessingErr> {
         state.children.stop_all().await;
-        state.ticker = None;
+        state.ticket = None;
         state.waiting = None;
         state.target_watch = None;
         state.recovery = None;

@@ -3,7 +3,8 @@
 //!
 //! The pid monitor (MON-10) needs no I/O: its check reads the board entry of its exec resource,
 //! and the monitor itself subscribes to the resource's exit reports, so a dead process is seen
-//! without waiting for the next interval. Every other type asks the Host, in a helper task
+//! without waiting for the next interval. Board-only checks (pid, multi-target) run in the
+//! monitor, which then has no probe at all ([`needs_probe`]). Every other type asks the Host, in a helper task
 //! bounded by the monitor's timeout (MON-4), so a hung check never blocks the actor, other
 //! monitors, or the daemon.
 
@@ -15,7 +16,6 @@ use crate::ctx::Ctx;
 use crate::host::{ProbeResult, Verdict};
 use crate::monitor::MonitorMsg;
 use crate::task::Task;
-use std::time::Duration;
 
 pub struct ProbeActor;
 
@@ -54,6 +54,15 @@ pub fn board_check(board: &Board, kind: &MonitorKind) -> Option<ProbeResult> {
         )),
         _ => None,
     }
+}
+
+/// Whether a monitor of `kind` needs a Probe actor: the board-only checks run in the monitor
+/// itself, so for them a probe would be an idle actor per monitor.
+pub fn needs_probe(kind: &MonitorKind) -> bool {
+    !matches!(
+        kind,
+        MonitorKind::Pid { .. } | MonitorKind::MultiTarget { .. }
+    )
 }
 
 /// MTM-1: the multi-target monitor counts its members in error (their last check); error at
@@ -137,16 +146,7 @@ impl Actor for ProbeActor {
     ) -> Result<(), ActorProcessingErr> {
         state.ctx.chaos_check(&me.get_cell());
         let ProbeMsg::Check { epoch } = msg;
-        // Checks that only read the board answer at once.
-        let immediate = board_check(&state.ctx.board, &state.spec.kind);
-        if let Some(result) = immediate {
-            let _ = state.monitor.cast(MonitorMsg::CheckResult {
-                epoch,
-                result,
-                elapsed: Duration::ZERO,
-            });
-            return Ok(());
-        }
+        // Only monitors that `needs_probe` have a probe: board-only checks never come here.
         // One check at a time: a check still running (it has its timeout) makes this tick a no-op.
         if state.in_flight.as_ref().is_some_and(|t| !t.is_finished()) {
             return Ok(());

@@ -10,6 +10,7 @@ use std::time::Duration;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
 use upkeep_config::Config;
 
+use crate::clock::{Clock, ClockTask};
 use crate::ctx::Ctx;
 use crate::event::EventKind;
 use crate::monitor::{MonitorActor, MonitorArgs, MonitorMsg};
@@ -74,6 +75,9 @@ pub struct RmState {
     operator_suspended: BTreeSet<String>,
     /// Timed suspensions that end by themselves (`--for`).
     timers: Vec<Task>,
+    /// The one timer of every monitor's interval (MON-3); its task ends with this state.
+    clock: Clock,
+    _clock_task: ClockTask,
 }
 
 impl RmState {
@@ -95,6 +99,7 @@ impl RmState {
                     spec,
                     suspended: self.suspended,
                     operator_suspended: self.operator_suspended.contains(name),
+                    clock: self.clock.clone(),
                     held_by: self.ctx.config.monitors.iter().find_map(|m| match &m.kind {
                         upkeep_config::MonitorKind::MultiTarget { members, .. }
                             if members.iter().any(|x| x == name) =>
@@ -295,7 +300,10 @@ impl Actor for ResourceMonitor {
         // A restarted rm resumes monitoring if the daemon had started it, suspended if the
         // daemon is (OPS-2), with the operator's pauses (OPS-4).
         let to_me = me.clone();
+        let (clock, clock_task) = Clock::start();
         let mut state = RmState {
+            clock,
+            _clock_task: clock_task,
             children: Supervisor::new(&args.ctx, Level::Inner, move |monitor| {
                 let _ = to_me.cast(RmMsg::RestartMonitor(monitor));
             }),

@@ -253,7 +253,7 @@ fn every_command_has_its_effect_on_a_real_daemon() {
     );
     let tree = d.json(&["tree"]);
     let text_tree = tree.to_string();
-    assert!(text_tree.contains("\"rc/g/a\"") && text_tree.contains("\"rm/a-pid/probe\""));
+    assert!(text_tree.contains("\"rc/g/a\"") && text_tree.contains("\"rm/a-pid/recovery\""));
     let pid_a = resource(&d.status().expect("status"), "a")
         .pid
         .expect("pid");

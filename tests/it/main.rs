@@ -3,6 +3,7 @@
 mod alerts;
 mod bond;
 mod cli;
+mod clock;
 mod containment;
 mod context;
 mod control;
