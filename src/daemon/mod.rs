@@ -53,6 +53,8 @@ use logging::LoggingError;
 
 /// The lock file in the state folder: one daemon per reboot history.
 const LOCK_FILE: &str = "daemon.lock";
+/// The runtime's worker threads (issue 14).
+const RUNTIME_WORKERS: usize = 2;
 /// How long the runtime waits for stray blocking work after the engine is down.
 const RUNTIME_GRACE: Duration = Duration::from_secs(5);
 
@@ -234,7 +236,10 @@ pub fn run(options: Options) -> Result<(), DaemonError> {
             "OS actions are REAL: a final action may shut down or reboot this machine"
         ),
     }
+    // Two workers whatever the core count (issue 14): the daemon's work is small, and each
+    // worker costs a stack and, once it allocates, a malloc arena of its own.
     let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(RUNTIME_WORKERS)
         .enable_all()
         .thread_name("upkeep")
         .build()
