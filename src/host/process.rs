@@ -43,7 +43,7 @@ use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use nix::errno::Errno;
@@ -51,7 +51,7 @@ use nix::sys::signal::{killpg, Signal};
 use nix::unistd::{getgrouplist, getpgrp, Group as UnixGroup, Pid, User};
 use tokio::sync::watch;
 use upkeep_actors::host::{
-    BoxFuture, ExitInfo, HostError, ProcessHandle, ScriptOutcome, ScriptRun,
+    BoxFuture, ExitInfo, ExitNotify, HostError, ProcessHandle, ScriptOutcome, ScriptRun,
 };
 
 use upkeep_config::ExecContext;
@@ -559,6 +559,7 @@ pub(crate) fn spawn(
     let shared = Arc::new(Shared {
         group,
         released: AtomicBool::new(false),
+        listeners: Mutex::new(Listeners::Waiting(Vec::new())),
     });
     let (tx, rx) = watch::channel(None);
     let reaped = Arc::clone(&shared);
@@ -568,11 +569,13 @@ pub(crate) fn spawn(
         // certainly still theirs, and before anyone hears of the exit and restarts the resource.
         reaped.group.signal(Signal::SIGKILL);
         reaped.released.store(true, Ordering::Release);
+        let told = Arc::clone(&reaped);
         let publish = move || {
             if let Some(record) = record {
                 record.remove(i32::try_from(pid).unwrap_or(i32::MAX));
             }
             tx.send_replace(Some(exit));
+            told.exited(exit);
         };
         match &reaped.group {
             // Restarting before the stragglers are gone would let two copies meet (issue 9
@@ -603,9 +606,47 @@ struct Shared {
     group: Members,
     /// Set once the leader is reaped and the group swept: the id is no longer ours to signal.
     released: AtomicBool,
+    /// Who is to hear of the exit (`on_exit`), or the exit once published.
+    listeners: Mutex<Listeners>,
+}
+
+enum Listeners {
+    Waiting(Vec<ExitNotify>),
+    Exited(ExitInfo),
 }
 
 impl Shared {
+    /// The exit is published: tell every listener, and any later one at once.
+    fn exited(&self, exit: ExitInfo) {
+        let before = std::mem::replace(
+            &mut *self
+                .listeners
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+            Listeners::Exited(exit),
+        );
+        if let Listeners::Waiting(waiting) = before {
+            for notify in waiting {
+                notify(exit);
+            }
+        }
+    }
+
+    fn on_exit(&self, notify: ExitNotify) {
+        let mut listeners = self
+            .listeners
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        match &mut *listeners {
+            Listeners::Waiting(waiting) => waiting.push(notify),
+            Listeners::Exited(exit) => {
+                let exit = *exit;
+                drop(listeners);
+                notify(exit);
+            }
+        }
+    }
+
     fn signal(&self, sig: Signal) {
         if !self.released.load(Ordering::Acquire) {
             self.group.signal(sig);
@@ -664,6 +705,10 @@ impl ProcessHandle for LinuxProcess {
 
     fn wait(&self) -> BoxFuture<'static, ExitInfo> {
         Box::pin(exit_of(self.exit.clone()))
+    }
+
+    fn on_exit(&self, notify: ExitNotify) {
+        self.shared.on_exit(notify);
     }
 
     fn kill(&self) -> Result<(), HostError> {
