@@ -23,6 +23,7 @@ pub mod dirs;
 pub mod logging;
 pub mod notify;
 pub mod strict;
+pub mod trim;
 
 use std::fs::File;
 use std::io;
@@ -53,6 +54,9 @@ use logging::LoggingError;
 
 /// The lock file in the state folder: one daemon per reboot history.
 const LOCK_FILE: &str = "daemon.lock";
+/// How long after READY the start-up memory is released (issue 14): the first checks and the
+/// first status requests have run by then.
+const TRIM_AFTER: Duration = Duration::from_secs(1);
 /// The runtime's worker threads (issue 14).
 const RUNTIME_WORKERS: usize = 2;
 /// How long the runtime waits for stray blocking work after the engine is down.
@@ -639,6 +643,12 @@ fn ready_when_online(ops: &Arc<Ops>) -> tokio::task::JoinHandle<()> {
         let mut status = notify::status_line(&ops.view().board);
         notify::notify(&format!("READY=1\nSTATUS={status}"));
         tracing::info!("ready: groups started ({status})");
+        // Issue 14: start-up is over; the memory only it used goes back (see `trim`).
+        tokio::spawn(async {
+            tokio::time::sleep(TRIM_AFTER).await;
+            let text = trim::release_startup_memory();
+            tracing::debug!(bytes = text, "start-up code pages released");
+        });
         let every = notify::watchdog_interval();
         let mut watchdog = tokio::time::interval(every.unwrap_or(Duration::from_secs(3600)));
         // How often the STATUS= line is brought up to date (only sent when it changed).
