@@ -5,6 +5,7 @@
 //! the outcome back, so a hung script cannot wedge the mailbox. A process's life is tied to the
 //! actor's: the `ProcessHandle` kills the whole process group when dropped.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -138,7 +139,31 @@ pub struct ExecState {
     generation: u64,
     /// The script or terminate task in flight, and the waiter of the process.
     work: Option<Task>,
-    waiter: Option<Task>,
+    waiter: Option<Waiter>,
+}
+
+/// Casts `Exited` when the current process exits, unless dropped before (a stop owns that
+/// exit; a handled exit is not cast twice). Not a task: the host calls it back (issue 14).
+struct Waiter(Arc<AtomicBool>);
+
+impl Waiter {
+    fn new(process: &dyn ProcessHandle, me: &ActorRef<ExecMsg>, generation: u64) -> Waiter {
+        let dropped = Arc::new(AtomicBool::new(false));
+        let seen = Arc::clone(&dropped);
+        let me = me.clone();
+        process.on_exit(Box::new(move |exit| {
+            if !seen.load(Ordering::Acquire) {
+                let _ = me.cast(ExecMsg::Exited { generation, exit });
+            }
+        }));
+        Waiter(dropped)
+    }
+}
+
+impl Drop for Waiter {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Release);
+    }
 }
 
 impl ExecState {
@@ -206,8 +231,6 @@ impl ExecState {
                     self.generation += 1;
                     let generation = self.generation;
                     let pid = process.pid();
-                    let exited = process.wait();
-                    self.process = Some(process);
                     self.ctx.board.update_resource(&self.spec.name, |r| {
                         r.pid = Some(pid);
                         r.generation = generation;
@@ -218,11 +241,8 @@ impl ExecState {
                     let _ = me.cast(ExecMsg::StartFinished(ScriptOutcome::Exited(
                         ExitInfo::Code(0),
                     )));
-                    let me = me.clone();
-                    self.waiter = Some(Task::spawn(async move {
-                        let exit = exited.await;
-                        let _ = me.cast(ExecMsg::Exited { generation, exit });
-                    }));
+                    self.waiter = Some(Waiter::new(process.as_ref(), me, generation));
+                    self.process = Some(process);
                 }
                 Err(e) => {
                     let _ = me.cast(ExecMsg::StartFinished(ScriptOutcome::SpawnFailed(
@@ -302,20 +322,20 @@ impl Drop for ExecState {
 impl ExecState {
     async fn spawn_counter(&mut self, me: &ActorRef<ExecMsg>) -> Result<(), ActorProcessingErr> {
         let sink_to = me.clone();
-        let (counter, _) = me
-            .get_cell()
-            .spawn_linked(
-                me.get_name().map(|n| format!("{n}/retry")),
-                RetryCounter,
-                RetryArgs {
-                    ladders: self.ladders.clone(),
-                    sink: Box::new(move |lane, rung, _| {
-                        let _ = sink_to.cast(ExecMsg::Rung { lane, rung });
-                    }),
-                    chaos: self.ctx.chaos.clone(),
-                },
-            )
-            .await?;
+        // Boxed: inline, the spawn (the counter's `pre_start` included) would size this actor's
+        // every handler future, which ractor keeps allocated while the actor idles (issue 14).
+        let (counter, _) = Box::pin(me.get_cell().spawn_linked(
+            me.get_name().map(|n| format!("{n}/retry")),
+            RetryCounter,
+            RetryArgs {
+                ladders: self.ladders.clone(),
+                sink: Box::new(move |lane, rung, _| {
+                    let _ = sink_to.cast(ExecMsg::Rung { lane, rung });
+                }),
+                chaos: self.ctx.chaos.clone(),
+            },
+        ))
+        .await?;
         self.children.started((), counter.get_cell());
         self.counter = Some(counter);
         Ok(())
@@ -405,13 +425,7 @@ impl Actor for ExecResourceActor {
         // An adopted process is waited for again (`wait` may be called any number of times):
         // an exit while nobody waited is reported at once.
         if let Some(process) = &state.process {
-            let generation = state.generation;
-            let exited = process.wait();
-            let me = me.clone();
-            state.waiter = Some(Task::spawn(async move {
-                let exit = exited.await;
-                let _ = me.cast(ExecMsg::Exited { generation, exit });
-            }));
+            state.waiter = Some(Waiter::new(process.as_ref(), &me, state.generation));
         }
         Ok(())
     }

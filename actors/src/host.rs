@@ -83,6 +83,9 @@ pub struct ScriptRun {
     pub context: ExecContext,
 }
 
+/// What [`ProcessHandle::on_exit`] calls with the exit.
+pub type ExitNotify = Box<dyn FnOnce(ExitInfo) + Send>;
+
 /// A long-lived process the host started for an async exec resource (RES-11).
 ///
 /// Dropping the handle kills the whole process group (SIGKILL): an actor that dies without its
@@ -92,6 +95,10 @@ pub trait ProcessHandle: Send + Sync {
     fn pid(&self) -> u32;
     /// Resolves once the process has exited and been reaped. May be called any number of times.
     fn wait(&self) -> BoxFuture<'static, ExitInfo>;
+    /// Calls `notify` once with the exit once the process has exited and been reaped (at once if
+    /// it has): how the engine hears of an exit without a task waiting per process (issue 14).
+    /// It may run on any thread, so it must only hand the exit over (a cast), never block.
+    fn on_exit(&self, notify: ExitNotify);
     /// SIGTERM to the process group, SIGKILL after `grace`; resolves when the leader is reaped.
     fn terminate(&self, grace: Duration) -> BoxFuture<'static, ExitInfo>;
     /// SIGKILL the process group now, as a crash would (`upkeep inject kill`); the exit is

@@ -294,6 +294,12 @@ impl ProcessHandle for SimProcess {
         Box::pin(exited(self.exit.clone()))
     }
 
+    fn on_exit(&self, notify: crate::host::ExitNotify) {
+        // The simulated host needs no economy: a task per process is fine here.
+        let exit = exited(self.exit.clone());
+        tokio::spawn(async move { notify(exit.await) });
+    }
+
     fn terminate(&self, _grace: Duration) -> BoxFuture<'static, ExitInfo> {
         self.host.record(HostAction::Terminated { pid: self.pid });
         self.end(ExitInfo::Signal(15));

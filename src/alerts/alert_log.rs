@@ -13,7 +13,7 @@ use std::ffi::OsString;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
+use std::sync::mpsc::{Receiver, Sender};
 use std::sync::Arc;
 
 use upkeep_config::AlertLog as Settings;
@@ -133,7 +133,9 @@ impl AlertLog {
             .open_append(FILE.as_ref(), 0o600)
             .map_err(|e| err(format!("cannot open {FILE}: {e}")))?;
         let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-        let (tx, rx) = std::sync::mpsc::sync_channel(queue);
+        // Unbounded channel, bounded by `pending`: std's `sync_channel(n)` allocates all n slots
+        // up front (1.3 MiB at 8,192), this one grows only while entries wait (issue 14).
+        let (tx, rx) = std::sync::mpsc::channel();
         let dropped = Arc::new(AtomicU64::new(0));
         let failed = Arc::new(AtomicU64::new(0));
         let pending = Arc::new(AtomicU64::new(0));
@@ -154,6 +156,7 @@ impl AlertLog {
         Ok((
             Writer {
                 tx,
+                capacity: u64::try_from(queue).unwrap_or(u64::MAX),
                 dropped,
                 failed,
                 pending,
@@ -166,7 +169,9 @@ impl AlertLog {
 /// The sending side of the writer; dropping every clone ends the thread after it wrote the rest.
 #[derive(Clone)]
 pub struct Writer {
-    tx: SyncSender<Entry>,
+    tx: Sender<Entry>,
+    /// Entries that may wait (queued or in the batch being written) before new ones drop.
+    capacity: u64,
     pub dropped: Arc<AtomicU64>,
     pub failed: Arc<AtomicU64>,
     /// Queued and not yet written.
@@ -181,13 +186,10 @@ impl Writer {
 
     /// Queue one entry; never waits. A full queue drops and counts it.
     pub fn offer(&self, entry: Entry) {
-        self.pending.fetch_add(1, Ordering::SeqCst);
-        match self.tx.try_send(entry) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
-                self.pending.fetch_sub(1, Ordering::SeqCst);
-                self.dropped.fetch_add(1, Ordering::Relaxed);
-            }
+        let waiting = self.pending.fetch_add(1, Ordering::SeqCst);
+        if waiting >= self.capacity || self.tx.send(entry).is_err() {
+            self.pending.fetch_sub(1, Ordering::SeqCst);
+            self.dropped.fetch_add(1, Ordering::Relaxed);
         }
     }
 }

@@ -23,6 +23,10 @@ use super::snapshot;
 
 /// How many events late readers can still get.
 const RING: usize = 8192;
+/// Events a live follower may fall behind before it re-reads them from the ring (every
+/// follower handles `Lagged` so): tokio's broadcast allocates all its slots up front, 1.5 MiB
+/// at `RING` (issue 14).
+const LIVE: usize = 256;
 /// At most this many events are read back from the alert log per request.
 const HISTORY_LIMIT: usize = 100_000;
 
@@ -55,7 +59,7 @@ impl Feed {
     /// A feed that routes every event through `alerts` and numbers from `last_seq + 1` (the
     /// alert log's newest, so sequence numbers keep growing across restarts).
     pub fn with_alerts(alerts: Option<Hub>, last_seq: u64) -> Feed {
-        let (tx, _) = broadcast::channel(RING);
+        let (tx, _) = broadcast::channel(LIVE);
         Feed {
             ring: Arc::new(Mutex::new(Ring {
                 seq: last_seq,

@@ -23,6 +23,7 @@ pub mod dirs;
 pub mod logging;
 pub mod notify;
 pub mod strict;
+pub mod trim;
 
 use std::fs::File;
 use std::io;
@@ -53,6 +54,11 @@ use logging::LoggingError;
 
 /// The lock file in the state folder: one daemon per reboot history.
 const LOCK_FILE: &str = "daemon.lock";
+/// How long after READY the start-up memory is released (issue 14): the first checks and the
+/// first status requests have run by then.
+const TRIM_AFTER: Duration = Duration::from_secs(1);
+/// The runtime's worker threads (issue 14).
+const RUNTIME_WORKERS: usize = 2;
 /// How long the runtime waits for stray blocking work after the engine is down.
 const RUNTIME_GRACE: Duration = Duration::from_secs(5);
 
@@ -234,7 +240,10 @@ pub fn run(options: Options) -> Result<(), DaemonError> {
             "OS actions are REAL: a final action may shut down or reboot this machine"
         ),
     }
+    // Two workers whatever the core count (issue 14): the daemon's work is small, and each
+    // worker costs a stack and, once it allocates, a malloc arena of its own.
     let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(RUNTIME_WORKERS)
         .enable_all()
         .thread_name("upkeep")
         .build()
@@ -634,6 +643,12 @@ fn ready_when_online(ops: &Arc<Ops>) -> tokio::task::JoinHandle<()> {
         let mut status = notify::status_line(&ops.view().board);
         notify::notify(&format!("READY=1\nSTATUS={status}"));
         tracing::info!("ready: groups started ({status})");
+        // Issue 14: start-up is over; the memory only it used goes back (see `trim`).
+        tokio::spawn(async {
+            tokio::time::sleep(TRIM_AFTER).await;
+            let text = trim::release_startup_memory();
+            tracing::debug!(bytes = text, "start-up code pages released");
+        });
         let every = notify::watchdog_interval();
         let mut watchdog = tokio::time::interval(every.unwrap_or(Duration::from_secs(3600)));
         // How often the STATUS= line is brought up to date (only sent when it changed).

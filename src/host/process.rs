@@ -14,12 +14,14 @@
 //!   and a looping program cannot flood the disk.
 //! * Every command is the leader of a new process group (`process_group(0)`), and "the process"
 //!   of a resource is that group: stopping it signals the group, not just the leader.
-//! * Exit notification is event driven: one task per spawned child awaits tokio's pidfd-backed
-//!   `wait()` and publishes the exit on a `watch` channel that every `wait()` clones.
+//! * Exit notification is event driven: one reaper thread for all long-lived children waits on
+//!   a pidfd per child (`exits`), reaps the one that exited and publishes its exit on a `watch`
+//!   channel that every `wait()` clones; no task per child (issue 14). Scripts, which someone
+//!   awaits anyway, are reaped by tokio's pidfd-backed `wait()`.
 //! * Group ids are only signalled while the leader is not yet reaped, or in the same breath as
 //!   reaping it. Once a leader is reaped and its group empty, the kernel may hand the same number
-//!   to an unrelated process; a late `killpg` could then hit it. So when an async leader exits, its
-//!   reaper task SIGKILLs whatever is left of the group at once and then marks the group released:
+//!   to an unrelated process; a late `killpg` could then hit it. So when an async leader exits, the
+//!   reaper SIGKILLs whatever is left of the group at once and then marks the group released:
 //!   `terminate` and `Drop` never signal a released group. (A live member pins the number: the
 //!   kernel does not reuse a pid that is still some group's id.)
 //! * After a script exits normally, its leftover group members are killed when it was a stop
@@ -35,13 +37,13 @@
 
 use std::ffi::{CString, OsStr, OsString};
 use std::fs::File;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use nix::errno::Errno;
@@ -49,7 +51,7 @@ use nix::sys::signal::{killpg, Signal};
 use nix::unistd::{getgrouplist, getpgrp, Group as UnixGroup, Pid, User};
 use tokio::sync::watch;
 use upkeep_actors::host::{
-    BoxFuture, ExitInfo, HostError, ProcessHandle, ScriptOutcome, ScriptRun,
+    BoxFuture, ExitInfo, ExitNotify, HostError, ProcessHandle, ScriptOutcome, ScriptRun,
 };
 
 use upkeep_config::ExecContext;
@@ -58,6 +60,7 @@ use super::cgroup::{self, Tree};
 use super::pgroups::Record;
 use super::reaper;
 
+mod exits;
 mod launch;
 mod output;
 
@@ -341,15 +344,18 @@ fn script_sub(run: &ScriptRun) -> String {
 }
 
 /// A started child, its group and its registry entry.
-struct Started {
-    child: tokio::process::Child,
+struct Started<C> {
+    child: C,
     pid: u32,
     group: Members,
     tracked: reaper::Tracked,
 }
 
-fn start(run: &ScriptRun, cell: Option<cgroup::Cell>) -> Result<Started, String> {
-    let program = run.command.program.display();
+/// The command of `run`, ready to spawn, and the cgroup it joins.
+fn prepare(
+    run: &ScriptRun,
+    cell: Option<cgroup::Cell>,
+) -> Result<(tokio::process::Command, Option<cgroup::Cell>), String> {
     // Checked here: a failed chdir in the child would read as the program not being found.
     let dir = &run.context.working_dir;
     if !dir.is_dir() {
@@ -366,28 +372,92 @@ fn start(run: &ScriptRun, cell: Option<cgroup::Cell>) -> Result<Started, String>
         run.context.umask,
         id,
     );
-    let mut child = cmd.spawn().map_err(|e| format!("{program}: {e}"))?;
-    output::capture(run, &mut child);
+    Ok((cmd, cell))
+}
+
+/// The group of a freshly spawned child with pid `pid`, and its registry entry.
+fn members(
+    run: &ScriptRun,
+    pid: u32,
+    cell: Option<cgroup::Cell>,
+) -> Result<(Members, reaper::Tracked), String> {
+    let program = run.command.program.display();
+    let tracked = reaper::track(pid);
+    // Unreachable for a freshly spawned child; the caller kills it.
+    let group =
+        Group::of_leader(pid).ok_or_else(|| format!("{program}: unusable process group {pid}"))?;
     // The child has joined (or failed to, and spawn failed): the parent's fd has done its work.
-    let cgroup_dir = cell.map(|cell| cell.dir);
+    let group = match cell.map(|cell| cell.dir) {
+        Some(dir) => Members::Cgroup(dir),
+        None => Members::Group(group),
+    };
+    Ok((group, tracked))
+}
+
+/// A script: tokio's child, reaped by tokio.
+fn start(
+    run: &ScriptRun,
+    cell: Option<cgroup::Cell>,
+) -> Result<Started<tokio::process::Child>, String> {
+    let program = run.command.program.display();
+    let (mut cmd, cell) = prepare(run, cell)?;
+    let mut child = cmd.spawn().map_err(|e| format!("{program}: {e}"))?;
+    output::capture(
+        run,
+        child.stdout.take().map(|p| p.into_owned_fd()),
+        child.stderr.take().map(|p| p.into_owned_fd()),
+    );
     // Only `None` once reaped, which cannot have happened yet.
     let pid = child
         .id()
         .ok_or_else(|| format!("{program}: exited before its pid was known"))?;
-    let tracked = reaper::track(pid);
-    // Unreachable for a freshly spawned child; dropping `child` SIGKILLs it.
-    let group =
-        Group::of_leader(pid).ok_or_else(|| format!("{program}: unusable process group {pid}"))?;
-    let group = match cgroup_dir {
-        Some(dir) => Members::Cgroup(dir),
-        None => Members::Group(group),
-    };
+    let (group, tracked) = members(run, pid, cell)?;
     Ok(Started {
         child,
         pid,
         group,
         tracked,
     })
+}
+
+/// A long-lived process: a plain child that only the one reaper (`exits`) waits for, so that
+/// no task per process waits for it (issue 14). Nothing else may reap it: not tokio (its
+/// orphan queue reaps the children it dropped), hence std's `Command` here.
+fn start_detached(run: &ScriptRun, cell: Option<cgroup::Cell>) -> Result<Started<()>, String> {
+    let program = run.command.program.display();
+    let (cmd, cell) = prepare(run, cell)?;
+    let mut child = cmd
+        .into_std()
+        .spawn()
+        .map_err(|e| format!("{program}: {e}"))?;
+    let pid = child.id();
+    let nonblocking = |pipe: Option<OwnedFd>| {
+        pipe.map(|fd| {
+            let flags = nix::fcntl::fcntl(&fd, nix::fcntl::FcntlArg::F_GETFL)?;
+            let flags =
+                nix::fcntl::OFlag::from_bits_truncate(flags) | nix::fcntl::OFlag::O_NONBLOCK;
+            nix::fcntl::fcntl(&fd, nix::fcntl::FcntlArg::F_SETFL(flags))?;
+            Ok::<_, std::io::Error>(fd)
+        })
+    };
+    output::capture(
+        run,
+        nonblocking(child.stdout.take().map(OwnedFd::from)),
+        nonblocking(child.stderr.take().map(OwnedFd::from)),
+    );
+    match members(run, pid, cell) {
+        Ok((group, tracked)) => Ok(Started {
+            child: (),
+            pid,
+            group,
+            tracked,
+        }),
+        Err(why) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            Err(why)
+        }
+    }
 }
 
 fn is_stop_event(run: &ScriptRun) -> bool {
@@ -471,14 +541,14 @@ pub(crate) fn spawn(
     // Spawning and reaping need the runtime's drivers; without one tokio would panic.
     let runtime = tokio::runtime::Handle::try_current().map_err(|e| spawn_error(e.to_string()))?;
     let Started {
-        mut child,
+        child: (),
         pid,
         group,
         tracked,
     } = {
         let _enter = runtime.enter();
         let cell = cell(tree, run, cgroup::MAIN).map_err(spawn_error)?;
-        start(run, cell).map_err(spawn_error)?
+        start_detached(run, cell).map_err(spawn_error)?
     };
     let record = match (&group, record) {
         (Members::Group(g), Some(record)) => {
@@ -490,29 +560,42 @@ pub(crate) fn spawn(
     let shared = Arc::new(Shared {
         group,
         released: AtomicBool::new(false),
+        listeners: Mutex::new(Listeners::Waiting(Vec::new())),
     });
     let (tx, rx) = watch::channel(None);
-    let reaper_shared = Arc::clone(&shared);
-    runtime.spawn(async move {
-        let _tracked = tracked;
-        let exit = match child.wait().await {
-            Ok(status) => exit_info(status),
-            Err(e) => {
-                tracing::error!(pid, error = %e, "lost the exit status of a process");
-                LOST_EXIT
-            }
-        };
+    let reaped = Arc::clone(&shared);
+    // Runs on the reaper thread right after the leader is reaped.
+    let on_exit: exits::OnExit = Box::new(move |exit| {
         // The group lives and dies with its leader. Kill the stragglers now, while the id is
         // certainly still theirs, and before anyone hears of the exit and restarts the resource.
-        reaper_shared.group.signal(Signal::SIGKILL);
-        reaper_shared.released.store(true, Ordering::Release);
-        // Restarting before the stragglers are gone would let two copies meet (issue 9 §2).
-        reaper_shared.group.settle().await;
-        if let Some(record) = record {
-            record.remove(i32::try_from(pid).unwrap_or(i32::MAX));
+        reaped.group.signal(Signal::SIGKILL);
+        reaped.released.store(true, Ordering::Release);
+        let told = Arc::clone(&reaped);
+        let publish = move || {
+            if let Some(record) = record {
+                record.remove(i32::try_from(pid).unwrap_or(i32::MAX));
+            }
+            tx.send_replace(Some(exit));
+            told.exited(exit);
+        };
+        match &reaped.group {
+            // Restarting before the stragglers are gone would let two copies meet (issue 9
+            // §2): the cgroup is waited for on the runtime, not on the reaper thread. (A runtime
+            // already shut down drops the task: `wait` then reports LOST_EXIT.)
+            Members::Cgroup(_) => {
+                runtime.spawn(async move {
+                    reaped.group.settle().await;
+                    publish();
+                });
+            }
+            Members::Group(_) => publish(),
         }
-        tx.send_replace(Some(exit));
     });
+    if let Err(why) = exits::watch(pid, tracked, on_exit) {
+        // Nobody could learn of its exit: it must not run.
+        shared.group.signal(Signal::SIGKILL);
+        return Err(spawn_error(why));
+    }
     Ok(Box::new(LinuxProcess {
         pid,
         shared,
@@ -524,9 +607,47 @@ struct Shared {
     group: Members,
     /// Set once the leader is reaped and the group swept: the id is no longer ours to signal.
     released: AtomicBool,
+    /// Who is to hear of the exit (`on_exit`), or the exit once published.
+    listeners: Mutex<Listeners>,
+}
+
+enum Listeners {
+    Waiting(Vec<ExitNotify>),
+    Exited(ExitInfo),
 }
 
 impl Shared {
+    /// The exit is published: tell every listener, and any later one at once.
+    fn exited(&self, exit: ExitInfo) {
+        let before = std::mem::replace(
+            &mut *self
+                .listeners
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+            Listeners::Exited(exit),
+        );
+        if let Listeners::Waiting(waiting) = before {
+            for notify in waiting {
+                notify(exit);
+            }
+        }
+    }
+
+    fn on_exit(&self, notify: ExitNotify) {
+        let mut listeners = self
+            .listeners
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        match &mut *listeners {
+            Listeners::Waiting(waiting) => waiting.push(notify),
+            Listeners::Exited(exit) => {
+                let exit = *exit;
+                drop(listeners);
+                notify(exit);
+            }
+        }
+    }
+
     fn signal(&self, sig: Signal) {
         if !self.released.load(Ordering::Acquire) {
             self.group.signal(sig);
@@ -573,7 +694,7 @@ struct LinuxProcess {
 async fn exit_of(mut rx: watch::Receiver<Option<ExitInfo>>) -> ExitInfo {
     match rx.wait_for(Option::is_some).await {
         Ok(exit) => (*exit).unwrap_or(LOST_EXIT),
-        // The reaper task was dropped with the runtime; kill_on_drop killed the leader.
+        // The cgroup's settle task was dropped with its runtime (the leader is reaped).
         Err(_) => LOST_EXIT,
     }
 }
@@ -585,6 +706,10 @@ impl ProcessHandle for LinuxProcess {
 
     fn wait(&self) -> BoxFuture<'static, ExitInfo> {
         Box::pin(exit_of(self.exit.clone()))
+    }
+
+    fn on_exit(&self, notify: ExitNotify) {
+        self.shared.on_exit(notify);
     }
 
     fn kill(&self) -> Result<(), HostError> {
@@ -623,14 +748,14 @@ impl ProcessHandle for LinuxProcess {
                     exit_of(rx).await
                 }
             }
-            // Stragglers that outlived the leader were SIGKILLed by the reaper task.
+            // Stragglers that outlived the leader were SIGKILLed by the reaper.
         })
     }
 }
 
 impl Drop for LinuxProcess {
     fn drop(&mut self) {
-        // The owning actor may die without cleanup; the reaper task keeps running and reaps.
+        // The owning actor may die without cleanup; the reaper thread still reaps the leader.
         self.shared.signal(Signal::SIGKILL);
     }
 }
