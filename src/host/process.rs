@@ -12,12 +12,16 @@
 //! * stdin is /dev/null; stdout and stderr are pipes that `output` drains into the daemon's log
 //!   under the resource's name, rate-limited (issue 9 §2): a resource's lines are attributable,
 //!   and a looping program cannot flood the disk.
-//! * Every command is the leader of a new process group (`process_group(0)`), and "the process"
-//!   of a resource is that group: stopping it signals the group, not just the leader.
+//! * Every command is the leader of a new process group, and "the process" of a resource is that
+//!   group: stopping it signals the group, not just the leader.
+//! * No fork: `launch` starts each child with `clone(CLONE_VM | CLONE_VFORK)` (`host::vfork`),
+//!   so a start does not copy the daemon's page tables, and joins its cgroup as it is created
+//!   (`CLONE_INTO_CGROUP`) instead of migrating it afterwards, which waited ~10 ms for an RCU
+//!   grace period after any quiet while (issue 14, `cargo bench --bench spawn`).
 //! * Exit notification is event driven: one reaper thread for all long-lived children waits on
 //!   a pidfd per child (`exits`), reaps the one that exited and publishes its exit on a `watch`
-//!   channel that every `wait()` clones; no task per child (issue 14). Scripts, which someone
-//!   awaits anyway, are reaped by tokio's pidfd-backed `wait()`.
+//!   channel that every `wait()` clones; no task per child (issue 14). Scripts are reaped by the
+//!   same reaper; `run_script` awaits the exit it publishes.
 //! * Group ids are only signalled while the leader is not yet reaped, or in the same breath as
 //!   reaping it. Once a leader is reaped and its group empty, the kernel may hand the same number
 //!   to an unrelated process; a late `killpg` could then hit it. So when an async leader exits, the
@@ -29,19 +33,15 @@
 //!   daemon is legitimate, even when the daemon does not `setsid` away from the group. On a
 //!   timeout the whole group is always killed.
 //! * With cgroup containment (`cgroup`, the daemon's default where cgroup2 is writable), "the
-//!   group" above is the child's cgroup instead: the child joins it between fork and exec, and
+//!   group" above is the child's cgroup instead: the child is created in it, and
 //!   every signal of this module goes to each process of the cgroup (SIGKILL via `cgroup.kill`),
 //!   so `setsid` and double-forked descendants are reached too. The process group stays (a
 //!   terminal's signals still miss the resources). Whatever a resource's scripts left running is
 //!   stopped by [`release`] once the resource is stopped.
 
 use std::ffi::{CString, OsStr, OsString};
-use std::fs::File;
-use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
-use std::process::{ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -149,14 +149,6 @@ impl Drop for KillGroupOnDrop {
     }
 }
 
-fn exit_info(status: ExitStatus) -> ExitInfo {
-    match (status.code(), status.signal()) {
-        (Some(code), _) => ExitInfo::Code(code),
-        (None, Some(sig)) => ExitInfo::Signal(sig),
-        (None, None) => LOST_EXIT,
-    }
-}
-
 /// The clean PATH of a child without `inherit_env` (issue 9 §2): the usual system folders.
 pub const CLEAN_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
@@ -248,69 +240,6 @@ fn environment(run: &ScriptRun, id: &Identity) -> Vec<(OsString, OsString)> {
     env
 }
 
-fn command(run: &ScriptRun, id: &Identity) -> tokio::process::Command {
-    let mut cmd = tokio::process::Command::new(&run.command.program);
-    cmd.args(&run.command.args)
-        .env_clear()
-        .envs(environment(run, id))
-        // Not the daemon's cwd: that depends on how the daemon was started (and pins a mount).
-        .current_dir(&run.context.working_dir)
-        .stdin(Stdio::null())
-        // Captured and logged under the resource's name (issue 9 §2), see `output`.
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .kill_on_drop(true);
-    cmd
-}
-
-/// Between fork and exec: join the cgroup (still as root), set the umask, then drop to the
-/// configured groups and user, in that order (setuid last: afterwards nothing else is allowed).
-#[allow(unsafe_code)]
-fn prepare_child(
-    cmd: &mut tokio::process::Command,
-    procs: Option<&File>,
-    umask: u32,
-    id: Identity,
-) {
-    let fd = procs.map(AsRawFd::as_raw_fd);
-    let mask = libc::mode_t::try_from(umask & 0o777).unwrap_or(0o022);
-    let Identity {
-        uid, gid, groups, ..
-    } = id;
-    // SAFETY: the closure runs in the forked child before exec and only makes async-signal-safe
-    // system calls (write, umask, setgroups, setgid, setuid) on values computed in the parent:
-    // the fd stays open in the parent until spawn returns; the group list was allocated before
-    // the fork and is only read here. It allocates nothing and takes no lock. "0" written to
-    // cgroup.procs means the writing process itself.
-    unsafe {
-        cmd.pre_exec(move || {
-            if let Some(fd) = fd {
-                if libc::write(fd, b"0".as_ptr().cast(), 1) != 1 {
-                    return Err(std::io::Error::last_os_error());
-                }
-            }
-            libc::umask(mask);
-            if let Some(groups) = &groups {
-                if libc::setgroups(groups.len(), groups.as_ptr()) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-            }
-            if let Some(gid) = gid {
-                if libc::setgid(gid) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-            }
-            if let Some(uid) = uid {
-                if libc::setuid(uid) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-            }
-            Ok(())
-        });
-    }
-}
-
 fn env_of<'a>(run: &'a ScriptRun, key: &str) -> Option<&'a str> {
     run.env
         .iter()
@@ -352,10 +281,10 @@ struct Started<C> {
 }
 
 /// The command of `run`, ready to spawn, and the cgroup it joins.
-fn prepare(
-    run: &ScriptRun,
-    cell: Option<cgroup::Cell>,
-) -> Result<(tokio::process::Command, Option<cgroup::Cell>), String> {
+/// Start `run`'s child, in `cell` when given (`launch`: no fork, the cgroup joined as the child
+/// is created, issue 14), with its output captured under the resource's name. Only the one
+/// reaper (`exits`) may reap it: `members` tracks it for the orphan reaper until then.
+fn start_child(run: &ScriptRun, cell: Option<cgroup::Cell>) -> Result<Started<()>, String> {
     // Checked here: a failed chdir in the child would read as the program not being found.
     let dir = &run.context.working_dir;
     if !dir.is_dir() {
@@ -365,14 +294,23 @@ fn prepare(
         ));
     }
     let id = identity(&run.context)?;
-    let mut cmd = command(run, &id);
-    prepare_child(
-        &mut cmd,
-        cell.as_ref().map(|cell| &cell.procs),
-        run.context.umask,
-        id,
-    );
-    Ok((cmd, cell))
+    let launched = launch::launch(run, &id, cell.as_ref())?;
+    let pid = launched.pid;
+    output::capture(run, Some(Ok(launched.stdout)), Some(Ok(launched.stderr)));
+    match members(run, pid, cell) {
+        Ok((group, tracked)) => Ok(Started {
+            child: (),
+            pid,
+            group,
+            tracked,
+        }),
+        Err(why) => {
+            let raw = nix::unistd::Pid::from_raw(i32::try_from(pid).unwrap_or(i32::MAX));
+            let _ = nix::sys::signal::kill(raw, Signal::SIGKILL);
+            let _ = nix::sys::wait::waitpid(raw, None);
+            Err(why)
+        }
+    }
 }
 
 /// The group of a freshly spawned child with pid `pid`, and its registry entry.
@@ -394,72 +332,6 @@ fn members(
     Ok((group, tracked))
 }
 
-/// A script: tokio's child, reaped by tokio.
-fn start(
-    run: &ScriptRun,
-    cell: Option<cgroup::Cell>,
-) -> Result<Started<tokio::process::Child>, String> {
-    let program = run.command.program.display();
-    let (mut cmd, cell) = prepare(run, cell)?;
-    let mut child = cmd.spawn().map_err(|e| format!("{program}: {e}"))?;
-    output::capture(
-        run,
-        child.stdout.take().map(|p| p.into_owned_fd()),
-        child.stderr.take().map(|p| p.into_owned_fd()),
-    );
-    // Only `None` once reaped, which cannot have happened yet.
-    let pid = child
-        .id()
-        .ok_or_else(|| format!("{program}: exited before its pid was known"))?;
-    let (group, tracked) = members(run, pid, cell)?;
-    Ok(Started {
-        child,
-        pid,
-        group,
-        tracked,
-    })
-}
-
-/// A long-lived process: a plain child that only the one reaper (`exits`) waits for, so that
-/// no task per process waits for it (issue 14). Nothing else may reap it: not tokio (its
-/// orphan queue reaps the children it dropped), hence std's `Command` here.
-fn start_detached(run: &ScriptRun, cell: Option<cgroup::Cell>) -> Result<Started<()>, String> {
-    let program = run.command.program.display();
-    let (cmd, cell) = prepare(run, cell)?;
-    let mut child = cmd
-        .into_std()
-        .spawn()
-        .map_err(|e| format!("{program}: {e}"))?;
-    let pid = child.id();
-    let nonblocking = |pipe: Option<OwnedFd>| {
-        pipe.map(|fd| {
-            let flags = nix::fcntl::fcntl(&fd, nix::fcntl::FcntlArg::F_GETFL)?;
-            let flags =
-                nix::fcntl::OFlag::from_bits_truncate(flags) | nix::fcntl::OFlag::O_NONBLOCK;
-            nix::fcntl::fcntl(&fd, nix::fcntl::FcntlArg::F_SETFL(flags))?;
-            Ok::<_, std::io::Error>(fd)
-        })
-    };
-    output::capture(
-        run,
-        nonblocking(child.stdout.take().map(OwnedFd::from)),
-        nonblocking(child.stderr.take().map(OwnedFd::from)),
-    );
-    match members(run, pid, cell) {
-        Ok((group, tracked)) => Ok(Started {
-            child: (),
-            pid,
-            group,
-            tracked,
-        }),
-        Err(why) => {
-            let _ = child.kill();
-            let _ = child.wait();
-            Err(why)
-        }
-    }
-}
-
 fn is_stop_event(run: &ScriptRun) -> bool {
     env_of(run, EVENT_VAR)
         .is_some_and(|v| v.eq_ignore_ascii_case("stop") || v.eq_ignore_ascii_case("deactivate"))
@@ -470,9 +342,10 @@ pub(crate) async fn run_script(
     run: ScriptRun,
     tree: Option<std::sync::Arc<Tree>>,
 ) -> ScriptOutcome {
-    let started = cell(tree.as_deref(), &run, &script_sub(&run)).and_then(|cell| start(&run, cell));
+    let started =
+        cell(tree.as_deref(), &run, &script_sub(&run)).and_then(|cell| start_child(&run, cell));
     let Started {
-        mut child,
+        child: (),
         pid,
         group,
         tracked,
@@ -480,27 +353,28 @@ pub(crate) async fn run_script(
         Ok(started) => started,
         Err(why) => return ScriptOutcome::SpawnFailed(why),
     };
-    // Declared after `child`, so dropped before it: the group dies while its id is still pinned.
+    // Until the script is reaped, dropping this future (its resource actor was killed) kills
+    // the script's whole group.
     let mut guard = KillGroupOnDrop {
         group: group.clone(),
         armed: true,
     };
-    let _tracked = tracked;
+    let (tx, rx) = watch::channel(None);
+    let on_exit: exits::OnExit = Box::new(move |exit| {
+        tx.send_replace(Some(exit));
+    });
+    if let Err(why) = exits::watch(pid, tracked, on_exit) {
+        // Nobody could learn of its exit: it must not run (the guard kills it).
+        return ScriptOutcome::SpawnFailed(why);
+    }
 
     let finished = tokio::select! {
         biased;
-        status = child.wait() => Some(status),
+        exit = exit_of(rx.clone()) => Some(exit),
         () = tokio::time::sleep(run.timeout) => None,
     };
-    if let Some(status) = finished {
+    if let Some(exit) = finished {
         guard.armed = false;
-        let exit = match status {
-            Ok(status) => exit_info(status),
-            Err(e) => {
-                tracing::error!(pid, error = %e, "lost the exit status of a script");
-                LOST_EXIT
-            }
-        };
         if is_stop_event(&run) {
             group.signal(Signal::SIGKILL);
         }
@@ -510,14 +384,12 @@ pub(crate) async fn run_script(
     tracing::warn!(pid, program = %run.command.program.display(), timeout = ?run.timeout,
         "script timed out; stopping its process group");
     group.signal(Signal::SIGTERM);
-    if tokio::time::timeout(run.kill_grace, child.wait())
+    if tokio::time::timeout(run.kill_grace, exit_of(rx.clone()))
         .await
         .is_err()
     {
         group.signal(Signal::SIGKILL);
-        if let Err(e) = child.wait().await {
-            tracing::error!(pid, error = %e, "lost the exit status of a timed-out script");
-        }
+        exit_of(rx).await;
     }
     guard.armed = false;
     // Members that survived the SIGTERM while the leader obeyed it.
@@ -548,7 +420,7 @@ pub(crate) fn spawn(
     } = {
         let _enter = runtime.enter();
         let cell = cell(tree, run, cgroup::MAIN).map_err(spawn_error)?;
-        start_detached(run, cell).map_err(spawn_error)?
+        start_child(run, cell).map_err(spawn_error)?
     };
     let record = match (&group, record) {
         (Members::Group(g), Some(record)) => {

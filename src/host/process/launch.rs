@@ -1,10 +1,11 @@
-#![allow(dead_code)] // Wired into process.rs next (issue 14).
 //! Starting a run's child with [`crate::host::vfork`] instead of `fork` (issue 14): the same
 //! steps as `prepare_child` (cgroup, umask, groups, gid, uid) and the same environment, working
 //! directory and streams as `command`, without copying the daemon's page tables, and with the
 //! cgroup joined as the child is created rather than by a migration afterwards.
 
-use std::ffi::CString;
+use std::ffi::{CString, OsString};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
 use std::fs::File;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
@@ -40,14 +41,36 @@ fn pipe() -> Result<(OwnedFd, OwnedFd), String> {
         .map_err(|e| format!("cannot create a pipe: {e}"))
 }
 
+/// The file to execute: `program` itself when it names a path (configurations always do), else
+/// the first executable of that name on the child's PATH, as `execvp` (and std's `Command`) would
+/// find it.
+fn resolve(program: &Path, env: &[(OsString, OsString)]) -> Option<PathBuf> {
+    if program.as_os_str().as_bytes().contains(&b'/') {
+        return Some(program.to_path_buf());
+    }
+    let path = env
+        .iter()
+        .rev()
+        .find(|(k, _)| k == "PATH")
+        .map(|(_, v)| v.clone())?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(program))
+        .find(|file| {
+            file.metadata()
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+}
+
 /// Start `run` as `id`, in `cell` when given. The working directory must have been checked.
 pub(super) fn launch(
     run: &ScriptRun,
     id: &Identity,
     cell: Option<&cgroup::Cell>,
 ) -> Result<Launched, String> {
-    let program = &run.command.program;
-    let shown = program.display();
+    let shown = run.command.program.display();
+    let environment = environment(run, id);
+    let program = resolve(&run.command.program, &environment)
+        .ok_or_else(|| format!("{shown}: {}", std::io::Error::from_raw_os_error(libc::ENOENT)))?;
     let program_c = c_string(program.as_os_str().as_bytes(), "the program path")?;
     let args = run
         .command
@@ -55,7 +78,7 @@ pub(super) fn launch(
         .iter()
         .map(|a| c_string(a.as_bytes(), "an argument"))
         .collect::<Result<Vec<_>, _>>()?;
-    let env = environment(run, id)
+    let env = environment
         .into_iter()
         .map(|(k, v)| {
             let mut pair = k.as_bytes().to_vec();
