@@ -759,6 +759,12 @@ impl MonitorState {
         Ok(())
     }
 
+    /// An error awaits its rung and the counter was never started. The ladders are created
+    /// with the counter's first spawn: from then on its starts are the supervisor's business.
+    fn counter_wanted(&self) -> bool {
+        self.awaiting_rung && self.ladders.is_none()
+    }
+
     /// The first error that needs the reactivation ladder starts the counter (MON-12) and asks
     /// it. Once started it stays, under the monitor's supervision like the probe: a crashed
     /// counter is restarted (or retried) by `decided`, never here.
@@ -766,11 +772,6 @@ impl MonitorState {
         &mut self,
         me: &ActorRef<MonitorMsg>,
     ) -> Result<(), ActorProcessingErr> {
-        // The ladders are created with the counter's first spawn: from then on its starts are
-        // the supervisor's business.
-        if !self.awaiting_rung || self.ladders.is_some() {
-            return Ok(());
-        }
         match self.spawn_counter(me).await {
             Ok(()) => {
                 if let Some(counter) = &self.counter {
@@ -915,7 +916,9 @@ impl Actor for MonitorActor {
             monitor: state.name(),
         });
         state.arm(&me);
-        state.spawn_counter_on_demand(&me).await?;
+        if state.counter_wanted() {
+            state.spawn_counter_on_demand(&me).await?;
+        }
         state.publish_quiet();
         Ok(())
     }
@@ -937,7 +940,10 @@ impl Actor for MonitorActor {
                 };
                 if missing {
                     let decision = Decision::Restart(child);
-                    state.decided(&me, decision).await?;
+                    // Boxed, like every spawn path here: ractor keeps an actor's message loop,
+                    // and so the largest future `handle` awaits, allocated for the actor's
+                    // whole life (issue 14).
+                    Box::pin(state.decided(&me, decision)).await?;
                 }
             }
             MonitorMsg::Tick => {
@@ -1046,7 +1052,9 @@ impl Actor for MonitorActor {
                 state.arm(&me);
             }
         }
-        state.spawn_counter_on_demand(&me).await?;
+        if state.counter_wanted() {
+            Box::pin(state.spawn_counter_on_demand(&me)).await?;
+        }
         state.publish_quiet();
         Ok(())
     }
@@ -1057,8 +1065,10 @@ impl Actor for MonitorActor {
         event: SupervisionEvent,
         state: &mut MonitorState,
     ) -> Result<(), ActorProcessingErr> {
-        let decision = state.children.on_event(&event);
-        state.decided(&me, decision).await
+        match state.children.on_event(&event) {
+            Decision::Ignore => Ok(()),
+            decision => Box::pin(state.decided(&me, decision)).await,
+        }
     }
 
     async fn post_stop(
@@ -1077,5 +1087,37 @@ impl Actor for MonitorActor {
             monitor: state.name(),
         });
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod future_sizes {
+    use super::*;
+
+    fn returned_size<A, B, C, D, R>(_: impl Fn(A, B, C, D) -> R) -> usize {
+        std::mem::size_of::<R>()
+    }
+
+    /// ractor allocates an actor's message loop once for its whole life, sized by the largest
+    /// future its handlers await; the spawn paths are boxed so that an idle monitor does not
+    /// carry them (they made `handle` 2.7 KB in a debug build, issue 14).
+    #[test]
+    fn an_idle_monitor_does_not_carry_its_spawn_futures() {
+        let handle = returned_size(
+            |a: &'static MonitorActor,
+             b: ActorRef<MonitorMsg>,
+             c: MonitorMsg,
+             d: &'static mut MonitorState| a.handle(b, c, d),
+        );
+        let supervision = returned_size(
+            |a: &'static MonitorActor,
+             b: ActorRef<MonitorMsg>,
+             c: SupervisionEvent,
+             d: &'static mut MonitorState| a.handle_supervisor_evt(b, c, d),
+        );
+        assert!(
+            handle <= 512 && supervision <= 512,
+            "{handle} {supervision}"
+        );
     }
 }
