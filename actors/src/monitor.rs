@@ -2,7 +2,9 @@
 //!
 //! Timing (always / when the target resource is active), start wait, interval, retry count, then
 //! the recovery ladder held by its RetryCounter: reactivate the target while below the
-//! reactivation threshold, else the final action. The first normal check after a reactivation
+//! reactivation threshold, else the final action. The counter is spawned on demand, by the
+//! first error that needs the ladder: most monitors never fail, and an idle actor is the
+//! largest part of a monitor's memory (issue 14). The first normal check after a reactivation
 //! resets the ladder (MON-15); an inactive target is never recovered (MON-14). Checks run in the
 //! Probe child; results carry an `epoch` so a result from before a suspend or a recovery is
 //! ignored.
@@ -118,8 +120,9 @@ pub struct MonitorState {
     held_by: Option<String>,
     probe: Option<ActorRef<ProbeMsg>>,
     counter: Option<ActorRef<RetryMsg>>,
-    /// The reactivation ladder (MON-12), kept here so it survives its counter's restart.
-    ladders: Ladders,
+    /// The reactivation ladder (MON-12), kept here so it survives its counter's restart;
+    /// created with the counter's first start.
+    ladders: Option<Ladders>,
     children: Supervisor<MonitorChild>,
     clock: Clock,
     /// This monitor's place on rm's clock (MON-3), from `post_start` on.
@@ -532,6 +535,8 @@ impl MonitorState {
             return;
         }
         self.awaiting_rung = true;
+        // Without a counter yet, `spawn_counter_on_demand` starts it at the end of this
+        // handler and asks it then.
         if let Some(counter) = &self.counter {
             let _ = counter.cast(RetryMsg::Failure { lane: 0 });
         }
@@ -729,13 +734,18 @@ impl MonitorState {
 
     async fn spawn_counter(&mut self, me: &ActorRef<MonitorMsg>) -> Result<(), ActorProcessingErr> {
         let sink_to = me.clone();
+        let threshold = self.spec.recovery.reactivation_threshold;
+        let ladders = self
+            .ladders
+            .get_or_insert_with(|| Ladders::new(&[threshold]))
+            .clone();
         let (counter, _) = me
             .get_cell()
             .spawn_linked(
                 me.get_name().map(|n| format!("{n}/recovery")),
                 RetryCounter,
                 RetryArgs {
-                    ladders: self.ladders.clone(),
+                    ladders,
                     sink: Box::new(move |_, rung, used| {
                         let _ = sink_to.cast(MonitorMsg::Rung { rung, used });
                     }),
@@ -747,6 +757,38 @@ impl MonitorState {
             .started(MonitorChild::Counter, counter.get_cell());
         self.counter = Some(counter);
         Ok(())
+    }
+
+    /// An error awaits its rung and the counter was never started. The ladders are created
+    /// with the counter's first spawn: from then on its starts are the supervisor's business.
+    fn counter_wanted(&self) -> bool {
+        self.awaiting_rung && self.ladders.is_none()
+    }
+
+    /// The first error that needs the reactivation ladder starts the counter (MON-12) and asks
+    /// it. Once started it stays, under the monitor's supervision like the probe: a crashed
+    /// counter is restarted (or retried) by `decided`, never here.
+    async fn spawn_counter_on_demand(
+        &mut self,
+        me: &ActorRef<MonitorMsg>,
+    ) -> Result<(), ActorProcessingErr> {
+        match self.spawn_counter(me).await {
+            Ok(()) => {
+                if let Some(counter) = &self.counter {
+                    let _ = counter.cast(RetryMsg::Failure { lane: 0 });
+                }
+                Ok(())
+            }
+            Err(e) => {
+                // Counted like a failed restart: tried again later, and `decided` asks the
+                // started counter about the pending failure.
+                let next = self.children.spawn_failed(
+                    MonitorChild::Counter,
+                    &crate::supervise::spawn_error(e.as_ref()),
+                );
+                self.decided(me, next).await
+            }
+        }
     }
 
     /// Carry out the supervisor's decision about a child's exit; past the intensity the
@@ -809,7 +851,7 @@ impl Actor for MonitorActor {
             children: Supervisor::new(&args.ctx, Level::Inner, move |child| {
                 let _ = me.cast(MonitorMsg::RestartChild(child));
             }),
-            ladders: Ladders::new(&[args.spec.recovery.reactivation_threshold]),
+            ladders: None,
             ctx: args.ctx,
             phase: MonitorPhase::Stopped,
             epoch: 0,
@@ -846,7 +888,6 @@ impl Actor for MonitorActor {
         me: ActorRef<MonitorMsg>,
         state: &mut MonitorState,
     ) -> Result<(), ActorProcessingErr> {
-        state.spawn_counter(&me).await?;
         // A board-only check (pid, multi-target) runs in the monitor itself: no probe actor.
         if crate::probe::needs_probe(&state.spec.kind) {
             state.spawn_probe(&me).await?;
@@ -875,6 +916,9 @@ impl Actor for MonitorActor {
             monitor: state.name(),
         });
         state.arm(&me);
+        if state.counter_wanted() {
+            state.spawn_counter_on_demand(&me).await?;
+        }
         state.publish_quiet();
         Ok(())
     }
@@ -896,7 +940,10 @@ impl Actor for MonitorActor {
                 };
                 if missing {
                     let decision = Decision::Restart(child);
-                    state.decided(&me, decision).await?;
+                    // Boxed, like every spawn path here: ractor keeps an actor's message loop,
+                    // and so the largest future `handle` awaits, allocated for the actor's
+                    // whole life (issue 14).
+                    Box::pin(state.decided(&me, decision)).await?;
                 }
             }
             MonitorMsg::Tick => {
@@ -1005,6 +1052,9 @@ impl Actor for MonitorActor {
                 state.arm(&me);
             }
         }
+        if state.counter_wanted() {
+            Box::pin(state.spawn_counter_on_demand(&me)).await?;
+        }
         state.publish_quiet();
         Ok(())
     }
@@ -1015,8 +1065,10 @@ impl Actor for MonitorActor {
         event: SupervisionEvent,
         state: &mut MonitorState,
     ) -> Result<(), ActorProcessingErr> {
-        let decision = state.children.on_event(&event);
-        state.decided(&me, decision).await
+        match state.children.on_event(&event) {
+            Decision::Ignore => Ok(()),
+            decision => Box::pin(state.decided(&me, decision)).await,
+        }
     }
 
     async fn post_stop(
@@ -1035,5 +1087,37 @@ impl Actor for MonitorActor {
             monitor: state.name(),
         });
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod future_sizes {
+    use super::*;
+
+    fn returned_size<A, B, C, D, R>(_: impl Fn(A, B, C, D) -> R) -> usize {
+        std::mem::size_of::<R>()
+    }
+
+    /// ractor allocates an actor's message loop once for its whole life, sized by the largest
+    /// future its handlers await; the spawn paths are boxed so that an idle monitor does not
+    /// carry them (they made `handle` 2.7 KB in a debug build, issue 14).
+    #[test]
+    fn an_idle_monitor_does_not_carry_its_spawn_futures() {
+        let handle = returned_size(
+            |a: &'static MonitorActor,
+             b: ActorRef<MonitorMsg>,
+             c: MonitorMsg,
+             d: &'static mut MonitorState| a.handle(b, c, d),
+        );
+        let supervision = returned_size(
+            |a: &'static MonitorActor,
+             b: ActorRef<MonitorMsg>,
+             c: SupervisionEvent,
+             d: &'static mut MonitorState| a.handle_supervisor_evt(b, c, d),
+        );
+        assert!(
+            handle <= 512 && supervision <= 512,
+            "{handle} {supervision}"
+        );
     }
 }

@@ -851,3 +851,99 @@ async fn deactivation_final_actions_shut_down_or_reboot_after_the_stop() {
         assert_eq!(sim.host.os_actions(), [os], "{action}");
     }
 }
+
+/// The paths of the actors under `node` (itself included).
+fn tree_paths(node: &upkeep_actors::tree::TreeNode) -> Vec<String> {
+    let mut paths = vec![node.path.clone()];
+    for child in &node.children {
+        paths.extend(tree_paths(child));
+    }
+    paths
+}
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn the_recovery_counter_starts_with_the_first_error_and_the_ladder_is_unchanged() {
+    // Issue 14: a monitor that never failed has no `recovery` counter actor; the first error
+    // starts it, and the ladder climbs exactly as with a counter started at boot (MON-11,
+    // MON-12, MON-15), the counter surviving the reset.
+    let mut sim = Sim::boot(&pid_config(
+        "(target: Resource(\"app\"), reactivation_threshold: 1, final_action: NoOp, backoff: Off, start_limit: Off)",
+    ))
+    .await;
+    sim.run_for(Duration::from_secs(30)).await;
+    sim.take();
+    let before = tree_paths(&sim.engine().tree());
+    assert!(before.iter().any(|p| p == "rm/pidw"), "{before:?}");
+    assert!(
+        !before.iter().any(|p| p.starts_with("rm/pidw/")),
+        "a monitor without failures has no children: {before:?}"
+    );
+    let reactivated = [
+        ev!(
+            "rm",
+            3,
+            "Monitor pidw detected a failure (1/1). ({PID_LOST})"
+        ),
+        ev!("rm", 9, "Monitor pidw failed. ({PID_LOST})"),
+        ev!(
+            "rm",
+            11,
+            "Monitor pidw reactivates the recovery target app. (1/1)"
+        ),
+        ev!("rc", 40, "The stop processing of a resource app started."),
+        ev!("rc", 41, "The stop processing of a resource app ended."),
+        ev!("rc", 30, "The start processing of a resource app started."),
+        ev!("rc", 31, "The start processing of a resource app ended."),
+        ev!("rm", 5, "Monitor pidw is normal again."),
+        ev!(
+            "rm",
+            13,
+            "Monitor pidw is normal after reactivation: reactivation count reset."
+        ),
+    ];
+    for round in 0..2 {
+        kill_app(&sim);
+        sim.run_for(Duration::from_millis(10)).await;
+        let lines = sim.take();
+        assert_eq!(lines[1..], reactivated, "round {round}");
+        let tree = sim.engine().tree();
+        let counter = tree
+            .children
+            .iter()
+            .flat_map(|c| &c.children)
+            .flat_map(|c| &c.children)
+            .find(|n| n.path == "rm/pidw/recovery");
+        let Some(counter) = counter else {
+            panic!("the counter runs after an error: {:?}", tree_paths(&tree));
+        };
+        assert_eq!(
+            (counter.kind, counter.status.as_str(), counter.restarts),
+            ("retry-counter", "running", 0)
+        );
+    }
+}
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn a_first_error_with_no_reactivation_left_goes_to_the_final_action() {
+    // The counter started by the first error answers `Exhausted` at once (MON-13).
+    let mut sim = Sim::boot(&pid_config(
+        "(target: Resource(\"app\"), reactivation_threshold: 0, final_action: NoOp)",
+    ))
+    .await;
+    sim.take();
+    kill_app(&sim);
+    sim.run_for(Duration::from_millis(10)).await;
+    let lines = sim.take();
+    assert_eq!(
+        lines[1..],
+        [
+            ev!(
+                "rm",
+                3,
+                "Monitor pidw detected a failure (1/1). ({PID_LOST})"
+            ),
+            ev!("rm", 9, "Monitor pidw failed. ({PID_LOST})"),
+            ev!("rm", 14, "Final action of monitor pidw: NoOp."),
+        ]
+    );
+}
