@@ -4,11 +4,11 @@
 //! cgroup joined as the child is created rather than by a migration afterwards.
 
 use std::ffi::{CString, OsString};
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
 use std::fs::File;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
 
 use nix::fcntl::OFlag;
 use upkeep_actors::host::ScriptRun;
@@ -69,8 +69,12 @@ pub(super) fn launch(
 ) -> Result<Launched, String> {
     let shown = run.command.program.display();
     let environment = environment(run, id);
-    let program = resolve(&run.command.program, &environment)
-        .ok_or_else(|| format!("{shown}: {}", std::io::Error::from_raw_os_error(libc::ENOENT)))?;
+    let program = resolve(&run.command.program, &environment).ok_or_else(|| {
+        format!(
+            "{shown}: {}",
+            std::io::Error::from_raw_os_error(libc::ENOENT)
+        )
+    })?;
     let program_c = c_string(program.as_os_str().as_bytes(), "the program path")?;
     let args = run
         .command
