@@ -1,10 +1,15 @@
 //! ExecResource: one exec resource (GLOS-3) — its start and stop scripts, its async process, and
 //! its activation / deactivation retry ladders (RES-2..5, RES-10, RES-11, MAP-8).
 //!
+//! The ladders live in a RetryCounter child spawned on demand, by the first failed start or stop
+//! that consults them: almost no resource ever fails one, and an idle actor would be most of a
+//! resource's memory (issue 14). Once started, the counter stays.
+//!
 //! The actor never awaits a script or a process inside a handler: helper tasks run them and cast
 //! the outcome back, so a hung script cannot wedge the mailbox. A process's life is tied to the
 //! actor's: the `ProcessHandle` kills the whole process group when dropped.
 
+use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -25,6 +30,18 @@ use crate::task::Task;
 const ACTIVATION: usize = 0;
 /// Lane of the deactivation ladder.
 const DEACTIVATION: usize = 1;
+
+/// The resource's one child, its RetryCounter, known by its registered name (`rc/g/r/retry`), so
+/// that a first spawn which fails (there is no started child yet to take the name from) is
+/// journaled and announced under that name.
+#[derive(Clone, PartialEq)]
+struct RetryChild(Arc<str>);
+
+impl fmt::Debug for RetryChild {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
 
 /// What a resource tells its group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,11 +144,15 @@ pub struct ExecState {
     spec: ExecResource,
     report: ReportSink,
     counter: Option<ActorRef<RetryMsg>>,
-    /// The activation and deactivation ladders, kept across the counter's restarts.
-    ladders: Ladders,
-    /// The lane whose failure awaits its rung: asked again if the counter crashed meanwhile.
+    /// The activation and deactivation ladders, kept across the counter's restarts; created
+    /// with the counter's first start (RES-2, RES-5): none before the first failure.
+    ladders: Option<Ladders>,
+    /// The lane whose failure awaits its rung: asked again if the counter crashed meanwhile,
+    /// and the reason the counter is started at all.
     awaiting_rung: Option<usize>,
-    children: Supervisor<()>,
+    /// The counter's name, also its key in `children`.
+    counter_name: RetryChild,
+    children: Supervisor<RetryChild>,
     step: Step,
     process: Option<Box<dyn ProcessHandle>>,
     /// Where the process goes when this incarnation's state is dropped.
@@ -199,6 +220,8 @@ impl ExecState {
         }
     }
 
+    /// Tell the counter. Without one yet a `Reset` has nothing to reset, and a `Failure` is
+    /// asked of the counter that `spawn_counter_on_demand` starts at the end of the handler.
     fn counter(&mut self, msg: RetryMsg) {
         if let RetryMsg::Failure { lane } = msg {
             self.awaiting_rung = Some(lane);
@@ -206,6 +229,12 @@ impl ExecState {
         if let Some(counter) = &self.counter {
             let _ = counter.cast(msg);
         }
+    }
+
+    /// A failure awaits its rung and the counter was never started. The ladders are created
+    /// with the counter's first spawn: from then on its starts are the supervisor's business.
+    fn counter_wanted(&self) -> bool {
+        self.awaiting_rung.is_some() && self.ladders.is_none()
     }
 
     /// Run (or spawn) the start script once.
@@ -322,13 +351,18 @@ impl Drop for ExecState {
 impl ExecState {
     async fn spawn_counter(&mut self, me: &ActorRef<ExecMsg>) -> Result<(), ActorProcessingErr> {
         let sink_to = me.clone();
+        let limits = [self.spec.activation.retries, self.spec.deactivation.retries];
+        let ladders = self
+            .ladders
+            .get_or_insert_with(|| Ladders::new(&limits))
+            .clone();
         // Boxed: inline, the spawn (the counter's `pre_start` included) would size this actor's
         // every handler future, which ractor keeps allocated while the actor idles (issue 14).
         let (counter, _) = Box::pin(me.get_cell().spawn_linked(
-            me.get_name().map(|n| format!("{n}/retry")),
+            me.get_name().map(|_| self.counter_name.0.to_string()),
             RetryCounter,
             RetryArgs {
-                ladders: self.ladders.clone(),
+                ladders,
                 sink: Box::new(move |lane, rung, _| {
                     let _ = sink_to.cast(ExecMsg::Rung { lane, rung });
                 }),
@@ -336,9 +370,36 @@ impl ExecState {
             },
         ))
         .await?;
-        self.children.started((), counter.get_cell());
+        self.children
+            .started(self.counter_name.clone(), counter.get_cell());
         self.counter = Some(counter);
         Ok(())
+    }
+
+    /// The first failure that consults the retry count starts the counter (RES-2, RES-5) and
+    /// asks it. Once started it stays, under the resource's supervision: a crashed counter is
+    /// restarted (or retried) by `decided`, never here.
+    async fn spawn_counter_on_demand(
+        &mut self,
+        me: &ActorRef<ExecMsg>,
+    ) -> Result<(), ActorProcessingErr> {
+        match self.spawn_counter(me).await {
+            Ok(()) => {
+                if let (Some(lane), Some(counter)) = (self.awaiting_rung, &self.counter) {
+                    let _ = counter.cast(RetryMsg::Failure { lane });
+                }
+                Ok(())
+            }
+            Err(e) => {
+                // Counted like a failed restart: tried again later (`RestartCounter`), and
+                // `decided` asks the started counter about the pending failure.
+                let next = self.children.spawn_failed(
+                    self.counter_name.clone(),
+                    &crate::supervise::spawn_error(e.as_ref()),
+                );
+                self.decided(me, next).await
+            }
+        }
     }
 
     /// Carry out the supervisor's decision about the counter's exit. Past the intensity the
@@ -347,17 +408,17 @@ impl ExecState {
     async fn decided(
         &mut self,
         me: &ActorRef<ExecMsg>,
-        decision: Decision<()>,
+        decision: Decision<RetryChild>,
     ) -> Result<(), ActorProcessingErr> {
         match decision {
             Decision::Ignore => Ok(()),
-            Decision::Escalate(()) => Err("retry counter keeps crashing".into()),
-            Decision::Restart(()) => {
+            Decision::Escalate(_) => Err("retry counter keeps crashing".into()),
+            Decision::Restart(child) => {
                 self.counter = None;
                 if let Err(e) = self.spawn_counter(me).await {
                     let next = self
                         .children
-                        .spawn_failed((), &crate::supervise::spawn_error(e.as_ref()));
+                        .spawn_failed(child, &crate::supervise::spawn_error(e.as_ref()));
                     return Box::pin(self.decided(me, next)).await;
                 }
                 // The ladders are ours: a failure the crashed counter never answered is asked
@@ -383,10 +444,16 @@ impl Actor for ExecResourceActor {
     ) -> Result<ExecState, ActorProcessingErr> {
         args.ctx.chaos_start(&me.get_cell())?;
         let adopted = args.keeper.slot().take();
+        let counter_name = RetryChild(
+            me.get_name()
+                .map_or_else(|| "retry".to_string(), |n| format!("{n}/retry"))
+                .into(),
+        );
         let mut state = ExecState {
-            ladders: Ladders::new(&[args.spec.activation.retries, args.spec.deactivation.retries]),
+            ladders: None,
             awaiting_rung: None,
-            children: Supervisor::new(&args.ctx, Level::Inner, move |()| {
+            counter_name,
+            children: Supervisor::new(&args.ctx, Level::Inner, move |_| {
                 let _ = me.cast(ExecMsg::RestartCounter);
             }),
             ctx: args.ctx,
@@ -421,7 +488,7 @@ impl Actor for ExecResourceActor {
         me: ActorRef<ExecMsg>,
         state: &mut ExecState,
     ) -> Result<(), ActorProcessingErr> {
-        state.spawn_counter(&me).await?;
+        // No counter yet: the first failure that needs it starts it (issue 14).
         // An adopted process is waited for again (`wait` may be called any number of times):
         // an exit while nobody waited is reported at once.
         if let Some(process) = &state.process {
@@ -441,8 +508,11 @@ impl Actor for ExecResourceActor {
         match msg {
             ExecMsg::RestartCounter => {
                 if state.counter.is_none() {
-                    let decision = Decision::Restart(());
-                    state.decided(&me, decision).await?;
+                    let decision = Decision::Restart(state.counter_name.clone());
+                    // Boxed, like every spawn path here: ractor keeps an actor's message loop,
+                    // and so the largest future `handle` awaits, allocated for the actor's
+                    // whole life (issue 14).
+                    Box::pin(state.decided(&me, decision)).await?;
                 }
             }
             ExecMsg::Activate => {
@@ -643,6 +713,10 @@ impl Actor for ExecResourceActor {
                 }
             }
         }
+        // After the handler's events: the counter answers the failure it declared.
+        if state.counter_wanted() {
+            Box::pin(state.spawn_counter_on_demand(&me)).await?;
+        }
         Ok(())
     }
 
@@ -652,8 +726,10 @@ impl Actor for ExecResourceActor {
         event: ractor::SupervisionEvent,
         state: &mut ExecState,
     ) -> Result<(), ActorProcessingErr> {
-        let decision = state.children.on_event(&event);
-        state.decided(&me, decision).await
+        match state.children.on_event(&event) {
+            Decision::Ignore => Ok(()),
+            decision => Box::pin(state.decided(&me, decision)).await,
+        }
     }
 
     async fn post_stop(
@@ -663,5 +739,37 @@ impl Actor for ExecResourceActor {
     ) -> Result<(), ActorProcessingErr> {
         state.children.stop_all().await;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod future_sizes {
+    use super::*;
+
+    fn returned_size<A, B, C, D, R>(_: impl Fn(A, B, C, D) -> R) -> usize {
+        std::mem::size_of::<R>()
+    }
+
+    /// ractor allocates an actor's message loop once for its whole life, sized by the largest
+    /// future its handlers await; the spawn paths are boxed so that an idle resource does not
+    /// carry them (issue 14).
+    #[test]
+    fn an_idle_resource_does_not_carry_its_spawn_futures() {
+        let handle = returned_size(
+            |a: &'static ExecResourceActor,
+             b: ActorRef<ExecMsg>,
+             c: ExecMsg,
+             d: &'static mut ExecState| a.handle(b, c, d),
+        );
+        let supervision = returned_size(
+            |a: &'static ExecResourceActor,
+             b: ActorRef<ExecMsg>,
+             c: ractor::SupervisionEvent,
+             d: &'static mut ExecState| a.handle_supervisor_evt(b, c, d),
+        );
+        assert!(
+            handle <= 512 && supervision <= 512,
+            "{handle} {supervision}"
+        );
     }
 }

@@ -63,9 +63,11 @@ impl Actor for RetryCounter {
 
     async fn pre_start(
         &self,
-        _me: ActorRef<RetryMsg>,
+        me: ActorRef<RetryMsg>,
         args: RetryArgs,
     ) -> Result<RetryState, ActorProcessingErr> {
+        // Its owners spawn it on demand, a spawn that may fail (issue 14); tests inject that.
+        args.chaos.check_start(me.get_name())?;
         Ok(RetryState {
             ladders: args.ladders,
             sink: args.sink,

@@ -947,3 +947,83 @@ async fn a_first_error_with_no_reactivation_left_goes_to_the_final_action() {
         ]
     );
 }
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn the_retry_counter_starts_with_a_resources_first_failure_and_the_retries_are_unchanged() {
+    // Issue 14: a resource that never failed a start or stop has no `retry` counter actor; the
+    // first failed start spawns it, and the retry count runs exactly as with a counter started
+    // with the resource (RES-2, RES-4). The counter stays, and the next failure climbs a ladder
+    // that was reset by the success (the Reset of a resource without a counter is a no-op).
+    let host = upkeep_actors::sim::SimulatedHost::default();
+    host.script(
+        "/sim/a-start",
+        [
+            upkeep_actors::sim::SimRun::Exit(1),
+            upkeep_actors::sim::SimRun::Exit(0),
+        ],
+    );
+    let mut sim = Sim::boot_on(&activation_config("NoOpActivateNext"), host.clone()).await;
+    let lines = sim.take();
+    assert_eq!(
+        lines[2..],
+        [
+            ev!("rc", 10, "The start processing of a group g1 started."),
+            ev!("rc", 30, "The start processing of a resource a started."),
+            ev!("rc", 32, "Failed to start the resource a. (exit code 1)"),
+            ev!("rc", 33, "Retrying activation of the resource a. (1/1)"),
+            ev!("rc", 31, "The start processing of a resource a ended."),
+            ev!("rc", 30, "The start processing of a resource b started."),
+            ev!("rc", 31, "The start processing of a resource b ended."),
+            ev!("rc", 11, "The start processing of a group g1 ended."),
+        ]
+    );
+    let paths = tree_paths(&sim.engine().tree());
+    assert!(
+        paths.iter().any(|p| p == "rc/g1/a/retry"),
+        "the failed start started the counter: {paths:?}"
+    );
+    assert!(
+        paths.iter().any(|p| p == "rc/g1/b") && !paths.iter().any(|p| p.starts_with("rc/g1/b/")),
+        "a resource that never failed has no retry counter: {paths:?}"
+    );
+
+    // The ladder starts over after the success: two failures in a row now exhaust it.
+    host.script(
+        "/sim/a-start",
+        [
+            upkeep_actors::sim::SimRun::Exit(2),
+            upkeep_actors::sim::SimRun::Exit(2),
+        ],
+    );
+    assert_eq!(sim.engine().group("g1", false).await, Ok(()));
+    sim.run_for(Duration::from_millis(10)).await;
+    sim.take();
+    assert!(
+        sim.engine().group("g1", true).await.is_err(),
+        "the start of g1 failed (RES-4)"
+    );
+    sim.run_for(Duration::from_millis(10)).await;
+    assert_eq!(
+        sim.take(),
+        [
+            ev!("rc", 10, "The start processing of a group g1 started."),
+            ev!("rc", 30, "The start processing of a resource a started."),
+            ev!("rc", 32, "Failed to start the resource a. (exit code 2)"),
+            ev!("rc", 33, "Retrying activation of the resource a. (1/1)"),
+            ev!("rc", 32, "Failed to start the resource a. (exit code 2)"),
+            ev!(
+                "rc",
+                34,
+                "Final action of activation failure of the resource a: NoOpActivateNext."
+            ),
+            ev!("rc", 30, "The start processing of a resource b started."),
+            ev!("rc", 31, "The start processing of a resource b ended."),
+            ev!("rc", 12, "The start processing of a group g1 failed."),
+        ]
+    );
+    let paths = tree_paths(&sim.engine().tree());
+    assert!(
+        !paths.iter().any(|p| p.starts_with("rc/g1/b/")),
+        "{paths:?}"
+    );
+}

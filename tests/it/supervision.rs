@@ -4,10 +4,12 @@
 //! governor and user-space monitor; each asserts the ordered event lines a user sees, and that
 //! escalation still works afterwards (docs/ARCHITECTURE.md, "Supervision"; DOWN-3).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use ractor::{ActorRef, Message};
 use upkeep_actors::exec::ExecMsg;
+use upkeep_actors::fault::{Fault, FaultPlan, Faulty};
 use upkeep_actors::governor::GovernorMsg;
 use upkeep_actors::group::GroupMsg;
 use upkeep_actors::host::{OsAction, ProbeResult};
@@ -16,7 +18,7 @@ use upkeep_actors::probe::ProbeMsg;
 use upkeep_actors::rc::RcMsg;
 use upkeep_actors::retry::RetryMsg;
 use upkeep_actors::rm::RmMsg;
-use upkeep_actors::sim::SimProbe;
+use upkeep_actors::sim::{SimProbe, SimulatedHost};
 
 use crate::ev;
 use crate::sim::Sim;
@@ -236,12 +238,85 @@ async fn a_resource_that_keeps_panicking_makes_rc_restart_its_group() {
 
 // --- retry counter (rc/g1/app/retry) under its resource ----------------------------------------
 
+/// `boot`, with one activation retry for `app` and its starts failing as `Faulty` is told: the
+/// retry counter exists only from the first failed start on (issue 14).
+async fn boot_with_start_faults() -> (Sim, Arc<Faulty<SimulatedHost>>) {
+    let host = SimulatedHost::default();
+    let faulty = Arc::new(Faulty::new(Arc::new(host.clone()), FaultPlan::default()));
+    let config = CONFIG.replace("mode: Async)", "mode: Async, activation: (retries: 1))");
+    let mut sim = Sim::boot_with(&config, host, faulty.clone()).await;
+    sim.host
+        .steady_probe("diskw", SimProbe::Answer(ProbeResult::normal()));
+    sim.run_for(Duration::from_secs(1)).await;
+    sim.take();
+    (sim, faulty)
+}
+
+fn fail_next_app_start(faulty: &Faulty<SimulatedHost>) {
+    faulty.inject(Fault::ScriptFails {
+        program: "/sim/app".into(),
+        times: 1,
+        code: 1,
+    });
+}
+
+const APP_START_FAILED: &str =
+    "could not start: cannot start `/sim/app`: injected fault: exit code 1";
+
+/// The app process is killed, pidw reactivates it, the start fails once: up to the failure.
+fn reactivation_until_the_failed_start() -> Vec<String> {
+    vec![
+        ev!(
+            "rm",
+            3,
+            "Monitor pidw detected a failure (1/1). ({PID_LOST})"
+        ),
+        ev!("rm", 9, "Monitor pidw failed. ({PID_LOST})"),
+        ev!(
+            "rm",
+            11,
+            "Monitor pidw reactivates the recovery target app. (1/1)"
+        ),
+        ev!("rc", 40, "The stop processing of a resource app started."),
+        ev!("rc", 41, "The stop processing of a resource app ended."),
+        ev!("rc", 30, "The start processing of a resource app started."),
+        ev!(
+            "rc",
+            32,
+            "Failed to start the resource app. ({APP_START_FAILED})"
+        ),
+    ]
+}
+
+/// After the retried start: the app runs and pidw is normal again.
+fn retried_start() -> Vec<String> {
+    vec![
+        ev!("rc", 33, "Retrying activation of the resource app. (1/1)"),
+        ev!("rc", 31, "The start processing of a resource app ended."),
+        ev!("rm", 5, "Monitor pidw is normal again."),
+        ev!(
+            "rm",
+            13,
+            "Monitor pidw is normal after reactivation: reactivation count reset."
+        ),
+    ]
+}
+
 #[tokio::test(flavor = "current_thread", start_paused = true)]
 async fn a_retry_counter_that_panics_is_restarted_and_one_that_keeps_panicking_fails_its_resource()
 {
-    let mut sim = boot().await;
-    crash(&mut sim, "rc/g1/app/retry", RetryMsg::Reset { lane: 0 }).await;
-    assert_eq!(sim.take(), [restarted("rc", 60, "rc/g1/app/retry", PANIC)]);
+    let (mut sim, faulty) = boot_with_start_faults().await;
+    // The failed start spawns the counter and asks it; it dies on that failure, and its
+    // restarted incarnation is asked again: the start is retried once.
+    sim.panic_next("rc/g1/app/retry");
+    fail_next_app_start(&faulty);
+    assert!(sim.host.kill("/sim/app", 9).is_some());
+    sim.run_for(Duration::from_millis(10)).await;
+    let lines = sim.take();
+    let mut expected = reactivation_until_the_failed_start();
+    expected.push(restarted("rc", 60, "rc/g1/app/retry", PANIC));
+    expected.extend(retried_start());
+    assert_eq!(lines[1..], expected);
     crash(&mut sim, "rc/g1/app/retry", RetryMsg::Reset { lane: 0 }).await;
     let pid = app_pid(&sim);
     assert_eq!(
@@ -258,6 +333,34 @@ async fn a_retry_counter_that_panics_is_restarted_and_one_that_keeps_panicking_f
     );
     sim.run_for(Duration::from_secs(5)).await;
     kill_app_and_see_it_reactivated(&mut sim).await;
+}
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn a_retry_counter_that_cannot_be_spawned_on_demand_is_tried_again_and_answers() {
+    // The first spawn of the counter fails: counted like a failed restart and tried again
+    // later, and the started counter answers the pending failure; the resource keeps running.
+    let (mut sim, faulty) = boot_with_start_faults().await;
+    sim.fail_next_start("rc/g1/app/retry");
+    fail_next_app_start(&faulty);
+    assert!(sim.host.kill("/sim/app", 9).is_some());
+    sim.run_for(Duration::from_millis(200)).await;
+    let lines = sim.take();
+    let mut expected = reactivation_until_the_failed_start();
+    expected.push(restarted(
+        "rc",
+        60,
+        "rc/g1/app/retry",
+        "restart failed: injected start failure",
+    ));
+    expected.extend(retried_start());
+    assert_eq!(lines[1..], expected);
+    assert_eq!(tree_restarts(&sim, "rc/g1/app/retry").0, 1);
+    assert_eq!(
+        tree_restarts(&sim, "rc/g1/app").0,
+        0,
+        "the resource never failed"
+    );
+    assert!(app_pid(&sim).is_some());
 }
 
 // --- group (rc/g1) under rc --------------------------------------------------------------------
