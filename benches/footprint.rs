@@ -20,16 +20,17 @@
 //! their own children; a child left over is reported and killed.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Read;
 use std::os::fd::AsFd;
-use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
-use upkeep::control::proto::{Request, Response};
+
+mod common;
+use common::*;
 
 const BIN: &str = env!("CARGO_BIN_EXE_upkeep");
 
@@ -330,17 +331,7 @@ impl Supervisor {
         if self.kind == Kind::Floor {
             return;
         }
-        let deadline = Instant::now() + Duration::from_secs(120);
-        loop {
-            if let Some(Response::Status(s)) = status(&self.socket) {
-                let online = s.groups.iter().all(|g| g.state == "online");
-                if s.server.state == "online" && online && s.monitors.len() == monitors {
-                    return;
-                }
-            }
-            assert!(Instant::now() < deadline, "the daemon did not come up");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_online(&self.socket, monitors, Duration::from_secs(120));
     }
 
     /// SIGTERM, then wait until it exited (it stops and reaps its children itself); a cgroup of
@@ -383,16 +374,6 @@ impl Supervisor {
             }
         }
     }
-}
-
-fn status(socket: &Path) -> Option<Response> {
-    let mut s = UnixStream::connect(socket).ok()?;
-    let mut line = serde_json::to_string(&Request::status()).ok()?;
-    line.push('\n');
-    s.write_all(line.as_bytes()).ok()?;
-    let mut reply = String::new();
-    BufReader::new(s).read_line(&mut reply).ok()?;
-    serde_json::from_str(&reply).ok()
 }
 
 /// Two busy-spinning processes at normal priority: "a build keeps both cores busy".
@@ -508,22 +489,12 @@ fn bring_up(kind: Kind, tools: &Tools, n: usize, under_load: bool) -> (f64, Supe
     ((last - sup.launched_ns) as f64 / 1e6, sup)
 }
 
-fn proc_kib(pid: i32, file: &str, key: &str) -> Option<u64> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/{file}")).ok()?;
-    text.lines()
-        .find(|l| l.starts_with(key))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
-}
-
 /// VmRSS and Pss in MiB.
 fn memory(pid: i32) -> (f64, f64) {
     let mib = |v: Option<u64>| v.map_or(f64::NAN, |k| k as f64 / 1024.0);
     (
-        mib(proc_kib(pid, "status", "VmRSS:")),
-        mib(proc_kib(pid, "smaps_rollup", "Pss:")),
+        mib(proc_kib(pid as u32, "status", "VmRSS:")),
+        mib(proc_kib(pid as u32, "smaps_rollup", "Pss:")),
     )
 }
 

@@ -18,6 +18,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod common;
+use common::*;
+
 use criterion::{criterion_group, criterion_main, Criterion};
 use upkeep::host::LinuxHost;
 use upkeep_actors::Engine;
@@ -246,16 +249,6 @@ fn many(n: usize) -> String {
         resources.join(",\n"),
         monitors.join(",\n")
     )
-}
-
-fn proc_kib(pid: u32, file: &str, key: &str) -> Option<u64> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/{file}")).ok()?;
-    text.lines()
-        .find(|l| l.starts_with(key))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
 }
 
 /// RSS of the real daemon with 100 resources + 100 monitors.

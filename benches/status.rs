@@ -10,14 +10,14 @@
 //! Criterion reports means; the median and p99 of every sample are printed too, since a tail
 //! matters more than a mean. OS actions are simulated.
 
-use std::io::{BufRead, BufReader, Write};
-use std::os::unix::net::UnixStream;
-use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod common;
+use common::*;
+
 use criterion::{criterion_group, criterion_main, Criterion};
-use upkeep::control::proto::{Request, Response};
+use upkeep::control::proto::Response;
 
 const BIN: &str = env!("CARGO_BIN_EXE_upkeep");
 
@@ -77,28 +77,8 @@ fn start(n: usize) -> Daemon {
         socket,
         _dir: dir,
     };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Some(Response::Status(s)) = status(&d.socket) {
-            let online = s.groups.iter().all(|g| g.state == "online");
-            if s.server.state == "online" && online && s.monitors.len() == n {
-                break;
-            }
-        }
-        assert!(Instant::now() < deadline, "the daemon did not come up");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_online(&d.socket, n, Duration::from_secs(60));
     d
-}
-
-fn status(socket: &Path) -> Option<Response> {
-    let mut s = UnixStream::connect(socket).ok()?;
-    let mut line = serde_json::to_string(&Request::status()).ok()?;
-    line.push('\n');
-    s.write_all(line.as_bytes()).ok()?;
-    let mut reply = String::new();
-    BufReader::new(s).read_line(&mut reply).ok()?;
-    serde_json::from_str(&reply).ok()
 }
 
 /// Prints the median, p99 and max of `samples`; returns the p99.
