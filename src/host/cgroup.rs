@@ -29,12 +29,11 @@
 //! # Entering the cgroup
 //!
 //! The child must be in its cgroup before the program's first instruction, or a fast fork escapes.
-//! The parent opens `<cgroup>/cgroup.procs` (close-on-exec) and the child writes `0` to it between
-//! fork and exec: the kernel reads pid 0 as "the writer". That write is the one `unsafe` of this
-//! path (a `pre_exec` hook, in `process`), chosen over a re-exec trampoline through the daemon's
-//! own binary because it adds no exec, no hidden subcommand and no dependency on `/proc/self/exe`
-//! surviving an upgrade; `write(2)` is async-signal-safe. `clone3(CLONE_INTO_CGROUP)` is out of
-//! reach of std and tokio.
+//! The parent opens the cgroup's folder and `host::vfork` creates the child inside it with
+//! `clone3(CLONE_INTO_CGROUP)` (issue 14): no migration afterwards, which waited for an RCU grace
+//! period after any quiet while. Where clone3 cannot be used the child writes `0` to the
+//! `cgroup.procs` the parent opened (close-on-exec) before it execs: the kernel reads pid 0 as
+//! "the writer"; `write(2)` is async-signal-safe.
 //!
 //! # Stopping
 //!

@@ -65,7 +65,7 @@ mod launch;
 mod output;
 
 /// The exit reported when the real status cannot be known: the child was reaped by someone else
-/// (ECHILD), or the runtime shut down before it was reaped (then `kill_on_drop` SIGKILLed it).
+/// (ECHILD), or the reaper could not publish it (a runtime already shut down).
 /// Exit codes are 0..=255, so -1 never collides with a real one.
 pub const LOST_EXIT: ExitInfo = ExitInfo::Code(-1);
 
@@ -135,7 +135,7 @@ impl Members {
 }
 
 /// SIGKILLs the group when a future running a script is dropped before the leader was reaped
-/// (the caller gave up, or the actor died): the child's own `kill_on_drop` only hits the leader.
+/// (the caller gave up, or the actor died).
 struct KillGroupOnDrop {
     group: Members,
     armed: bool,

@@ -7,8 +7,9 @@
 //! daemon instead of to init, so their exits become ours to collect. Two kinds of children then
 //! share one process:
 //!
-//! * children that someone waits for by pid: every `LinuxHost` child (tokio's pidfd reaper awaits
-//!   it), and whatever else the daemon starts with `tokio::process` or `std::process`;
+//! * children that someone waits for by pid: every `LinuxHost` child (the one reaper thread of
+//!   `process/exits.rs` awaits it by pidfd), and whatever else the daemon starts with
+//!   `tokio::process` or `std::process` (custom probes, the alert program, OS actions);
 //! * re-parented orphans nobody waits for.
 //!
 //! `waitpid(-1)` would take exit statuses that tokio is about to collect (its `wait()` would then

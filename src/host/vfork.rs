@@ -82,7 +82,7 @@ impl Step {
 /// Written by the child (shared memory), read by the parent after the child has exec'd or died.
 #[repr(C)]
 struct Outcome {
-    step: u8,
+    step: Step,
     errno: c_int,
 }
 
@@ -140,7 +140,7 @@ impl Spawn {
     pub fn spawn(&self) -> io::Result<libc::pid_t> {
         let mut stack = vec![0u8; CHILD_STACK];
         let mut outcome = Outcome {
-            step: Step::None as u8,
+            step: Step::None,
             errno: 0,
         };
         let mut args = ChildArgs {
@@ -188,24 +188,11 @@ impl Spawn {
         };
         // SAFETY: the child is gone from this memory (exec'd or exited): reading is race-free.
         let (step, errno) = unsafe { (std::ptr::read_volatile(&outcome.step), outcome.errno) };
-        if step == Step::None as u8 {
+        if step == Step::None {
             return Ok(pid);
         }
         // It failed before or at exec: reap it, say which step.
         let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
-        let step = [
-            Step::Pgroup,
-            Step::Cgroup,
-            Step::Chdir,
-            Step::Stdio,
-            Step::Groups,
-            Step::Gid,
-            Step::Uid,
-            Step::Exec,
-        ]
-        .into_iter()
-        .find(|s| *s as u8 == step)
-        .unwrap_or(Step::Exec);
         let source = io::Error::from_raw_os_error(errno);
         match step {
             // As `Command` reports it, so messages do not depend on how the child was started.
@@ -315,7 +302,7 @@ extern "C" fn child(arg: *mut c_void) -> c_int {
         let fail = |step: Step| -> c_int {
             let errno = *libc::__errno_location();
             std::ptr::write_volatile(&mut (*args.outcome).errno, errno);
-            std::ptr::write_volatile(&mut (*args.outcome).step, step as u8);
+            std::ptr::write_volatile(&mut (*args.outcome).step, step);
             libc::_exit(127)
         };
         // Handlers of the daemon must not run here: back to the defaults (ignored ones stay
