@@ -32,6 +32,11 @@ def status(sock):
     except Exception:
         return None
 
+def cpu_ms(pid):
+    """utime + stime of `pid` so far, in ms."""
+    f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(f[11]) + int(f[12])) * 1000 / os.sysconf("SC_CLK_TCK")
+
 def smaps(pid):
     cats = collections.Counter(); pss = collections.Counter()
     cur = None

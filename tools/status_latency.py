@@ -1,37 +1,31 @@
 #!/usr/bin/env python3
-import json, os, socket, subprocess, sys, tempfile, time
+"""Quick status probe (issue 14): `status_latency.py BIN N` runs the daemon with N one-resource
+groups and N pid monitors (idle_memory.config) and prints, over 200 requests each, the daemon's
+CPU per Status, the socket round trip and the whole `upkeep status --json` command (p50, p99)."""
+import os, subprocess, sys, tempfile, time
+
+from idle_memory import config, cpu_ms, status
+
 binp, n = sys.argv[1], int(sys.argv[2])
 d = tempfile.mkdtemp()
-g = ",".join(f'(name: "g{i}", resources: [(name: "r{i}", start: (program: "/bin/sleep", args: ["3600"]), mode: Async)])' for i in range(n))
-m = ",".join(f'(name: "m{i}", kind: Pid(resource: "r{i}"), interval: "1s")' for i in range(n))
-open(f"{d}/c.ron", "w").write(f'(name: "SSS", edition: "SSS", groups: [{g}], monitors: [{m}])')
+open(f"{d}/c.ron", "w").write(config(n))
 sock = f"{d}/s.sock"
 p = subprocess.Popen([binp, "daemon", "--config", f"{d}/c.ron", "--state-dir", f"{d}/st", "--log-dir", f"{d}/log", "--socket", sock], env=dict(os.environ, UPKEEP_LOG="warn"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-time.sleep(1)
-while subprocess.run([binp, "status", "--json", "--socket", sock], capture_output=True).returncode != 0: time.sleep(0.1)
+while status(sock) is None:
+    time.sleep(0.1)
 time.sleep(3)
-xs = []
-for i in range(200):
-    t = time.monotonic(); r = subprocess.run([binp, "status", "--json", "--socket", sock], capture_output=True); xs.append(time.monotonic() - t)
-def raw():
-    s = socket.socket(socket.AF_UNIX); s.connect(sock); s.sendall(b'{"type":"Status","version":1}\n')
-    buf = b""
-    while not buf.endswith(b"\n"):
-        c = s.recv(1 << 20)
-        if not c: break
-        buf += c
-    return buf
-def cpu():
-    f = open(f"/proc/{p.pid}/stat").read().rsplit(")",1)[1].split()
-    return (int(f[11]) + int(f[12])) * 1000 / os.sysconf("SC_CLK_TCK")
-c0 = cpu()
-for i in range(200): raw()
-print(f"n={n} daemon cpu per status: {(cpu()-c0)/200:.2f} ms")
-ys = []
-for i in range(200):
-    t = time.monotonic(); raw(); ys.append(time.monotonic() - t)
-ys.sort()
-print(f"n={n} socket: p50 {ys[100]*1e3:.2f} ms p99 {ys[198]*1e3:.2f} ms")
-xs.sort()
-print(f"n={n} status --json: p50 {xs[100]*1e3:.2f} ms p99 {xs[198]*1e3:.2f} ms, bytes {len(r.stdout)}")
+
+def timed(f):
+    xs = []
+    for _ in range(200):
+        t = time.monotonic(); f(); xs.append(time.monotonic() - t)
+    xs.sort()
+    return f"p50 {xs[100]*1e3:.2f} ms p99 {xs[198]*1e3:.2f} ms"
+
+c0 = cpu_ms(p.pid)
+for _ in range(200): status(sock)
+print(f"n={n} daemon cpu per status: {(cpu_ms(p.pid) - c0) / 200:.2f} ms")
+print(f"n={n} socket: {timed(lambda: status(sock))}")
+command = [binp, "status", "--json", "--socket", sock]
+print(f"n={n} status --json: {timed(lambda: subprocess.run(command, capture_output=True))}")
 p.terminate(); p.wait()
